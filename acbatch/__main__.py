@@ -1,0 +1,3 @@
+from acbatch.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""What every command shares: where the project is, how chatty to be, and loading it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from acbatch.spec.model import Project
+
+CONFIG_NAME = "acbatch.yaml"
+
+
+@dataclass
+class Context:
+    project_dir: str | None = None
+    verbosity: int = 0
+    _project: Project | None = field(default=None, repr=False)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.project_dir or ".").resolve()
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    def info(self, message: str) -> None:
+        if self.verbosity >= 0:
+            click.echo(message, err=True)
+
+    def debug(self, message: str) -> None:
+        if self.verbosity >= 1:
+            click.echo(message, err=True)
+
+    def load_project(self) -> Project:
+        """Load and validate the project (schemas, cross-file checks); errors are in .problems."""
+        if self._project is None:
+            from acbatch.spec.loader import load_project
+
+            self._project = load_project(self.config_path)
+        return self._project

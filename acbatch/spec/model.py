@@ -1,0 +1,184 @@
+"""Typed views of a loaded project: the show config and its episodes.
+
+Loading (acbatch.spec.loader) turns YAML files into these objects after validation; everything
+downstream (plan, runner, publishing) works on them, never on raw YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One user-facing error (or warning) about one place in one file."""
+
+    file: Path
+    line: int
+    column: int
+    field: str
+    message: str
+    suggestion: str | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        text = f"{where}: {self.field or '<root>'}: {self.message}"
+        if self.suggestion:
+            text += f" (did you mean '{self.suggestion}'?)"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.file),
+            "line": self.line,
+            "column": self.column,
+            "field": self.field,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "severity": self.severity,
+        }
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class ShowInfo:
+    title: str
+    description: str
+    author: str
+    language: str
+    base_url: str
+    owner: Owner | None = None
+    categories: tuple[str, ...] = ()
+    image: str | None = None
+    explicit: bool = False
+    link: str | None = None
+    copyright: str | None = None
+    type: str = "episodic"
+    locked: bool = True
+    guid: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 60.0
+
+
+@dataclass(frozen=True)
+class Polling:
+    initial: float = 2.0
+    max_interval: float = 30.0
+    deadline: float = 3600.0
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    base_url: str | None = None
+    jobs: int = 4
+    max_credits: int | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    polling: Polling = field(default_factory=Polling)
+    retries: int = 8
+    download_max_bytes: int = 500 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Absolute project paths (relative entries in acbatch.yaml are resolved against its folder)."""
+
+    root: Path
+    config: Path
+    specs: Path
+    state: Path
+    output: Path
+    templates: Path
+    voices: Path
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    show: ShowInfo
+    defaults: dict[str, Any]
+    api: ApiSettings
+    paths: Paths
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str
+    """One of text, url, youtube, attachment, file."""
+    value: str
+    """The text, the URL, or the path as written in the spec."""
+    path: Path | None = None
+    """For `file`: the resolved absolute path."""
+
+
+@dataclass(frozen=True)
+class Publish:
+    date: datetime | None = None
+    """Timezone-aware; None means 'when first published' (the audio's download time)."""
+    season: int | None = None
+    episode: int | None = None
+    episode_type: str = "full"
+    explicit: bool | None = None
+    draft: bool = False
+    image: str | None = None
+    link: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One validated episode, defaults merged and names normalised to API codes."""
+
+    id: str
+    spec_path: Path
+    source: Source
+    style: int
+    duration: int
+    language: str
+    speakers: tuple[int | str, ...]
+    """As written: ids or catalog names."""
+    speaker_ids: tuple[int, ...]
+    """Resolved numeric ids, in order."""
+    commercial_use: bool = False
+    use_mode: str = "ai"
+    title: str | None = None
+    description: str | None = None
+    publish: Publish = field(default_factory=Publish)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    review: str = "auto"
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The merged spec mapping, as plain data (for fingerprints and templates)."""
+
+    @property
+    def draft(self) -> bool:
+        return self.publish.draft
+
+    @property
+    def script_review_path(self) -> Path:
+        return self.spec_path.with_name(f"{self.id}.script.yaml")
+
+
+@dataclass
+class Project:
+    config: ShowConfig
+    episodes: list[Episode]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def episode(self, episode_id: str) -> Episode | None:
+        return next((e for e in self.episodes if e.id == episode_id), None)
