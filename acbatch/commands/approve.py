@@ -1,0 +1,31 @@
+"""`acbatch approve`: let the next run pay for the audio of a reviewed script."""
+
+from __future__ import annotations
+
+import click
+
+from acbatch.commands._common import load_valid_project, shown_path
+from acbatch.context import Context
+from acbatch.errors import UserError
+from acbatch.runner.review import approve
+
+
+@click.command("approve")
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+def command(ctx: Context, ids: tuple[str, ...]) -> None:
+    """Approve the reviewed script of each episode ID (sets approved: true in its file).
+
+    \b
+    Example:
+      acbatch approve tide-pools && acbatch run tide-pools
+    """
+    project = load_valid_project(ctx)
+    for episode_id in ids:
+        episode = project.episode(episode_id)
+        if episode is None:
+            raise UserError(f"no episode with id {episode_id!r}", 2)
+        if episode.review != "required":
+            raise UserError(f"{episode_id} does not ask for review (review: auto)")
+        path = approve(episode)
+        click.echo(f"approved {shown_path(path)}", err=True)

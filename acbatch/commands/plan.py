@@ -1,0 +1,50 @@
+"""`acbatch plan`: what a run would do, and what it would cost. No API key or network needed."""
+
+from __future__ import annotations
+
+import click
+
+from acbatch.commands._common import echo_json, json_option, load_valid_project
+from acbatch.context import Context
+from acbatch.runner.plan import plan_project
+from acbatch.runner.session import state_folder
+from acbatch.runner.state import StateStore
+
+
+@click.command("plan")
+@click.option("--sandbox", is_flag=True, help="Plan against the sandbox runs' state.")
+@json_option
+@click.pass_obj
+def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
+    """Per episode: the next action, why, and its credit range; then totals.
+
+    Credits follow the API's rule max(10, floor(minutes) x 10) over the duration level's range.
+
+    \b
+    Examples:
+      acbatch plan
+      acbatch plan --json
+    """
+    project = load_valid_project(ctx)
+    items = plan_project(project, StateStore(state_folder(project, sandbox)))
+    low = sum(i.credits_low for i in items)
+    high = sum(i.credits_high for i in items)
+    paid = [i for i in items if i.paid]
+    if as_json:
+        echo_json(
+            {
+                "episodes": [i.to_json() for i in items],
+                "totals": {
+                    "episodes": len(items),
+                    "paid_creates": len(paid),
+                    "credits": {"low": low, "high": high},
+                },
+            }
+        )
+        return
+    width = max([len(i.id) for i in items] + [7])
+    click.echo(f"{'EPISODE':<{width}}  {'NEXT':<14}  {'CREDITS':>9}  WHY")
+    for i in items:
+        credits = f"{i.credits_low}-{i.credits_high}" if i.paid else "-"
+        click.echo(f"{i.id:<{width}}  {i.action:<14}  {credits:>9}  {i.reason}")
+    click.echo(f"{len(items)} episodes, {len(paid)} paid creates, estimated {low}-{high} credits")

@@ -1,0 +1,46 @@
+"""`acbatch render`: notes, transcripts, chapters, tags, the feed and the site, from state."""
+
+from __future__ import annotations
+
+import click
+
+from acbatch.commands._common import echo_json, json_option, load_valid_project, shown_path
+from acbatch.context import Context
+from acbatch.runner.publishing import render_project
+from acbatch.runner.session import LOCK_NAME, state_folder
+from acbatch.runner.state import StateStore
+from acbatch.store import ProjectLock
+
+
+@click.command("render")
+@click.option("--sandbox", is_flag=True, help="Render from the sandbox runs' state.")
+@json_option
+@click.pass_obj
+def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
+    """Render every finished episode into output/ and check the feed. No API calls.
+
+    \b
+    Example:
+      acbatch render && acbatch feed check
+    """
+    project = load_valid_project(ctx)
+    with ProjectLock(project.config.paths.root / LOCK_NAME):
+        report = render_project(project, StateStore(state_folder(project, sandbox)))
+    if as_json:
+        echo_json(
+            {
+                "feed": str(report.feed_path),
+                "site": str(report.site_path),
+                "published": report.published,
+                "left_out": report.left_out,
+                "warnings": [str(p) for p in report.warnings],
+            }
+        )
+        return
+    for problem in report.warnings:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(
+        f"rendered {len(report.published)} episodes: {shown_path(report.feed_path)}, "
+        f"{shown_path(report.site_path)}",
+        err=True,
+    )

@@ -1,0 +1,94 @@
+"""`acbatch sandbox`: serve the offline imitation of the Podcast API."""
+
+from __future__ import annotations
+
+import click
+
+from acbatch.sandbox.faults import FaultPlan, parse_fault
+
+
+def _faults(values: tuple[str, ...], seed: int, polls_only_5xx: bool) -> FaultPlan:
+    plan = FaultPlan(seed=seed)
+    for value in values:
+        try:
+            plan = parse_fault(value, plan)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fault") from None
+    return plan
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--script-delay", default=1.0, show_default=True, help="Seconds a script task waits.")
+@click.option("--audio-delay", default=1.0, show_default=True, help="Seconds an audio task waits.")
+@click.option(
+    "--credits", type=click.IntRange(min=0), help="Starting balance (unlimited if unset)."
+)
+@click.option("--rate-limit", type=click.IntRange(min=1), help="Requests per second per key.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Tasks in flight per key.")
+@click.option("--key", "keys", multiple=True, help="Accept only these keys (repeatable).")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME=P",
+    help="Inject a fault: an API code (101003=0.1), 5xx, drop_before, drop_after, fail_task, "
+    "latency=P:SECONDS. Repeatable.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed for fault injection.")
+@click.option("--no-speech", is_flag=True, help="Return short silent MP3s (benchmarks).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request.")
+def command(
+    host: str,
+    port: int,
+    script_delay: float,
+    audio_delay: float,
+    credits: int | None,
+    rate_limit: int | None,
+    concurrency: int | None,
+    keys: tuple[str, ...],
+    faults: tuple[str, ...],
+    seed: int,
+    no_speech: bool,
+    verbose: bool,
+) -> None:
+    """Serve the sandbox: the Podcast API's four endpoints, offline, with real speech.
+
+    It is a local imitation for demos and tests, never the real service.
+
+    \b
+    Examples:
+      acbatch sandbox --port 8765
+      AUDIOCLEANER_API_BASE=http://127.0.0.1:8765 AUDIOCLEANER_API_KEY=any acbatch run
+      acbatch sandbox --fault 101003=0.1 --fault drop_after=0.05 --seed 7
+    """
+    from acbatch.sandbox.backend import SandboxSettings
+    from acbatch.sandbox.server import BANNER, SandboxServer
+
+    settings = SandboxSettings(
+        script_delay=script_delay,
+        audio_delay=audio_delay,
+        synthesize=not no_speech,
+        credits=credits,
+        rate_limit=rate_limit,
+        concurrency_limit=concurrency,
+        keys=frozenset(keys) if keys else None,
+        faults=_faults(faults, seed, False),
+    )
+    try:
+        server = SandboxServer(settings, host=host, port=port, verbose=verbose)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"WARNING: the sandbox is listening on {host}, beyond this machine.", err=True)
+    click.echo(BANNER, err=True)
+    click.echo(f"acbatch sandbox listening on {server.url}  (Ctrl-C to stop)", err=True)
+    click.echo(server.url, nl=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+        server.backend.close()

@@ -1,0 +1,76 @@
+"""Run progress: a live line on a terminal, plain timestamped lines in CI or when piped."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import TextIO
+
+from acbatch.redact import redact
+
+FINAL = {
+    "done",
+    "awaiting_review",
+    "failed",
+    "uncertain",
+    "timed_out",
+    "over_budget",
+    "insufficient_credits",
+    "aborted",
+    "skipped",
+}
+LOUD = {"failed", "uncertain", "timed_out", "aborted", "insufficient_credits", "over_budget"}
+
+
+def is_live_terminal(stream: TextIO) -> bool:
+    return stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+class Progress:
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        live: bool | None = None,
+        verbosity: int = 0,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.live = is_live_terminal(self.stream) if live is None else live
+        self.total = total
+        self.verbosity = verbosity
+        self.finished: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, episode_id: str, event: str, message: str) -> None:
+        message = redact(message)
+        with self._lock:
+            if event in FINAL:
+                self.finished[episode_id] = event
+            if self.live:
+                self._live(episode_id, event, message)
+            elif self.verbosity >= 0 and (
+                event in LOUD or event in FINAL or self.verbosity > 0 or event.endswith("requested")
+            ):
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                detail = f": {message}" if message else ""
+                self.stream.write(f"{stamp} {episode_id} {event}{detail}\n")
+                self.stream.flush()
+
+    def _live(self, episode_id: str, event: str, message: str) -> None:
+        if event in LOUD and self.verbosity >= 0:
+            self.stream.write(f"\r\x1b[K{episode_id}: {event}: {message}\n")
+        counts: dict[str, int] = {}
+        for outcome in self.finished.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        parts = [f"{len(self.finished)}/{self.total} finished"]
+        parts += [f"{n} {name.replace('_', ' ')}" for name, n in sorted(counts.items())]
+        self.stream.write("\r\x1b[K" + " · ".join(parts))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,133 @@
+"""From runner state to publishing: each downloaded episode becomes a PublishedEpisode."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from acbatch.publish.model import Highlight, PublishedEpisode, Turn
+from acbatch.publish.render import RenderReport, render_show
+from acbatch.runner import bodies
+from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore
+from acbatch.spec.model import Episode, Project
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _turns(script: list[Any]) -> tuple[Turn, ...]:
+    turns = []
+    for item in script:
+        if isinstance(item, dict) and isinstance(item.get("text"), str):
+            turns.append(
+                Turn(
+                    role=str(item.get("role") or ""),
+                    name=str(item.get("name") or ""),
+                    text=item["text"],
+                    start=_number(item.get("start_time")),
+                    end=_number(item.get("end_time")),
+                )
+            )
+    return tuple(turns)
+
+
+def _highlights(items: list[Any], turn_count: int) -> tuple[Highlight, ...]:
+    highlights = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("highlight"), str):
+            continue
+        start = item.get("script_start_index")
+        end = item.get("script_end_index")
+        if not isinstance(start, int) or not isinstance(end, int):
+            continue
+        start = min(max(0, start), max(0, turn_count - 1))
+        highlights.append(
+            Highlight(
+                title=item["highlight"],
+                script_start_index=start,
+                script_end_index=max(start, min(end, max(0, turn_count - 1))),
+                start_time=_number(item.get("start_time")),
+            )
+        )
+    return tuple(highlights)
+
+
+def published_episode(project: Project, episode: Episode, state: EpisodeState) -> PublishedEpisode:
+    assert state.download is not None
+    audio = state.audio.result or {}
+    script = state.script.result or {}
+    turns = _turns(audio.get("podcast_script") or script.get("podcast_script") or [])
+    highlights = _highlights(
+        audio.get("hightlights") or script.get("hightlights") or [], len(turns)
+    )
+    speakers = tuple(dict.fromkeys(t.speaker for t in turns))
+    title = episode.title or audio.get("title") or script.get("title") or episode.id
+    description = (
+        episode.description
+        or episode.overrides.get("description")
+        or audio.get("processed_content")
+        or script.get("processed_content")
+        or ""
+    )
+    pub_date = (
+        episode.publish.date
+        or _parse_iso(state.first_published)
+        or _parse_iso(state.download.downloaded_at)
+        or datetime.now(timezone.utc)
+    )
+    source_link = episode.publish.link or (
+        episode.source.value if episode.source.kind in ("url", "youtube", "attachment") else None
+    )
+    return PublishedEpisode(
+        id=episode.id,
+        guid=state.guid,
+        title=str(title),
+        description=str(description),
+        audio_path=project.config.paths.root / state.download.path,
+        duration=state.download.duration,
+        turns=turns,
+        highlights=highlights,
+        speakers=speakers,
+        pub_date=pub_date,
+        publish=episode.publish,
+        language=episode.language,
+        source_link=source_link,
+    )
+
+
+def render_project(
+    project: Project, store: StateStore, *, now: datetime | None = None
+) -> RenderReport:
+    """Render notes, transcripts, chapters, tags, feed and site for every finished episode."""
+    ready: list[tuple[Episode, EpisodeState]] = []
+    for episode in project.episodes:
+        if episode.draft:
+            continue
+        state = store.load(episode.id)
+        if state is None or state.phase not in DONE_PHASES or state.download is None:
+            continue
+        if not (project.config.paths.root / state.download.path).is_file():
+            continue
+        ready.append((episode, state))
+    report = render_show(
+        project.config, [published_episode(project, e, s) for e, s in ready], now=now
+    )
+    for episode, state in ready:
+        fingerprint = bodies.render_fingerprint(episode)
+        if state.phase != Phase.RENDERED or state.render_fingerprint != fingerprint:
+            state.render_fingerprint = fingerprint
+            state.move(Phase.RENDERED, "notes, transcripts and feed rendered")
+            store.save(state)
+    return report

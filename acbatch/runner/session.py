@@ -1,0 +1,145 @@
+"""One `acbatch run`, start to finish: choose episodes, lock, connect, drive, render."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acbatch.api.client import PodcastClient
+from acbatch.api.settings import resolve_api_settings
+from acbatch.errors import UserError
+from acbatch.runner.engine import Reporter, Runner, RunOptions, RunSummary
+from acbatch.runner.state import StateStore
+from acbatch.spec.model import Episode, Project
+from acbatch.store import ProjectLock
+from acbatch.voices import CatalogError, VoiceCatalog
+
+SANDBOX_KEY = "sandbox-demo-key"
+LOCK_NAME = ".acbatch.lock"
+
+
+@dataclass
+class RunRequest:
+    ids: tuple[str, ...] = ()
+    jobs: int | None = None
+    max_credits: int | None = None
+    sandbox: bool = False
+    sandbox_settings: Any = None
+    """A SandboxSettings for the in-process sandbox (defaults when None)."""
+    base_url: str | None = None
+    retry_uncertain: frozenset[str] = frozenset()
+    render: bool = True
+    seed: int | None = None
+    deadline: float | None = None
+    poll_initial: float | None = None
+
+
+@dataclass
+class RunResult:
+    summary: RunSummary
+    episodes: list[Episode]
+    drafts: list[str] = field(default_factory=list)
+    rendered: Any = None
+    state_dir: Path | None = None
+
+
+def state_folder(project: Project, sandbox: bool) -> Path:
+    """Sandbox runs keep their own state, so demo task ids never meet the real service."""
+    folder = project.config.paths.state
+    return folder / "sandbox" if sandbox else folder
+
+
+def select_episodes(project: Project, ids: tuple[str, ...]) -> tuple[list[Episode], list[str]]:
+    if ids:
+        known = {e.id: e for e in project.episodes}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise UserError(f"no episode with id {', '.join(repr(m) for m in missing)}", 2)
+        chosen = [known[i] for i in dict.fromkeys(ids)]
+    else:
+        chosen = list(project.episodes)
+    drafts = [e.id for e in chosen if e.draft]
+    return [e for e in chosen if not e.draft], drafts
+
+
+def load_catalog(project: Project) -> VoiceCatalog | None:
+    path = project.config.paths.voices
+    if not path.exists():
+        return None
+    try:
+        return VoiceCatalog.load(path)
+    except CatalogError:
+        return None
+
+
+@contextlib.contextmanager
+def _service(project: Project, request: RunRequest) -> Iterator[tuple[str, Any]]:
+    """Yields (base URL, client factory or None) for the real service or an in-process sandbox."""
+    api = project.config.api
+    timeouts = (api.timeouts.connect, api.timeouts.read)
+    if request.sandbox:
+        from acbatch.sandbox.server import BANNER, SandboxServer
+
+        with SandboxServer(request.sandbox_settings) as sandbox:
+            import click
+
+            click.echo(f"{BANNER}\nacbatch sandbox listening on {sandbox.url}", err=True)
+            yield (
+                sandbox.url,
+                lambda: PodcastClient(
+                    SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+                ),
+            )
+        return
+    settings = resolve_api_settings(option_base_url=request.base_url, config_base_url=api.base_url)
+    key = settings.key
+    factory = None
+    if key is not None:
+
+        def factory() -> PodcastClient:
+            return PodcastClient(
+                key, settings.base_url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+            )
+
+    yield settings.base_url, factory
+
+
+def run_project(project: Project, request: RunRequest, report: Reporter | None = None) -> RunResult:
+    episodes, drafts = select_episodes(project, request.ids)
+    api = project.config.api
+    options = RunOptions(
+        jobs=request.jobs or api.jobs,
+        max_credits=request.max_credits if request.max_credits is not None else api.max_credits,
+        retry_uncertain=request.retry_uncertain,
+        retries=api.retries,
+        poll_initial=request.poll_initial
+        if request.poll_initial is not None
+        else (0.3 if request.sandbox else api.polling.initial),
+        poll_max_interval=api.polling.max_interval,
+        deadline=request.deadline if request.deadline is not None else api.polling.deadline,
+        download_max_bytes=api.download_max_bytes,
+        timeouts=(api.timeouts.connect, api.timeouts.read),
+        seed=request.seed,
+    )
+    folder = state_folder(project, request.sandbox)
+    store = StateStore(folder)
+    with (
+        ProjectLock(project.config.paths.root / LOCK_NAME),
+        _service(project, request) as (
+            _base_url,
+            factory,
+        ),
+    ):
+        runner = Runner(
+            project, store, factory, options, catalog=load_catalog(project), report=report
+        )
+        summary = runner.run(episodes)
+        rendered = None
+        if request.render:
+            from acbatch.runner.publishing import render_project
+
+            rendered = render_project(project, store)
+    return RunResult(summary, episodes, drafts, rendered, folder)

@@ -1,0 +1,218 @@
+"""Each episode's place in the pipeline, persisted as one JSON file per episode.
+
+    new -> script_sending -> script_requested -> script_ready -> [awaiting_review] ->
+    audio_sending -> audio_requested -> audio_ready -> downloaded -> rendered
+
+plus the failure states failed, uncertain and timed_out. `*_sending` is written before a create
+leaves the machine; finding it on start-up means the create may have been sent but its task id
+was never saved, so the episode is `uncertain` and is only resent on the user's word.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from acbatch.store import StoreError, atomic_write_json
+
+STATE_VERSION = 1
+HISTORY_LIMIT = 30
+
+
+class Phase(str, Enum):
+    NEW = "new"
+    SCRIPT_SENDING = "script_sending"
+    SCRIPT_REQUESTED = "script_requested"
+    SCRIPT_READY = "script_ready"
+    AWAITING_REVIEW = "awaiting_review"
+    AUDIO_SENDING = "audio_sending"
+    AUDIO_REQUESTED = "audio_requested"
+    AUDIO_READY = "audio_ready"
+    DOWNLOADED = "downloaded"
+    RENDERED = "rendered"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    TIMED_OUT = "timed_out"
+
+
+# Which transitions the runner may make; anything else is a bug and is refused loudly.
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.NEW: frozenset({Phase.SCRIPT_SENDING}),
+    Phase.SCRIPT_SENDING: frozenset(
+        {Phase.SCRIPT_REQUESTED, Phase.NEW, Phase.UNCERTAIN, Phase.FAILED}
+    ),
+    Phase.SCRIPT_REQUESTED: frozenset({Phase.SCRIPT_READY, Phase.FAILED, Phase.TIMED_OUT}),
+    Phase.SCRIPT_READY: frozenset({Phase.AWAITING_REVIEW, Phase.AUDIO_SENDING}),
+    Phase.AWAITING_REVIEW: frozenset({Phase.AUDIO_SENDING}),
+    Phase.AUDIO_SENDING: frozenset(
+        {Phase.AUDIO_REQUESTED, Phase.SCRIPT_READY, Phase.UNCERTAIN, Phase.FAILED}
+    ),
+    Phase.AUDIO_REQUESTED: frozenset({Phase.AUDIO_READY, Phase.FAILED, Phase.TIMED_OUT}),
+    Phase.AUDIO_READY: frozenset({Phase.DOWNLOADED, Phase.FAILED}),
+    Phase.DOWNLOADED: frozenset({Phase.RENDERED}),
+    Phase.RENDERED: frozenset({Phase.RENDERED}),
+    Phase.FAILED: frozenset({Phase.AUDIO_READY}),
+    Phase.UNCERTAIN: frozenset(),
+    Phase.TIMED_OUT: frozenset({Phase.SCRIPT_REQUESTED, Phase.AUDIO_REQUESTED}),
+}
+# Any phase may go back to the start of a step when the spec changed or on the user's word.
+RESTART_PHASES = frozenset({Phase.NEW, Phase.SCRIPT_READY, Phase.DOWNLOADED})
+
+DONE_PHASES = frozenset({Phase.DOWNLOADED, Phase.RENDERED})
+PROBLEM_PHASES = frozenset({Phase.FAILED, Phase.UNCERTAIN, Phase.TIMED_OUT})
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class StepRecord:
+    """One paid API step (script or audio) of one episode."""
+
+    fingerprint: str = ""
+    """The inputs this step's result belongs to."""
+    request_fingerprint: str = ""
+    """Digest of the exact create body sent."""
+    service: str = ""
+    """Base URL the task lives on."""
+    global_id: str | None = None
+    sent_at: str | None = None
+    requested_at: str | None = None
+    completed_at: str | None = None
+    polls: int = 0
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Download:
+    path: str
+    """Relative to the project root."""
+    bytes: int
+    sha256: str
+    duration: float
+    url: str = ""
+    downloaded_at: str = ""
+
+
+@dataclass
+class EpisodeState:
+    id: str
+    phase: Phase = Phase.NEW
+    guid: str = ""
+    script: StepRecord = field(default_factory=StepRecord)
+    audio: StepRecord = field(default_factory=StepRecord)
+    download: Download | None = None
+    render_fingerprint: str = ""
+    credits_estimated: int = 0
+    credits_charged: int = 0
+    error: dict[str, Any] | None = None
+    failed_step: str | None = None
+    first_published: str | None = None
+    updated_at: str = ""
+    history: list[dict[str, str]] = field(default_factory=list)
+    version: int = STATE_VERSION
+
+    def move(self, phase: Phase, note: str = "") -> None:
+        allowed = TRANSITIONS[self.phase] | RESTART_PHASES
+        if phase not in allowed:
+            raise RuntimeError(f"{self.id}: illegal transition {self.phase.value} -> {phase.value}")
+        entry = {"at": now_iso(), "from": self.phase.value, "to": phase.value}
+        if note:
+            entry["note"] = note[:300]
+        self.history = [*self.history, entry][-HISTORY_LIMIT:]
+        self.phase = phase
+        if phase not in PROBLEM_PHASES:
+            self.error = None
+            self.failed_step = None
+
+    def fail(
+        self, phase: Phase, step: str, kind: str, message: str, code: int | None = None
+    ) -> None:
+        self.move(phase, message)
+        self.failed_step = step
+        self.error = {"kind": kind, "message": message[:1000], "step": step, "at": now_iso()}
+        if code is not None:
+            self.error["code"] = code
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["phase"] = self.phase.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any, source: Path) -> EpisodeState:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise StoreError(f"{source}: not an acbatch state file")
+        version = data.get("version")
+        if version != STATE_VERSION:
+            raise StoreError(
+                f"{source}: state version {version!r} is not supported by this acbatch "
+                f"(expects {STATE_VERSION}); upgrade acbatch"
+            )
+        try:
+            download = data.get("download")
+            return cls(
+                id=data["id"],
+                phase=Phase(data.get("phase", "new")),
+                guid=str(data.get("guid") or ""),
+                script=StepRecord.from_json(data.get("script") or {}),
+                audio=StepRecord.from_json(data.get("audio") or {}),
+                download=Download(**download) if download else None,
+                render_fingerprint=str(data.get("render_fingerprint") or ""),
+                credits_estimated=int(data.get("credits_estimated") or 0),
+                credits_charged=int(data.get("credits_charged") or 0),
+                error=data.get("error"),
+                failed_step=data.get("failed_step"),
+                first_published=data.get("first_published"),
+                updated_at=str(data.get("updated_at") or ""),
+                history=list(data.get("history") or []),
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            raise StoreError(f"{source}: damaged state file ({exc})") from None
+
+
+class StateStore:
+    """`state/<id>.json`, one per episode: human-readable, sorted keys, versioned."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, episode_id: str) -> Path:
+        return self.folder / f"{episode_id}.json"
+
+    def load(self, episode_id: str) -> EpisodeState | None:
+        path = self.path_for(episode_id)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot read state ({exc.strerror or exc})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{path}:{exc.lineno}:{exc.colno}: state is not valid JSON") from None
+        state = EpisodeState.from_json(data, path)
+        if state.id != episode_id:
+            raise StoreError(f"{path}: holds the state of '{state.id}', not '{episode_id}'")
+        return state
+
+    def save(self, state: EpisodeState) -> None:
+        state.updated_at = now_iso()
+        atomic_write_json(self.path_for(state.id), state.to_json())
+
+    def all_ids(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
