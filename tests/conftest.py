@@ -42,3 +42,75 @@ def _no_api_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUDIOCLEANER_API_KEY", raising=False)
     monkeypatch.delenv("AUDIOCLEANER_API_BASE", raising=False)
     monkeypatch.setenv("CI", os.environ.get("CI", "1"))
+
+
+def square_png(size: int, rgb: tuple[int, int, int] = (20, 90, 140)) -> bytes:
+    """A real, solid-colour PNG of size x size pixels (Apple wants 1400-3000 px artwork)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * size
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(row * size, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def write_show(
+    root: Path,
+    episodes: dict[str, dict[str, object]],
+    *,
+    defaults: dict[str, object] | None = None,
+    api: dict[str, object] | None = None,
+) -> Path:
+    """A small, valid show in `root`: acbatch.yaml, specs/<id>.yaml and the sandbox's voices."""
+    import json
+
+    import yaml
+
+    from acbatch.sandbox.catalog import sandbox_catalog
+
+    root.mkdir(parents=True, exist_ok=True)
+    config = {
+        "show": {
+            "title": "Test Show",
+            "description": "A show made by the test suite.",
+            "author": "Test Author",
+            "owner": {"name": "Test Author", "email": "author@example.com"},
+            "language": "en",
+            "categories": ["Technology"],
+            "base_url": "https://podcast.example.com/",
+            "image": "cover.png",
+        },
+        "defaults": defaults
+        or {"style": "interview", "duration": 1, "language": "en", "speakers": ["ava", "leo"]},
+        "api": api or {"jobs": 4},
+    }
+    (root / "acbatch.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (root / "cover.png").write_bytes(square_png(1400))
+    (root / "voices.json").write_text(
+        json.dumps(sandbox_catalog().to_document(), indent=2), encoding="utf-8"
+    )
+    specs = root / "specs"
+    specs.mkdir(exist_ok=True)
+    for episode_id, spec in episodes.items():
+        (specs / f"{episode_id}.yaml").write_text(
+            yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+    return root / "acbatch.yaml"
+
+
+def text_episode(number: int, **extra: object) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "source": {
+            "text": f"Episode {number} is about tide pools and the animals in them. "
+            f"Sea stars cling to rock number {number}. Crabs hide when the water goes out. "
+            "Anemones wave their arms to catch food."
+        },
+        "publish": {"date": "2026-01-01", "season": 1, "episode": number},
+    }
+    spec.update(extra)
+    return spec

@@ -290,7 +290,8 @@ class Runner:
         wanted_script = bodies.script_fingerprint(episode)
         review_script = review.approved_script(episode)
         wanted_audio = bodies.audio_fingerprint(episode, review_script)
-        if state.phase != Phase.NEW and state.script.fingerprint != wanted_script:
+        recorded = state.script.fingerprint
+        if state.phase != Phase.NEW and recorded and recorded != wanted_script:
             state.script, state.audio, state.download = StepRecord(), StepRecord(), None
             state.move(Phase.NEW, "source, style, duration, language or speakers changed")
             self._save(state)
@@ -561,6 +562,7 @@ class Runner:
                         self._time_out(state, step, record, f"last error: {exc}")
                     continue
                 errors_in_a_row = 0
+                self.rate_gate.passed()
                 record.polls += 1
                 elapsed = time.monotonic() - created
                 if task.waiting:

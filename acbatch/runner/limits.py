@@ -50,7 +50,7 @@ class AdaptiveLimit:
 class Backoff:
     """Capped exponential backoff with full jitter, from one seeded generator."""
 
-    def __init__(self, base: float = 0.25, cap: float = 30.0, seed: int | None = None) -> None:
+    def __init__(self, base: float = 0.1, cap: float = 30.0, seed: int | None = None) -> None:
         self.base = base
         self.cap = cap
         self._random = random.Random(seed)

@@ -82,7 +82,8 @@ def plan_episode(
         return item("create_script", "new episode")
     phase = state.phase
     approved, review_problem = _review_state(episode)
-    if phase != Phase.NEW and state.script.fingerprint != bodies.script_fingerprint(episode):
+    recorded = state.script.fingerprint
+    if phase != Phase.NEW and recorded and recorded != bodies.script_fingerprint(episode):
         return item(
             "create_script",
             "spec changed since the last run (source, style, duration, "

@@ -328,7 +328,7 @@ class SandboxBackend:
             "hightlights": speech.highlights,
             "processed_content": request["processed_content"],
             "title": request["title"],
-            "avatar": None,
+            "avatar": "",
             "podcast_script_txt": "\n".join(
                 f"{turn.get('name') or turn['role']}: {turn['text']}" for turn in speech.script
             ),
