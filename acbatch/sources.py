@@ -1,0 +1,397 @@
+"""Local source extraction: readable text from .txt, Markdown, HTML, PDF and Word files.
+
+A spec's `file` source is extracted here and sent to the API as plain text; the sandbox uses
+`html_to_text` for the web pages it fetches.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+MAX_SOURCE_BYTES = 50 * 1024 * 1024
+"""Larger files are refused: far beyond what one episode can use, and slow to parse."""
+
+TEXT_SUFFIXES = (".txt", ".text")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+PDF_SUFFIXES = (".pdf",)
+DOCX_SUFFIXES = (".docx",)
+SUPPORTED_SUFFIXES = (
+    TEXT_SUFFIXES + MARKDOWN_SUFFIXES + HTML_SUFFIXES + PDF_SUFFIXES + DOCX_SUFFIXES
+)
+
+
+class SourceError(Exception):
+    """A source file that cannot be turned into text; the message names the file and why."""
+
+
+def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
+    """Readable plain text of a source file, paragraphs separated by blank lines."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(SUPPORTED_SUFFIXES)
+        raise SourceError(f"{path}: unsupported file type '{suffix or path.name}' ({supported})")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SourceError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise SourceError(f"{path}: not a regular file")
+    if size > max_bytes:
+        raise SourceError(
+            f"{path}: file is {_megabytes(size)}, over the {_megabytes(max_bytes)} source limit"
+        )
+    if suffix in PDF_SUFFIXES:
+        text = _pdf_text(path)
+    elif suffix in DOCX_SUFFIXES:
+        text = _docx_text(path)
+    else:
+        raw = _decode(path, _read_bytes(path))
+        if suffix in MARKDOWN_SUFFIXES:
+            text = markdown_to_text(raw)
+        elif suffix in HTML_SUFFIXES:
+            title, body = html_to_text(raw)
+            text = body if not title or body.startswith(title) else f"{title}\n\n{body}"
+        else:
+            text = raw
+    text = _tidy(text)
+    if not text:
+        raise SourceError(f"{path}: contains no readable text")
+    return text
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1048576:.1f} MB"
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SourceError(f"{path}: damaged UTF-16 text") from None
+    if b"\x00" in data[:8192]:
+        raise SourceError(f"{path}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise SourceError(
+            f"{path}: text is neither UTF-8 nor Windows-1252; save it as UTF-8"
+        ) from None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_INLINE_SPACE = re.compile(r"[ \t\u00a0\u3000]+")
+
+
+def _tidy(text: str) -> str:
+    """Normalised Unicode, no control characters, single spaces, one blank line between blocks."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub("", text)
+    lines = [_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n(?:---|\.\.\.)\s*\n", re.S)
+_FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.S | re.M)
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_LINK_DEFINITION = re.compile(r"^[ \t]{0,3}\[[^\]]+\]:\s*\S+.*$", re.M)
+_AUTOLINK = re.compile(r"<(https?://[^>]+)>")
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]*(.*?)[ \t]*#*[ \t]*$", re.M)
+_SETEXT = re.compile(r"^[ \t]{0,3}(=+|-+)[ \t]*$", re.M)
+_RULE = re.compile(r"^[ \t]{0,3}([-*_])([ \t]*\1){2,}[ \t]*$", re.M)
+_QUOTE = re.compile(r"^[ \t]{0,3}>[ \t]?", re.M)
+_LIST = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?", re.M)
+_TABLE_RULE = re.compile(
+    r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$", re.M
+)
+_EMPHASIS = re.compile(
+    r"(\*{1,3})(?=\S)(.+?)(?<=\S)\1"  # *em*, **strong**
+    r"|(?<!\w)(_{1,3})(?=\S)(.+?)(?<=\S)\3(?!\w)"  # _em_, but not snake_case words
+)
+_STRIKE = re.compile(r"~~(.+?)~~")
+_CODE = re.compile(r"`+([^`]*)`+")
+_TAGS = re.compile(r"</?[A-Za-z][^>]*>")
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Markdown stripped to the text a reader would hear: no markup, code blocks or link URLs."""
+    text = _FRONT_MATTER.sub("", markdown.replace("\r\n", "\n"))
+    text = _FENCE.sub("", text)
+    text = _LINK_DEFINITION.sub("", text)
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _TAGS.sub("", text)
+    text = _RULE.sub("", text)
+    text = _SETEXT.sub("", text)
+    text = _HEADING.sub(r"\n\1\n", text)
+    text = _QUOTE.sub("", text)
+    text = _TABLE_RULE.sub("", text)
+    text = _LIST.sub("", text)
+    text = _STRIKE.sub(r"\1", text)
+    for _ in range(2):  # nested emphasis, e.g. ***bold italic*** inside _quotes_
+        text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(4), text)
+    text = _CODE.sub(r"\1", text)
+    text = re.sub(
+        r"^[ \t]*\|(.*)\|[ \t]*$", lambda m: m.group(1).replace("|", " "), text, flags=re.M
+    )
+    text = text.replace("\\", "")
+    return _tidy(text)
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+_SKIPPED_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "svg",
+        "iframe",
+        "button",
+        "select",
+        "canvas",
+        "object",
+        "head",
+    }
+)
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "figure",
+        "figcaption",
+        "hr",
+        "address",
+        "details",
+        "summary",
+    }
+)
+_PARAGRAPH_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "figure"}
+)
+_CELL_TAGS = frozenset({"td", "th"})
+_VOID_TAGS = frozenset(
+    {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "wbr"}
+)
+_MAIN_TAGS = frozenset({"main", "article"})
+
+
+class _ReadableText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title_parts: list[str] = []
+        self.first_h1: list[str] = []
+        self.meta_title: str | None = None
+        self.all_parts: list[str] = []
+        self.main_parts: list[str] = []
+        self._skip: list[str] = []
+        self._in_title = False
+        self._in_h1 = False
+        self._main_depth = 0
+        self._pending_break = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "title":
+            self._in_title = True
+            return
+        if tag == "meta" and attributes.get("property") == "og:title":
+            self.meta_title = (attributes.get("content") or "").strip() or None
+        if tag in _VOID_TAGS:
+            if tag in _BLOCK_TAGS and not self._skip:
+                self._break(1)
+            return
+        if self._skip or tag in _SKIPPED_TAGS or _hidden(attributes):
+            self._skip.append(tag)
+            return
+        if tag in _MAIN_TAGS:
+            self._main_depth += 1
+        if tag == "h1" and not self.first_h1:
+            self._in_h1 = True
+        if tag in _BLOCK_TAGS:
+            self._break(_block_break(tag))
+        elif tag in _CELL_TAGS:
+            self._append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+            return
+        if self._skip:
+            if tag in self._skip:
+                while self._skip and self._skip.pop() != tag:
+                    pass
+            return
+        if tag in _MAIN_TAGS and self._main_depth:
+            self._main_depth -= 1
+        if tag == "h1":
+            self._in_h1 = False
+        if tag in _BLOCK_TAGS:
+            self._break(_block_break(tag))
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+            return
+        if self._skip:
+            return
+        if self._in_h1:
+            self.first_h1.append(data)
+        self._append(data)
+
+    def _break(self, lines: int) -> None:
+        """End the current line (1) or paragraph (2); repeated breaks do not stack."""
+        self._pending_break = max(self._pending_break, lines)
+
+    def _append(self, text: str) -> None:
+        if self._pending_break and text.strip():
+            text = "\n" * self._pending_break + text
+            self._pending_break = 0
+        self.all_parts.append(text)
+        if self._main_depth:
+            self.main_parts.append(text)
+
+
+def _block_break(tag: str) -> int:
+    return 2 if tag in _PARAGRAPH_TAGS else 1
+
+
+def _hidden(attributes: dict[str, str | None]) -> bool:
+    style = (attributes.get("style") or "").replace(" ", "").lower()
+    return (
+        "hidden" in attributes or attributes.get("aria-hidden") == "true" or "display:none" in style
+    )
+
+
+def _collapse(parts: list[str]) -> str:
+    text = "".join(parts)
+    lines = [_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(html: str) -> tuple[str | None, str]:
+    """(page title, readable text) of an HTML page, without scripts, styles or navigation.
+
+    When the page marks its content with <main> or <article>, only that content is kept.
+    """
+    parser = _ReadableText()
+    parser.feed(html)
+    parser.close()
+    title = " ".join("".join(parser.title_parts).split()) or parser.meta_title
+    if not title:
+        title = " ".join("".join(parser.first_h1).split()) or None
+    main = _collapse(parser.main_parts)
+    text = main if main else _collapse(parser.all_parts)
+    return title, _tidy(text)
+
+
+# --------------------------------------------------------------------------------------------
+# PDF and Word
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            try:
+                unlocked = reader.decrypt("")
+            except (NotImplementedError, PdfReadError) as exc:
+                raise SourceError(f"{path}: PDF is encrypted ({exc})") from None
+            if not unlocked:
+                raise SourceError(f"{path}: PDF is password-protected; save an unlocked copy")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except SourceError:
+        raise
+    except FileNotDecryptedError:
+        raise SourceError(f"{path}: PDF is password-protected; save an unlocked copy") from None
+    except Exception as exc:  # pypdf raises many types for damaged files
+        raise SourceError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from None
+    text = "\n\n".join(_join_pdf_lines(page) for page in pages)
+    if not text.strip():
+        raise SourceError(
+            f"{path}: PDF has no extractable text (scanned pages need OCR before use)"
+        )
+    return text
+
+
+def _join_pdf_lines(page: str) -> str:
+    """PDF lines are layout, not paragraphs: rejoin hyphenated and wrapped lines."""
+    page = re.sub(r"(\w)-\n(\w)", r"\1\2", page)
+    return re.sub(r"(?<![.!?:。！？])\n(?!\n)", " ", page)
+
+
+def _docx_text(path: Path) -> str:
+    from docx import Document
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable Word .docx file ({exc})") from None
+    except Exception as exc:  # python-docx/lxml raise varied errors for damaged files
+        raise SourceError(f"{path}: damaged Word file ({type(exc).__name__}: {exc})") from None
+    blocks = [paragraph.text for paragraph in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            cells: list[str] = []
+            for cell in row.cells:
+                if cell.text and (not cells or cells[-1] != cell.text):
+                    cells.append(cell.text)
+            blocks.append(" | ".join(cells))
+    return "\n\n".join(block for block in blocks if block.strip())

@@ -1,0 +1,187 @@
+"""Local source extraction from every supported format, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import docx
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from acbatch.sources import SourceError, extract_text, html_to_text, markdown_to_text
+
+
+def minimal_pdf(lines: list[str]) -> bytes:
+    """A valid one-page PDF with Helvetica text, written by hand (offsets computed)."""
+    stream_lines = ["BT", "/F1 14 Tf", "72 720 Td", "18 TL"]
+    for line in lines:
+        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream_lines.append(f"({escaped}) Tj T*")
+    stream_lines.append("ET")
+    stream = "\n".join(stream_lines).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / name
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def test_plain_text_utf8_with_bom_and_windows_line_ends(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "\ufeffCaf\u00e9 culture.\r\n\r\n\r\nSecond   paragraph.\r\n")
+    assert extract_text(path) == "Caf\u00e9 culture.\n\nSecond paragraph."
+
+
+def test_plain_text_in_utf16_and_windows_1252(tmp_path: Path) -> None:
+    assert extract_text(write(tmp_path, "u.txt", "Stra\u00dfe".encode("utf-16"))) == "Stra\u00dfe"
+    legacy = write(tmp_path, "w.txt", "\u201cQuoted\u201d caf\u00e9".encode("cp1252"))
+    assert extract_text(legacy) == "\u201cQuoted\u201d caf\u00e9"
+
+
+def test_binary_and_undecodable_text_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="binary"):
+        extract_text(write(tmp_path, "b.txt", b"\x00\x01\x02text"))
+    with pytest.raises(SourceError, match="UTF-8"):
+        extract_text(write(tmp_path, "c.txt", b"bad \x81\x8d\x90 bytes"))
+
+
+def test_markdown_is_stripped_to_readable_text(tmp_path: Path) -> None:
+    markdown = (
+        "---\ntitle: ignored\n---\n"
+        "# Urban *Bees*\n\n"
+        "Some **bold** and _italic_ text, a [link](https://x.example) and `code` in file_name.\n\n"
+        "- first item\n- second item\n\n"
+        "> A quote.\n\n"
+        "```python\nprint('not read aloud')\n```\n\n"
+        "![diagram](img.png)\n\n"
+        "| a | b |\n|---|---|\n| c | d |\n\n"
+        "[ref]: https://x.example\n"
+    )
+    text = extract_text(write(tmp_path, "notes.md", markdown))
+    assert text.startswith("Urban Bees\n\n")
+    assert "Some bold and italic text, a link and code in file_name." in text
+    assert "first item\nsecond item" in text
+    assert "A quote." in text and "diagram" in text and "c d" in text
+    for leftover in ("**", "](", "```", "print(", "# ", "---", "https://", "> "):
+        assert leftover not in text
+    assert markdown_to_text("Plain line.") == "Plain line."
+
+
+def test_html_to_text_keeps_content_and_drops_chrome() -> None:
+    page = (
+        "<!doctype html><html><head><title> Bees &amp; Cities </title>"
+        "<style>p {color: red}</style><script>var x = '<p>no</p>';</script></head>"
+        "<body><nav><a href='/'>Home</a></nav><header>Site banner</header>"
+        "<h1>Urban bees</h1><p>City bees make&nbsp;honey.<br>Line two.</p>"
+        "<div hidden>secret</div><p style='display: none'>invisible</p>"
+        "<ul><li>One</li><li>Two</li></ul><footer>Copyright</footer></body></html>"
+    )
+    title, text = html_to_text(page)
+    assert title == "Bees & Cities"
+    assert text == "Urban bees\n\nCity bees make honey.\nLine two.\n\nOne\nTwo"
+
+
+def test_html_prefers_main_content_and_falls_back_to_h1_title() -> None:
+    title, text = html_to_text(
+        "<body><aside>Ads</aside><h1>Headline</h1><p>Teaser</p>"
+        "<article><p>The real story.</p></article></body>"
+    )
+    assert title == "Headline"
+    assert text == "The real story."
+    assert html_to_text("") == (None, "")
+
+
+def test_html_file_includes_the_page_title(tmp_path: Path) -> None:
+    path = write(tmp_path, "page.htm", "<title>Page</title><p>Body text here.</p>")
+    assert extract_text(path) == "Page\n\nBody text here."
+
+
+def test_pdf_text_is_extracted(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.pdf", minimal_pdf(["Bees make honey in the city", "(really)."]))
+    text = extract_text(path)
+    assert "Bees make honey in the city" in text
+    assert "(really)." in text
+
+
+def test_encrypted_pdf_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(minimal_pdf(["Secret text"]))))
+    writer.encrypt(user_password="open-sesame", owner_password="owner", algorithm="RC4-128")
+    locked = io.BytesIO()
+    writer.write(locked)
+    with pytest.raises(SourceError, match="password-protected"):
+        extract_text(write(tmp_path, "locked.pdf", locked.getvalue()))
+
+
+def test_pdf_without_text_or_damaged_is_refused(tmp_path: Path) -> None:
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    blank = io.BytesIO()
+    writer.write(blank)
+    with pytest.raises(SourceError, match="no extractable text"):
+        extract_text(write(tmp_path, "blank.pdf", blank.getvalue()))
+    with pytest.raises(SourceError, match="not a readable PDF"):
+        extract_text(write(tmp_path, "broken.pdf", b"%PDF-1.4\nthis is not a pdf at all"))
+
+
+def test_docx_paragraphs_and_tables_are_extracted(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_heading("Urban Bees", level=1)
+    document.add_paragraph("City bees often make more honey.")
+    document.add_paragraph("")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "Hives"
+    table.rows[0].cells[1].text = "1200"
+    path = tmp_path / "report.docx"
+    document.save(str(path))
+    assert extract_text(path) == "Urban Bees\n\nCity bees often make more honey.\n\nHives | 1200"
+
+
+def test_damaged_docx_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"broken\.docx: not a readable Word"):
+        extract_text(write(tmp_path, "broken.docx", b"PK\x03\x04 not really a zip"))
+
+
+def test_missing_unsupported_empty_and_oversized_files(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="file not found"):
+        extract_text(tmp_path / "missing.txt")
+    with pytest.raises(SourceError, match=r"unsupported file type '\.png'"):
+        extract_text(write(tmp_path, "image.png", b"\x89PNG"))
+    with pytest.raises(SourceError, match="no readable text"):
+        extract_text(write(tmp_path, "empty.md", "   \n\n```\ncode only\n```\n"))
+    big = write(tmp_path, "big.txt", "word " * 400)
+    with pytest.raises(SourceError, match=r"over the 0\.0 MB source limit"):
+        extract_text(big, max_bytes=1000)
+    assert extract_text(big, max_bytes=10_000).startswith("word word")
+
+
+def test_errors_name_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.txt", "")
+    with pytest.raises(SourceError) as caught:
+        extract_text(path)
+    assert str(caught.value).startswith(str(path))
