@@ -78,13 +78,15 @@ def command(
     if as_json:
         data = summary.to_json()
         data["drafts_skipped"] = result.drafts
+        data["render_error"] = result.render_error
+        data["exit_code"] = result.exit_code
         if result.rendered is not None:
             data["feed"] = str(result.rendered.feed_path)
             data["published"] = result.rendered.published
         echo_json(data)
     if ctx.verbosity >= 0 or not as_json:
         _print_summary(result)
-    sys.exit(summary.exit_code)
+    sys.exit(result.exit_code)
 
 
 def _print_summary(result: object) -> None:
@@ -103,6 +105,8 @@ def _print_summary(result: object) -> None:
     click.echo(line, err=True)
     if summary.aborted:
         click.echo(f"acbatch: error: run stopped: {summary.aborted}", err=True)
+    if result.render_error:
+        click.echo(f"acbatch: error: rendering failed: {result.render_error}", err=True)
     if result.rendered is not None:
         click.echo(
             f"acbatch: feed {result.rendered.feed_path} with "

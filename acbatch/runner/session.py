@@ -44,6 +44,12 @@ class RunResult:
     drafts: list[str] = field(default_factory=list)
     rendered: Any = None
     state_dir: Path | None = None
+    render_error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        code = self.summary.exit_code
+        return 1 if self.render_error and code == 0 else code
 
 
 def state_folder(project: Project, sandbox: bool) -> Path:
@@ -133,13 +139,27 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
             factory,
         ),
     ):
-        runner = Runner(
-            project, store, factory, options, catalog=load_catalog(project), report=report
-        )
+        store.sweep_temporary()
+        sweep_partial_downloads(project.config.paths.output)
+        catalog = load_catalog(project)
+        runner = Runner(project, store, factory, options, catalog=catalog, report=report)
         summary = runner.run(episodes)
-        rendered = None
-        if request.render:
+        result = RunResult(summary, episodes, drafts, None, folder)
+        if request.render and not summary.aborted:
+            from acbatch.publish.errors import PublishError
             from acbatch.runner.publishing import render_project
 
-            rendered = render_project(project, store)
-    return RunResult(summary, episodes, drafts, rendered, folder)
+            try:
+                result.rendered = render_project(project, store)
+            except PublishError as exc:
+                result.render_error = str(exc)
+    return result
+
+
+def sweep_partial_downloads(output: Path) -> None:
+    """Partial downloads of a killed run never reach a final name; clear them away."""
+    episodes = output / "episodes"
+    if episodes.is_dir():
+        for leftover in episodes.glob("*/.*.part"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()

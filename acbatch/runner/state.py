@@ -10,6 +10,7 @@ was never saved, so the episode is `uncertain` and is only resent on the user's 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -211,6 +212,16 @@ class StateStore:
     def save(self, state: EpisodeState) -> None:
         state.updated_at = now_iso()
         atomic_write_json(self.path_for(state.id), state.to_json())
+
+    def sweep_temporary(self) -> int:
+        """Remove temporary files a killed run left behind (call with the project lock held)."""
+        removed = 0
+        if self.folder.is_dir():
+            for leftover in self.folder.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+                    removed += 1
+        return removed
 
     def all_ids(self) -> list[str]:
         if not self.folder.is_dir():

@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -211,6 +212,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.backend = backend
         self.verbose = verbose
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (killed runners, dropped connections) are not sandbox errors."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError) and not self.verbose:
+            return
+        super().handle_error(request, client_address)
 
 
 class SandboxServer:
