@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from acbatch import __version__
+from acbatch.runner.failpoints import failpoint
 
 ACCEPTED_TYPES = (
     "audio/mpeg",
@@ -130,6 +131,7 @@ def download_audio(
             if size == 0:
                 raise DownloadError("the audio URL returned an empty body", retryable=True)
             duration = measure_mp3(temporary)
+            failpoint("mid_download")
             os.replace(temporary, destination)
             dir_fd = os.open(destination.parent, os.O_RDONLY)
             try:

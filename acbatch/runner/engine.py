@@ -24,6 +24,7 @@ from acbatch.api import errors as api_errors
 from acbatch.api.client import PodcastClient, Task
 from acbatch.runner import bodies, review
 from acbatch.runner.download import DownloadError, download_audio
+from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
 from acbatch.runner.polling import LatencyModel, latency_models
 from acbatch.runner.review import ReviewError
@@ -451,6 +452,7 @@ class Runner:
             record.sent_at = now_iso()
             state.move(sending, f"sending the {step} create (attempt {attempt})")
             self._save(state)
+            failpoint("before_create")
             try:
                 global_id = send()
             except api_errors.ApiError as exc:
@@ -470,6 +472,7 @@ class Runner:
                 self._save(state)
                 self._after_refusal(exc, state, step, attempt)
                 continue
+            failpoint("after_create")
             self.rate_gate.passed()
             self._slot.held = True
             record.global_id = global_id
@@ -580,6 +583,7 @@ class Runner:
                     )
                     self._save(state)
                     raise _Stop(Outcome.FAILED, state.error["message"])
+                failpoint("after_poll")
                 model.observe(elapsed, last_waiting)
                 record.result = self._keep(task, step)
                 record.completed_at = now_iso()
@@ -644,6 +648,7 @@ class Runner:
             url=url,
             downloaded_at=now_iso(),
         )
+        failpoint("after_download")
         state.credits_charged = codes.credits_for_seconds(audio.duration)
         state.first_published = state.first_published or now_iso()
         state.move(Phase.DOWNLOADED, f"{audio.bytes} bytes, {audio.duration:.1f} s")
