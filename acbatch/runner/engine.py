@@ -59,6 +59,8 @@ AUDIO_RESULT_FIELDS = (
     "podcast_script_txt",
 )
 DOWNLOAD_RETRIES = 3
+# A status answer that is garbage (not a network blip) is asked again this often, then fails.
+NONTRANSIENT_POLL_RETRIES = 2
 
 
 class Outcome(str, Enum):
@@ -560,7 +562,17 @@ class Runner:
                     if isinstance(exc, api_errors.RateLimited):
                         self.rate_gate.limited()
                     errors_in_a_row += 1
-                    delay = self.backoff.delay(errors_in_a_row)
+                    transient = exc.retryable or isinstance(exc, api_errors.TransportError)
+                    if not transient and errors_in_a_row > NONTRANSIENT_POLL_RETRIES:
+                        state.fail(
+                            Phase.FAILED,
+                            step,
+                            type(exc).__name__,
+                            f"the {step} task {record.global_id} could not be read: {exc}",
+                        )
+                        self._save(state)
+                        raise _Stop(Outcome.FAILED, state.error["message"]) from None
+                    delay = self.backoff.delay(min(errors_in_a_row, 8))
                     if time.monotonic() - created > self.options.deadline:
                         self._time_out(state, step, record, f"last error: {exc}")
                     continue
