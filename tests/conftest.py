@@ -112,7 +112,7 @@ def text_episode(number: int, **extra: object) -> dict[str, object]:
             f"Sea stars cling to rock number {number}. Crabs hide when the water goes out. "
             "Anemones wave their arms to catch food."
         },
-        "publish": {"date": "2026-01-01", "season": 1, "episode": number},
+        "publish": {"date": "2026-01-01", "season": 1, "episode": number + 1},
     }
     spec.update(extra)
     return spec

@@ -101,6 +101,7 @@ def test_soak_every_fault_class_at_once(
     count = 300
     config = write_show(tmp_path, {f"ep-{i:03d}": text_episode(i) for i in range(count)})
     project = load_project(config)
+    assert not project.errors and len(project.episodes) == count
     request = RunRequest(base_url=server.url, render=False, jobs=16, seed=1, poll_initial=0.02)
     first = run_project(project, request).summary
     outcomes = {r.id: r.outcome for r in first.results}

@@ -315,3 +315,32 @@ def test_an_invalid_key_stops_the_run_with_a_clear_message(
     assert result.summary.aborted and "Invalid API key" in result.summary.aborted
     assert "test-key-123" not in json.dumps(result.summary.to_json())
     assert all(r.outcome == Outcome.ABORTED for r in result.summary.results)
+
+
+def test_two_shards_split_a_show_into_disjoint_complete_halves(
+    tmp_path: Path, sandbox_factory: Any, keyed: None
+) -> None:
+    from acbatch.runner.session import in_shard, parse_shard
+
+    server = sandbox_factory(synthesize=False)
+    episodes = {f"show-{i:02d}": text_episode(i) for i in range(40)}
+    config = write_show(tmp_path, episodes, api={"jobs": 8})
+    first = run(config, server.url, shard=parse_shard("1/2"), jobs=8)
+    first_ids = {r.id for r in first.summary.results}
+    assert first_ids == {i for i in episodes if in_shard(i, (1, 2))}
+    assert 5 < len(first_ids) < 35, "the hash should split 40 ids roughly in half"
+    assert set(states(config)) == first_ids
+    second = run(config, server.url, shard=parse_shard("2/2"), jobs=8)
+    second_ids = {r.id for r in second.summary.results}
+    assert first_ids.isdisjoint(second_ids) and first_ids | second_ids == set(episodes)
+    assert all(r.outcome == Outcome.DONE for r in first.summary.results + second.summary.results)
+    assert {s.phase for s in states(config).values()} == {Phase.DOWNLOADED}
+    assert server.stats()["tasks_created"] == {"script": 40, "audio": 40}
+
+
+@pytest.mark.parametrize("value", ["0/2", "3/2", "a/b", "2", "1/0"])
+def test_bad_shard_values_are_refused(value: str) -> None:
+    from acbatch.runner.session import parse_shard
+
+    with pytest.raises(ValueError):
+        parse_shard(value)

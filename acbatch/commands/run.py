@@ -9,7 +9,7 @@ import click
 from acbatch.commands._common import echo_json, json_option, load_valid_project
 from acbatch.context import Context
 from acbatch.runner.progress import Progress
-from acbatch.runner.session import RunRequest, run_project
+from acbatch.runner.session import RunRequest, parse_shard, run_project
 
 
 @click.command("run")
@@ -33,6 +33,11 @@ from acbatch.runner.session import RunRequest, run_project
     help="Resend the create of an `uncertain` episode (it may be billed twice). Repeatable.",
 )
 @click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Only the episodes whose id hashes to shard K of N (split a big show across CI jobs).",
+)
 @click.option("--no-render", is_flag=True, help="Skip notes, transcripts and the feed.")
 @json_option
 @click.pass_obj
@@ -44,6 +49,7 @@ def command(
     sandbox: bool,
     retry_uncertain: tuple[str, ...],
     base_url: str | None,
+    shard: str | None,
     no_render: bool,
     as_json: bool,
 ) -> None:
@@ -58,7 +64,12 @@ def command(
       acbatch run                        against audiocleaner.ai (AUDIOCLEANER_API_KEY)
       acbatch run tide-pools -j 2        one episode
       acbatch run --retry-uncertain tide-pools
+      acbatch run --shard 2/4            a quarter of the show, for a CI matrix
     """
+    try:
+        shard_range = parse_shard(shard) if shard else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
     project = load_valid_project(ctx)
     request = RunRequest(
         ids=ids + retry_uncertain if ids else (),
@@ -68,6 +79,7 @@ def command(
         base_url=base_url,
         retry_uncertain=frozenset(retry_uncertain),
         render=not no_render,
+        shard=shard_range,
     )
     progress = Progress(len(project.episodes), verbosity=ctx.verbosity)
     try:

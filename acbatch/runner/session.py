@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ class RunRequest:
     retry_uncertain: frozenset[str] = frozenset()
     render: bool = True
     seed: int | None = None
+    shard: tuple[int, int] | None = None
+    """K/N: only the episodes whose id hashes to shard K of N."""
     deadline: float | None = None
     poll_initial: float | None = None
 
@@ -58,7 +61,29 @@ def state_folder(project: Project, sandbox: bool) -> Path:
     return folder / "sandbox" if sandbox else folder
 
 
-def select_episodes(project: Project, ids: tuple[str, ...]) -> tuple[list[Episode], list[str]]:
+def parse_shard(value: str) -> tuple[int, int]:
+    """`K/N` (1 <= K <= N) -> (K, N)."""
+    head, sep, tail = value.partition("/")
+    if not sep or not head.strip().isdigit() or not tail.strip().isdigit():
+        raise ValueError(f"expected K/N, like 1/4; got {value!r}")
+    index, count = int(head), int(tail)
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: K must be between 1 and N")
+    return index, count
+
+
+def in_shard(episode_id: str, shard: tuple[int, int] | None) -> bool:
+    """Stable across machines and Python versions: sha256 of the id, modulo N."""
+    if shard is None:
+        return True
+    index, count = shard
+    bucket = int.from_bytes(hashlib.sha256(episode_id.encode("utf-8")).digest()[:8], "big")
+    return bucket % count == index - 1
+
+
+def select_episodes(
+    project: Project, ids: tuple[str, ...], shard: tuple[int, int] | None = None
+) -> tuple[list[Episode], list[str]]:
     if ids:
         known = {e.id: e for e in project.episodes}
         missing = [i for i in ids if i not in known]
@@ -67,6 +92,7 @@ def select_episodes(project: Project, ids: tuple[str, ...]) -> tuple[list[Episod
         chosen = [known[i] for i in dict.fromkeys(ids)]
     else:
         chosen = list(project.episodes)
+    chosen = [e for e in chosen if in_shard(e.id, shard)]
     drafts = [e.id for e in chosen if e.draft]
     return [e for e in chosen if not e.draft], drafts
 
@@ -114,7 +140,7 @@ def _service(project: Project, request: RunRequest) -> Iterator[tuple[str, Any]]
 
 
 def run_project(project: Project, request: RunRequest, report: Reporter | None = None) -> RunResult:
-    episodes, drafts = select_episodes(project, request.ids)
+    episodes, drafts = select_episodes(project, request.ids, request.shard)
     api = project.config.api
     options = RunOptions(
         jobs=request.jobs or api.jobs,
@@ -145,7 +171,9 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         runner = Runner(project, store, factory, options, catalog=catalog, report=report)
         summary = runner.run(episodes)
         result = RunResult(summary, episodes, drafts, None, folder)
-        if request.render and not summary.aborted:
+        # A shard renders nothing: the feed needs every shard's episodes, and other shards' state
+        # files must stay untouched so that the shards' commits never conflict.
+        if request.render and request.shard is None and not summary.aborted:
             from acbatch.publish.errors import PublishError
             from acbatch.runner.publishing import render_project
 
