@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "feed": "feed",
     "voices": "voices",
     "sandbox": "sandbox",
+    "doctor": "doctor",
 }
 
 EXIT_OK = 0

@@ -201,3 +201,22 @@ def test_voices_lists_and_filters_the_catalog(tmp_path: Path) -> None:
     assert {r["language"] for r in records} == {"ja"}
     female = acbatch("voices", "--language", "en", "--gender", "female", cwd=tmp_path)
     assert "ava" in female.stdout and "leo" not in female.stdout
+
+
+def test_doctor_checks_the_key_with_a_read_only_call(tmp_path: Path, sandbox_factory: Any) -> None:
+    server = sandbox_factory(keys=frozenset({"good-key-1"}))
+    write_show(tmp_path, {"ep-1": text_episode(1)})
+    env = {"AUDIOCLEANER_API_BASE": server.url}
+    good = acbatch(
+        "doctor", "--json", cwd=tmp_path, env={**env, "AUDIOCLEANER_API_KEY": "good-key-1"}
+    )
+    assert good.returncode == 0, good.stdout
+    checks = {c["check"]: c for c in json.loads(good.stdout)["checks"]}
+    assert checks["api key"]["ok"] and checks["sandbox speech"]["ok"]
+    assert server.stats()["tasks_created"] == {}
+    bad = acbatch("doctor", cwd=tmp_path, env={**env, "AUDIOCLEANER_API_KEY": "bad-key-2"})
+    assert (
+        bad.returncode == 1 and "rejected (101002)" in bad.stdout and "bad-key-2" not in bad.stdout
+    )
+    missing = acbatch("doctor", cwd=tmp_path, env=env)
+    assert missing.returncode == 1 and "AUDIOCLEANER_API_KEY is not set" in missing.stdout

@@ -1,0 +1,149 @@
+"""`acbatch doctor`'s checks: each says what it saw and, when something is wrong, what to do."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from acbatch.api import errors
+from acbatch.api.client import PodcastClient
+from acbatch.api.settings import ENV_KEY, resolve_api_settings
+from acbatch.context import Context
+
+PROBE_TASK = "acbatch-doctor-probe"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    skipped: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "check": self.name,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    ok = sys.version_info >= (3, 10)
+    return Check("python", ok, f"Python {version}", "" if ok else "install Python 3.10 or newer")
+
+
+def check_project(ctx: Context) -> tuple[Check, object | None]:
+    if not ctx.config_path.exists():
+        return Check(
+            "project",
+            False,
+            f"no acbatch.yaml in {ctx.root}",
+            "run `acbatch init` or pass -C DIR",
+        ), None
+    project = ctx.load_project()
+    if project.errors:
+        return Check(
+            "project",
+            False,
+            f"{len(project.errors)} validation problems",
+            "run `acbatch validate` and fix what it lists",
+        ), project
+    return Check("project", True, f"{len(project.episodes)} valid episodes"), project
+
+
+def check_service(base_url: str | None) -> list[Check]:
+    settings = resolve_api_settings(option_base_url=base_url)
+    if settings.key is None:
+        return [
+            Check(
+                "api key",
+                False,
+                f"{ENV_KEY} is not set",
+                f"export {ENV_KEY}=... (or use `acbatch run --sandbox` to try things offline)",
+            ),
+            Check("api host", True, settings.base_url, skipped=True),
+        ]
+    client = PodcastClient(settings.key, settings.base_url, connect_timeout=5, read_timeout=15)
+    host = settings.base_url
+    try:
+        # A status call on a task that cannot exist is read-only and checks the key.
+        client.get_script(PROBE_TASK)
+    except errors.TaskNotFound:
+        return [
+            Check("api host", True, f"{host} answers"),
+            Check("api key", True, "accepted (a read-only status call answered 101008)"),
+        ]
+    except errors.InvalidApiKey:
+        return [
+            Check("api host", True, f"{host} answers"),
+            Check("api key", False, "rejected (101002)", f"check the value of {ENV_KEY}"),
+        ]
+    except errors.AccountSuspended:
+        return [
+            Check("api host", True, f"{host} answers"),
+            Check("api key", False, "the account is suspended (101005)", "contact audiocleaner.ai"),
+        ]
+    except errors.TransportError as exc:
+        return [
+            Check("api host", False, f"{host}: {exc}", "check the network and api.base_url"),
+            Check("api key", True, "not checked: the host did not answer", skipped=True),
+        ]
+    except errors.ApiError as exc:
+        return [
+            Check("api host", True, f"{host} answers"),
+            Check("api key", False, f"unexpected answer: {exc}", "see docs/troubleshooting.md"),
+        ]
+    finally:
+        client.close()
+    return [
+        Check("api host", True, f"{host} answers"),
+        Check("api key", True, "accepted"),
+    ]
+
+
+def check_synthesis() -> Check:
+    try:
+        from acbatch.sandbox.catalog import profile_for_voice_id
+        from acbatch.sandbox.tts import synthesize
+
+        speech = synthesize([("acbatch doctor.", profile_for_voice_id("sandbox/ava", "en", 0))])
+    except Exception as exc:  # any failure here is the finding itself
+        return Check(
+            "sandbox speech",
+            False,
+            f"offline speech failed: {exc}",
+            "reinstall acbatch (espeakng-loader and lameenc wheels)",
+        )
+    return Check("sandbox speech", True, f"{speech.duration:.1f} s of speech synthesized")
+
+
+def check_writable(folder: Path, name: str) -> Check:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".acbatch-doctor-"):
+            pass
+    except OSError as exc:
+        return Check(name, False, f"{folder}: {exc.strerror or exc}", f"make {folder} writable")
+    return Check(name, True, f"{folder} is writable")
+
+
+def run_checks(ctx: Context, base_url: str | None) -> list[Check]:
+    checks = [check_python()]
+    project_check, project = check_project(ctx)
+    checks.append(project_check)
+    checks += check_service(base_url)
+    checks.append(check_synthesis())
+    if project is not None:
+        paths = project.config.paths  # type: ignore[attr-defined]
+        checks.append(check_writable(paths.output, "output folder"))
+        checks.append(check_writable(paths.state, "state folder"))
+    return checks
+
+
