@@ -1,0 +1,84 @@
+"""`acbatch feed check [PATH|URL]`: check a podcast feed against Apple and Podcasting 2.0 rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from acbatch.context import Context
+from acbatch.errors import UserError
+
+
+@click.group(name="feed")
+def command() -> None:
+    """Work with the show's RSS feed."""
+
+
+@command.command("check")
+@click.argument("target", required=False, metavar="[PATH|URL]")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option(
+    "--files/--no-files",
+    default=None,
+    help="Compare enclosure lengths with the files beside the feed "
+    "(default: on for the project's own feed, off for a PATH).",
+)
+@click.pass_context
+def check(ctx: click.Context, target: str | None, as_json: bool, files: bool | None) -> None:
+    """Check a feed (default: the project's output/feed.xml) for missing or invalid tags.
+
+    \b
+    Exit status: 0 when there is no error (warnings allowed), 1 when there is one.
+    Examples:
+      acbatch feed check
+      acbatch feed check public/feed.xml --json
+      acbatch feed check https://example.com/podcast/feed.xml
+    """
+    from acbatch.publish.feedcheck import check_feed, check_feed_file, errors, fetch_feed
+
+    if target and target.lower().startswith(("http://", "https://")):
+        if files:
+            raise UserError("--files needs a local feed file, not a URL")
+        source = target
+        problems = check_feed(fetch_feed(target))
+    else:
+        path = Path(target) if target else _project_feed(ctx)
+        source = str(path)
+        if not path.is_file():
+            raise UserError(f"{path}: no such feed file (render the show first, or pass a path)")
+        try:
+            problems = check_feed_file(
+                path, compare_files=target is None if files is None else files
+            )
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read the feed ({exc.strerror or exc})") from exc
+
+    found_errors = errors(problems)
+    warnings = len(problems) - len(found_errors)
+    if as_json:
+        document = {
+            "source": source,
+            "ok": not found_errors,
+            "errors": len(found_errors),
+            "warnings": warnings,
+            "problems": [p.to_json() for p in problems],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        verdict = "FAILED" if found_errors else "OK"
+        click.echo(f"{source}: {verdict}: {len(found_errors)} error(s), {warnings} warning(s)")
+    if found_errors:
+        ctx.exit(1)
+
+
+def _project_feed(ctx: click.Context) -> Path:
+    from acbatch.publish.feedurls import FEED_FILE
+
+    obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
+    if not obj.config_path.is_file():
+        raise UserError(f"no PATH given and no project here ({obj.config_path} not found)")
+    return obj.load_project().config.paths.output / FEED_FILE

@@ -1,0 +1,129 @@
+"""What the publishing layer is handed: finished episodes with their audio, script and highlights.
+
+The runner builds one PublishedEpisode per episode whose MP3 is downloaded; everything here is
+read-only input (API and spec text is untrusted and escaped wherever it is written out).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import attrgetter
+from pathlib import Path
+
+from acbatch.spec.model import Publish
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One line of dialogue."""
+
+    role: str
+    name: str
+    text: str
+    start: float | None = None
+    """Seconds into the audio when known (real offsets)."""
+    end: float | None = None
+
+    @property
+    def speaker(self) -> str:
+        return self.name.strip() or self.role.strip() or "Speaker"
+
+
+@dataclass(frozen=True)
+class Highlight:
+    title: str
+    script_start_index: int
+    script_end_index: int
+    start_time: float | None = None
+    """Seconds, when the audio step reported it."""
+
+
+@dataclass(frozen=True)
+class PublishedEpisode:
+    id: str
+    guid: str
+    """Stable for the episode's life; used as-is."""
+    title: str
+    description: str
+    """Plain text (untrusted)."""
+    audio_path: Path
+    """Absolute path of the MP3, inside the output folder (output/episodes/<id>/<id>.mp3)."""
+    duration: float
+    """Seconds, as reported; publishing measures the file again with mutagen."""
+    turns: tuple[Turn, ...]
+    highlights: tuple[Highlight, ...]
+    speakers: tuple[str, ...]
+    """Display names, in order."""
+    pub_date: datetime
+    """Timezone-aware."""
+    publish: Publish
+    language: str
+    """API language code (en, ja, zh_yue...)."""
+    source_link: str | None = None
+
+
+@dataclass(frozen=True)
+class TimedTurn:
+    """A turn placed on the audio's timeline (measured or apportioned)."""
+
+    speaker: str
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Chapter:
+    title: str
+    start: float
+    end: float
+
+
+def published_subset(
+    episodes: Sequence[PublishedEpisode], now: datetime
+) -> tuple[list[PublishedEpisode], dict[str, str]]:
+    """Episodes that belong in the feed (newest first) and why the others were left out."""
+    kept: list[PublishedEpisode] = []
+    left_out: dict[str, str] = {}
+    for episode in episodes:
+        if episode.publish.draft:
+            left_out[episode.id] = "draft"
+        elif episode.pub_date > now:
+            left_out[episode.id] = f"scheduled for {episode.pub_date.isoformat()}"
+        else:
+            kept.append(episode)
+    kept.sort(key=lambda e: (e.pub_date, e.id), reverse=True)
+    return kept, left_out
+
+
+def _getter(cls: type, *, skip: tuple[str, ...] = ()) -> attrgetter[tuple[object, ...]]:
+    names = [f.name for f in fields(cls) if f.name not in skip]
+    return attrgetter(*names)
+
+
+_TURN_VALUES = _getter(Turn)
+_HIGHLIGHT_VALUES = _getter(Highlight)
+_EPISODE_VALUES = _getter(PublishedEpisode, skip=("turns", "highlights"))
+
+
+_IDENTITY_ENCODER = json.JSONEncoder(
+    default=repr, ensure_ascii=False, check_circular=False, separators=(",", ":")
+)
+
+
+def episode_identity(episode: PublishedEpisode) -> str:
+    """Every field of the episode as one deterministic string (for change detection).
+
+    Same content as repr(episode), built with the C JSON encoder: long transcripts make a
+    dataclass repr (a recursion guard and an escaping pass per turn) noticeably slower.
+    """
+    return _IDENTITY_ENCODER.encode(
+        (
+            _EPISODE_VALUES(episode),
+            tuple(map(_TURN_VALUES, episode.turns)),
+            tuple(map(_HIGHLIGHT_VALUES, episode.highlights)),
+        )
+    )

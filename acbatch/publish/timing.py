@@ -1,0 +1,115 @@
+"""Placing turns and chapters on the audio's timeline.
+
+Turns carry real offsets when the audio step reported them; the rest are apportioned by text
+length within the gaps the known offsets leave, so a transcript always covers the measured audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from acbatch.publish.model import Chapter, Highlight, TimedTurn, Turn
+from acbatch.publish.text import clean, one_line
+
+
+def _weight(turn: Turn) -> int:
+    return max(1, len(turn.text.strip()))
+
+
+def _known(value: float | None, duration: float) -> float | None:
+    if value is None or value != value or value < 0:  # None, NaN or negative: unknown
+        return None
+    return min(float(value), duration)
+
+
+def timed_turns(turns: Sequence[Turn], duration: float) -> list[TimedTurn]:
+    """Every turn with a start and end inside [0, duration], in order and never overlapping.
+
+    Each turn contributes two events (start, end). Known events are anchors (made monotonic);
+    unknown ones are interpolated between the surrounding anchors by cumulative text length,
+    with the audio's start (0) and end (duration) as the outermost anchors.
+    """
+    duration = max(0.0, float(duration))
+    values: list[float | None] = []
+    positions: list[float] = []
+    cumulative = 0.0
+    for turn in turns:
+        values.append(_known(turn.start, duration))
+        positions.append(cumulative)
+        cumulative += _weight(turn)
+        values.append(_known(turn.end, duration))
+        positions.append(cumulative)
+
+    floor = 0.0
+    for i, value in enumerate(values):
+        if value is not None:
+            floor = max(floor, value)
+            values[i] = floor
+
+    count = len(values)
+    previous: list[tuple[float, float]] = []
+    anchor = (0.0, 0.0)
+    for i in range(count):
+        previous.append(anchor)
+        value = values[i]
+        if value is not None:
+            anchor = (positions[i], value)
+    following: list[tuple[float, float]] = [(0.0, 0.0)] * count
+    anchor = (cumulative, duration)
+    for i in range(count - 1, -1, -1):
+        following[i] = anchor
+        value = values[i]
+        if value is not None:
+            anchor = (positions[i], value)
+
+    resolved: list[float] = []
+    for i, value in enumerate(values):
+        if value is not None:
+            resolved.append(value)
+            continue
+        (low_pos, low_val), (high_pos, high_val) = previous[i], following[i]
+        high_val = max(low_val, high_val)
+        if high_pos <= low_pos:
+            resolved.append(low_val)
+        else:
+            share = (positions[i] - low_pos) / (high_pos - low_pos)
+            resolved.append(low_val + (high_val - low_val) * share)
+
+    return [
+        TimedTurn(
+            speaker=one_line(turn.name) or one_line(turn.role) or "Speaker",
+            text=clean(turn.text),
+            start=round(resolved[2 * i], 3),
+            end=round(max(resolved[2 * i], resolved[2 * i + 1]), 3),
+        )
+        for i, turn in enumerate(turns)
+    ]
+
+
+def chapters(
+    highlights: Sequence[Highlight], turns: Sequence[TimedTurn], duration: float
+) -> list[Chapter]:
+    """One chapter per highlight, ordered by start; the first starts at 0, each ends at the next."""
+    duration = max(0.0, float(duration))
+    starts: list[tuple[float, int, str]] = []
+    for order, highlight in enumerate(highlights):
+        title = one_line(highlight.title)
+        if not title:
+            continue
+        start = _known(highlight.start_time, duration)
+        if start is None:
+            start = _turn_start(turns, highlight.script_start_index)
+        starts.append((start, order, title))
+    starts.sort()
+    result: list[Chapter] = []
+    for position, (start, _order, title) in enumerate(starts):
+        begin = 0.0 if position == 0 else start
+        end = starts[position + 1][0] if position + 1 < len(starts) else duration
+        result.append(Chapter(title=title, start=round(begin, 3), end=round(max(begin, end), 3)))
+    return result
+
+
+def _turn_start(turns: Sequence[TimedTurn], index: int) -> float:
+    if not turns:
+        return 0.0
+    return turns[min(max(index, 0), len(turns) - 1)].start

@@ -1,0 +1,262 @@
+"""Template-ready views of the show and its episodes (all text cleaned, URLs built).
+
+Every string a template can reach here is XML-legal (cleaned when the view is built), so the
+markup templates need no per-value filtering beyond autoescaping.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from functools import cached_property
+from typing import NamedTuple
+from urllib.parse import quote
+
+from markupsafe import Markup
+
+from acbatch import __version__
+from acbatch.publish.artwork import PublishedImage
+from acbatch.publish.categories import group_categories
+from acbatch.publish.feedurls import FEED_FILE, base_folder_url, feed_url, podcast_guid
+from acbatch.publish.model import Chapter, PublishedEpisode, TimedTurn
+from acbatch.publish.text import (
+    clean,
+    clock,
+    one_line,
+    paragraphs_html,
+    quote_relpath,
+    safe_http_url,
+    xml_safe,
+)
+from acbatch.publish.transcripts import CHAPTERS_FILE, CHAPTERS_TYPE, TRANSCRIPT_FORMATS
+from acbatch.spec.model import ShowInfo
+
+GENERATOR = f"acbatch {__version__}"
+NOTES_HTML = "notes.html"
+NOTES_MD = "notes.md"
+
+# API language codes -> BCP 47 tags for feeds and HTML.
+_BCP47 = {"zh": "zh-Hans", "zh_yue": "yue"}
+
+TRANSCRIPT_LABELS = {
+    "transcript.vtt": "WebVTT",
+    "transcript.srt": "SRT",
+    "transcript.json": "JSON",
+}
+
+
+def bcp47(api_language: str) -> str:
+    return _BCP47.get(api_language, api_language.replace("_", "-"))
+
+
+def rfc2822(moment: datetime) -> str:
+    return format_datetime(moment)
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def true_false(flag: bool) -> str:
+    return "true" if flag else "false"
+
+
+class Link(NamedTuple):
+    label: str
+    url: str
+    """Absolute URL (feed)."""
+    href: str
+    """Relative to output/ (site)."""
+    type: str = ""
+
+
+class HighlightView(NamedTuple):
+    title: str
+    start: float
+    clock: str
+
+
+class TurnView(NamedTuple):
+    speaker: str
+    text: str
+    text_html: Markup
+    start: float
+    clock: str
+
+
+@dataclass
+class ShowView:
+    title: str
+    description: str
+    description_html: Markup
+    author: str
+    language: str
+    link: str
+    copyright: str
+    explicit: str
+    type: str
+    owner_name: str
+    owner_email: str
+    image: PublishedImage | None
+    categories: list[tuple[str, list[str]]]
+    feed_url: str
+    feed_href: str
+    podcast_guid: str
+    locked: str
+    generator: str
+    last_build_date: str
+    keywords: list[str]
+
+
+@dataclass
+class EpisodeView:
+    id: str
+    guid: str
+    title: str
+    description: str
+    description_html: Markup
+    pub_date: str
+    pub_date_iso: str
+    pub_day: str
+    duration: int
+    duration_clock: str
+    enclosure_url: str
+    enclosure_length: int
+    enclosure_type: str
+    audio_href: str
+    season: int | None
+    episode: int | None
+    episode_type: str
+    explicit: str
+    image: PublishedImage | None
+    link: str
+    notes_url: str
+    notes_href: str
+    source_link: str | None
+    keywords: list[str]
+    language: str
+    speakers: list[str]
+    highlights: list[HighlightView]
+    transcripts: list[Link]
+    chapters: Link | None
+    timed_turns: list[TimedTurn]
+    """Spoken turns on the timeline; empty when only the feed and page fragments are built."""
+
+    @cached_property
+    def turns(self) -> list[TurnView]:
+        """The spoken turns for show notes (built on first use: the feed does not need them)."""
+        return [
+            TurnView(
+                speaker=one_line(t.speaker),
+                text=t.text,
+                text_html=paragraphs_html(t.text),
+                start=t.start,
+                clock=clock(t.start),
+            )
+            for t in self.timed_turns
+        ]
+
+    def local(self, href: str) -> str:
+        """An output/-relative href as seen from output/episodes/<id>/ (for the notes)."""
+        return posixpath.relpath(href, f"episodes/{quote_relpath(self.id)}")
+
+
+def show_view(
+    show: ShowInfo, image: PublishedImage | None, now: datetime, language: str | None = None
+) -> ShowView:
+    base = base_folder_url(show.base_url)
+    own_feed = feed_url(show.base_url)
+    owner_email = show.owner.email if show.owner else ""
+    return ShowView(
+        title=one_line(show.title),
+        description=clean(show.description),
+        description_html=paragraphs_html(show.description),
+        author=one_line(show.author),
+        language=language or show.language,
+        link=safe_http_url(show.link) or base,
+        copyright=one_line(show.copyright),
+        explicit=true_false(show.explicit),
+        type=show.type,
+        owner_name=one_line(show.owner.name) if show.owner else "",
+        owner_email=one_line(owner_email),
+        image=image,
+        categories=group_categories(show.categories),
+        feed_url=own_feed,
+        feed_href=FEED_FILE,
+        podcast_guid=show.guid.lower() if show.guid else podcast_guid(own_feed),
+        locked=yes_no(show.locked),
+        generator=GENERATOR,
+        last_build_date=rfc2822(now),
+        keywords=[one_line(k) for k in show.keywords if one_line(k)],
+    )
+
+
+def episode_view(
+    episode: PublishedEpisode,
+    *,
+    show: ShowInfo,
+    audio_relpath: str,
+    audio_size: int,
+    duration: float,
+    chapters: Sequence[Chapter],
+    has_transcript: bool,
+    image: PublishedImage | None,
+    turns: Sequence[TimedTurn] = (),
+) -> EpisodeView:
+    """The episode as templates see it; `turns` are only needed for the show notes."""
+    folder = "episodes/" + quote(episode.id, safe="") + "/"
+    base = base_folder_url(show.base_url)
+    transcripts = (
+        [
+            Link(TRANSCRIPT_LABELS[name], base + folder + name, folder + name, mime)
+            for name, mime in TRANSCRIPT_FORMATS.items()
+        ]
+        if has_transcript
+        else []
+    )
+    chapters_link = (
+        Link("Chapters", base + folder + CHAPTERS_FILE, folder + CHAPTERS_FILE, CHAPTERS_TYPE)
+        if chapters
+        else None
+    )
+    audio_href = quote_relpath(audio_relpath)
+    notes_url = base + folder + NOTES_HTML
+    publish = episode.publish
+    explicit = show.explicit if publish.explicit is None else publish.explicit
+    whole_seconds = int(duration)
+    pub_date = episode.pub_date
+    return EpisodeView(
+        id=xml_safe(episode.id),
+        guid=one_line(episode.guid),
+        title=one_line(episode.title) or xml_safe(episode.id),
+        description=clean(episode.description),
+        description_html=paragraphs_html(episode.description),
+        pub_date=rfc2822(pub_date),
+        pub_date_iso=pub_date.isoformat(),
+        pub_day=pub_date.date().isoformat(),
+        duration=whole_seconds,
+        duration_clock=clock(whole_seconds),
+        enclosure_url=base + audio_href,
+        enclosure_length=audio_size,
+        enclosure_type="audio/mpeg",
+        audio_href=audio_href,
+        season=publish.season,
+        episode=publish.episode,
+        episode_type=publish.episode_type,
+        explicit="true" if explicit else "false",
+        image=image,
+        link=safe_http_url(publish.link) or notes_url,
+        notes_url=notes_url,
+        notes_href=folder + NOTES_HTML,
+        source_link=safe_http_url(episode.source_link),
+        keywords=[k for k in map(one_line, publish.keywords) if k],
+        language=bcp47(episode.language),
+        speakers=[s for s in map(one_line, episode.speakers) if s],
+        highlights=[HighlightView(c.title, c.start, clock(c.start)) for c in chapters],
+        transcripts=transcripts,
+        chapters=chapters_link,
+        timed_turns=[t for t in turns if t.text],
+    )
