@@ -38,7 +38,7 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
         )
         return
     for problem in report.warnings:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(str(problem), err=True)
     click.echo(
         f"rendered {len(report.published)} episodes: {shown_path(report.feed_path)}, "
         f"{shown_path(report.site_path)}",
