@@ -1,0 +1,34 @@
+"""`acbatch init [DIR] [--force]`: start a new project with a commented example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from acbatch.context import Context
+from acbatch.scaffold import scaffold_project
+
+
+@click.command("init")
+@click.argument(
+    "directory",
+    required=False,
+    type=click.Path(file_okay=False, dir_okay=True, path_type=Path),
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.pass_obj
+def command(ctx: Context, directory: Path | None, force: bool) -> None:
+    """Create a project in DIRECTORY (default: the project folder, usually the current one).
+
+    Writes acbatch.yaml (commented), example specs in specs/, the JSON Schemas for editor
+    completion, a voice catalog for the offline sandbox, templates/README.md and .gitignore.
+    Existing files are never overwritten unless --force is given.
+    """
+    target = directory if directory is not None else ctx.root
+    written = scaffold_project(target, force=force)
+    ctx.info(f"Created {len(written)} files in {target}:")
+    for path in written:
+        ctx.info(f"  {path.relative_to(target)}")
+    step = "" if directory is None else f"cd {directory} && "
+    ctx.info(f"Next: {step}acbatch validate, then acbatch run --sandbox")

@@ -1,0 +1,93 @@
+"""A new project's files: the commented config, example specs, schemas, voices and .gitignore.
+
+The template files live in acbatch/scaffold/files/ (shipped in the wheel as package data).
+Everything is planned first and checked for conflicts, then written, so a refused `init`
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import acbatch
+from acbatch.errors import UserError
+from acbatch.spec.schema import schema_path
+
+FILES_DIR = Path(__file__).parent / "files"
+RENAMED = {"gitignore": ".gitignore"}
+"""Template names that differ from the written names (a real .gitignore here would apply to
+the package's own folder)."""
+SCHEMAS = ("show", "episode")
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    relative: Path
+    content: bytes
+
+
+def plan_scaffold() -> list[PlannedFile]:
+    """Every file `acbatch init` writes, relative to the project folder, in writing order."""
+    planned = []
+    for source in sorted(FILES_DIR.rglob("*")):
+        if not source.is_file() or source.name.startswith(".") or "__pycache__" in source.parts:
+            continue
+        relative = source.relative_to(FILES_DIR)
+        relative = relative.with_name(RENAMED.get(relative.name, relative.name))
+        content = source.read_bytes()
+        if relative == Path("templates") / "README.md":
+            content += _builtin_templates_note().encode("utf-8")
+        planned.append(PlannedFile(relative, content))
+    for name in SCHEMAS:
+        source = schema_path(name)
+        planned.append(PlannedFile(Path("schemas") / source.name, source.read_bytes()))
+    planned.append(PlannedFile(Path("voices.json"), _voices_document()))
+    return planned
+
+
+def scaffold_project(target: Path, force: bool = False) -> list[Path]:
+    """Write a new project into `target` (created if needed); returns the written paths.
+
+    Raises UserError, writing nothing, when a file already exists and `force` is false.
+    """
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target} exists and is not a folder")
+    planned = plan_scaffold()
+    existing = [item.relative for item in planned if (target / item.relative).exists()]
+    if existing and not force:
+        shown = ", ".join(str(path) for path in existing[:5])
+        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        raise UserError(
+            f"{target} already has {shown}{more}; nothing was written "
+            "(use --force to overwrite these files)"
+        )
+    for item in planned:
+        if (target / item.relative).is_dir():
+            raise UserError(f"{target / item.relative} is a folder; nothing was written")
+    written = []
+    for item in planned:
+        destination = target / item.relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(item.content)
+        written.append(destination)
+    return written
+
+
+def _voices_document() -> bytes:
+    from acbatch.sandbox.catalog import sandbox_catalog
+
+    document = sandbox_catalog().to_document()
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _builtin_templates_note() -> str:
+    builtin = Path(acbatch.__file__).parent / "templates"
+    names = sorted(
+        path.name for path in builtin.glob("*") if path.is_file() and not path.name.startswith(".")
+    )
+    if not names:
+        return ""
+    listed = "\n".join(f"- `{name}`" for name in names)
+    return f"\nBuilt-in templates in this version of acbatch:\n\n{listed}\n"
