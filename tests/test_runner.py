@@ -201,8 +201,9 @@ def test_review_gate_waits_for_approval_and_uses_the_edited_script(
     review_file = tmp_path / "specs" / "ep-1.script.yaml"
     text = review_file.read_text()
     assert "approved: false" in text
-    first_line = yaml.safe_load(text)["script"][0]["text"]
-    review_file.write_text(text.replace(first_line, "Edited opening line from the producer."))
+    edited = yaml.safe_load(text)
+    edited["script"][0]["text"] = "Edited opening line from the producer."
+    review_file.write_text(yaml.safe_dump(edited, allow_unicode=True, sort_keys=False))
     again = run(config, server.url)
     assert again.summary.results[0].outcome == Outcome.REVIEW
     assert server.stats()["tasks_created"] == {"script": 1}
