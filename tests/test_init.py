@@ -151,8 +151,12 @@ def test_scaffold_has_the_repository_example_layout() -> None:
         "schemas",
         "specs",
         "templates",
+        "cover.png",
+        ".github",
     }
-    for name in planned:
+    # The repository root is the same example show, except for the publishing workflow, which
+    # ships inside the package (acbatch/workflows/) so that it never runs for acbatch itself.
+    for name in planned - {".github"}:
         assert (REPO / name).exists(), name
     assert {p.name for p in (REPO / "specs" / "sources").iterdir()} >= {"tidy-data.md"}
 
@@ -161,6 +165,16 @@ def test_scaffold_has_the_repository_example_layout() -> None:
 def test_repository_example_specs_point_at_the_schema(path: Path) -> None:
     first = path.read_text(encoding="utf-8").splitlines()[0]
     assert first == f"{SCHEMA_LINE}../schemas/episode.schema.json"
+
+
+def test_scaffold_ships_the_publishing_workflow_and_artwork(tmp_path: Path) -> None:
+    from acbatch.scaffold import scaffold_project
+
+    scaffold_project(tmp_path / "demo")
+    workflow = tmp_path / "demo" / ".github" / "workflows" / "podcast.yml"
+    assert workflow.read_bytes() == (REPO / "acbatch" / "workflows" / "podcast.yml").read_bytes()
+    cover = (tmp_path / "demo" / "cover.png").read_bytes()
+    assert cover.startswith(b"\x89PNG") and int.from_bytes(cover[16:20], "big") == 1400
 
 
 def test_repository_config_points_at_the_schema() -> None:

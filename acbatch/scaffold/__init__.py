@@ -19,7 +19,9 @@ FILES_DIR = Path(__file__).parent / "files"
 RENAMED = {"gitignore": ".gitignore"}
 """Template names that differ from the written names (a real .gitignore here would apply to
 the package's own folder)."""
-SCHEMAS = ("show", "episode")
+SCHEMAS = ("show", "episode", "script")
+WORKFLOW = Path(acbatch.__file__).parent / "workflows" / "podcast.yml"
+COVER_COLOUR = (34, 87, 122)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ def plan_scaffold() -> list[PlannedFile]:
         source = schema_path(name)
         planned.append(PlannedFile(Path("schemas") / source.name, source.read_bytes()))
     planned.append(PlannedFile(Path("voices.json"), _voices_document()))
+    planned.append(PlannedFile(Path("cover.png"), _cover_art()))
+    planned.append(
+        PlannedFile(Path(".github") / "workflows" / "podcast.yml", WORKFLOW.read_bytes())
+    )
     return planned
 
 
@@ -73,6 +79,13 @@ def scaffold_project(target: Path, force: bool = False) -> list[Path]:
         destination.write_bytes(item.content)
         written.append(destination)
     return written
+
+
+def _cover_art() -> bytes:
+    """Placeholder show artwork at Apple's minimum size; replace it with your own."""
+    from acbatch.publish.samples import png_bytes
+
+    return png_bytes(1400, COVER_COLOUR)
 
 
 def _voices_document() -> bytes:
