@@ -305,3 +305,21 @@ def test_a_server_that_ignores_expect_still_gets_the_body() -> None:
         adapter.continue_wait = 0.2  # type: ignore[attr-defined]
         assert client.create_script(SCRIPT_BODY) == "abc-1"
     assert server.seen[0].body.startswith(b"{")
+
+
+def test_the_sandbox_serves_its_voice_catalog_and_samples(sandbox: Any) -> None:
+    import io
+
+    import requests
+    from mutagen.mp3 import MP3
+
+    from acbatch.sandbox.catalog import sandbox_catalog
+    from acbatch.voices import VoiceCatalog
+
+    document = requests.get(sandbox.url + "/sandbox/voices.json", timeout=10).json()
+    assert document["code"] == 100000 and document["data"]["total"] == len(sandbox_catalog())
+    assert VoiceCatalog.from_document(document).voices == sandbox_catalog().voices
+    sample = requests.get(sandbox.url + "/sandbox/voices/ava.mp3", timeout=30)
+    assert sample.headers["Content-Type"] == "audio/mpeg"
+    assert MP3(io.BytesIO(sample.content)).info.length > 0.5
+    assert requests.get(sandbox.url + "/sandbox/voices/nobody.mp3", timeout=10).status_code == 404
