@@ -1,60 +1,74 @@
-"""Benchmark: render a show of many episodes and print wall time and peak memory per phase.
+"""Benchmark: render a show of many episodes; wall time and peak memory per scenario.
 
-    .venv/bin/python bench/bench_render.py                # 10,000 episodes
-    .venv/bin/python bench/bench_render.py --episodes 2000 --keep /tmp/show
+    .venv/bin/python bench/bench_render.py                 # 10,000 episodes, median of 3
+    .venv/bin/python bench/bench_render.py --episodes 2000 --repeat 1 --keep /tmp/show
 
-Phases: a cold render (tags every MP3 and writes every per-episode file), a render with nothing
-changed (per-episode work skipped by content hash; feed and page assembled from cached items), a
-render with one changed episode (its MP3 re-tagged, its item checked), a render after the item
-templates changed (every feed item and page article rendered, the whole feed checked, no MP3 or
-per-episode file touched), feed.xml alone with every item rendered from scratch, and the feed
-check alone. Target: a 10,000-episode feed in under 3 s. The cold render is bound by MP3
-tagging (mutagen) and file creation; use --tmp /dev/shm to leave the disk out of it.
+Each measurement runs in a fresh process (so its peak RSS is its own) that builds the episodes,
+prepares the scenario, then times render_show alone. Scenarios, in order:
+
+  first render        no state, untagged MP3s: tags every MP3, writes every file and fragment
+  nothing changed     every episode skipped by content hash; feed and page from cached items
+  one changed         one episode's title changed: its MP3 re-tagged, its files and item redone
+  every item          show.explicit flipped: every feed item and page article rendered again
+                      (every item's bytes change), the whole feed checked; no MP3 or file touched
+  every item, Jinja   the same through edited copies of the item templates in templates/
+  feed check alone    check_feed_file on the 10,000-item feed.xml (parse, rules, file sizes)
+
+Target: a 10,000-episode feed (feed.xml + index.html, every item rendered and checked) in under
+3 s, under 300 MB. The first render is bound by MP3 tagging and file creation (fsync per MP3);
+--tmp /dev/shm leaves the disk out of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from markupsafe import Markup
-
-from acbatch.publish.artwork import publish_show_image
-from acbatch.publish.cache import CACHE_FILE, RenderCache
-from acbatch.publish.feedcheck import check_feed
-from acbatch.publish.feedurls import base_folder_url
+from acbatch.publish.feedcheck import check_feed_file
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
 from acbatch.publish.render import render_show
 from acbatch.publish.samples import mp3_bytes, sample_config, sample_episode
-from acbatch.publish.templating import Templates
-from acbatch.publish.views import episode_view, show_view
 from acbatch.spec.model import Publish, ShowConfig
 
-FEED_TARGET_SECONDS = 3.0
+TARGET_SECONDS = 3.0
+TARGET_MIB = 300.0
 START = datetime(2000, 1, 1, 6, 0, tzinfo=timezone.utc)
+ITEM_TEMPLATES = ("feed_item.xml.j2", "index_item.html.j2")
+SCENARIOS = {
+    "first": "first render (tags + every file)",
+    "unchanged": "nothing changed",
+    "one": "one episode changed",
+    "every": "every item re-rendered (show setting)",
+    "jinja": "every item re-rendered (Jinja overrides)",
+    "check": "feed check alone",
+}
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def show_config(root: Path, explicit: bool = False) -> ShowConfig:
+    return sample_config(root / "show", explicit=explicit)
+
+
 def build_episodes(
     config: ShowConfig, count: int, turns_per_episode: int
 ) -> list[PublishedEpisode]:
-    audio = mp3_bytes(1.0)
     episodes = []
     for index in range(count):
-        episode_id = f"ep{index:05d}"
-        path = config.paths.output / "episodes" / episode_id / f"{episode_id}.mp3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(audio)
         turns = tuple(
             Turn("AB"[t % 2], ("Alice", "Bob")[t % 2], f"Line {t} of episode {index} & more.")
             for t in range(turns_per_episode)
@@ -66,7 +80,7 @@ def build_episodes(
         episodes.append(
             sample_episode(
                 config,
-                episode_id,
+                f"ep{index:05d}",
                 title=f"Episode {index}: a title with <tags> & emoji 🎧",
                 description=f"Episode {index} covers things.\n\nSecond paragraph ]]> done.",
                 turns=turns,
@@ -79,124 +93,120 @@ def build_episodes(
     return episodes
 
 
-def feed_from_scratch(config: ShowConfig, episodes: list[PublishedEpisode], now: datetime) -> int:
-    """feed.xml alone, every item rendered anew: views, item template, channel, full check.
-
-    Uses the durations and sizes the last render recorded, as a render does for unchanged MP3s.
-    """
-    cache = RenderCache.load(config.paths.state / CACHE_FILE)
-    templates = Templates(config.paths.templates)
-    image = publish_show_image(
-        config.show.image, config.paths.config, config.paths.output, config.show.base_url
-    )
-    show = show_view(config.show, image, now)
-    items = []
-    for episode in sorted(episodes, key=lambda e: e.pub_date, reverse=True):
-        record = cache.records[episode.id]
-        view = episode_view(
-            episode,
-            show=config.show,
-            audio_relpath=f"episodes/{episode.id}/{episode.id}.mp3",
-            audio_size=record.audio_size,
-            duration=record.duration,
-            chapters=record.chapters,
-            has_transcript=record.has_transcript,
-            image=None,
-        )
-        items.append(Markup(templates.render("feed_item.xml.j2", show=show, episode=view)))
-    feed = templates.render("feed.xml.j2", show=show, items=items).encode("utf-8")
-    problems = check_feed(
-        feed, local_root=config.paths.output, base_url=base_folder_url(config.show.base_url)
-    )
-    assert not [p for p in problems if p.severity == "error"], problems[:3]
-    return len(feed)
+def write_untagged_mp3s(config: ShowConfig, episodes: list[PublishedEpisode]) -> None:
+    audio = mp3_bytes(1.0)
+    for episode in episodes:
+        episode.audio_path.parent.mkdir(parents=True, exist_ok=True)
+        episode.audio_path.write_bytes(audio)
 
 
-def override_item_templates(config: ShowConfig) -> None:
-    """Copies of the built-in item templates in the show's templates/ folder (a new key)."""
-    from importlib.resources import files
-
+def override_item_templates(config: ShowConfig, variant: int) -> None:
+    """Edited copies of the built-in item templates: every item's bytes change per variant."""
     config.paths.templates.mkdir(parents=True, exist_ok=True)
-    for name in ("feed_item.xml.j2", "index_item.html.j2"):
+    for name in ITEM_TEMPLATES:
         builtin = files("acbatch").joinpath("templates", name).read_text(encoding="utf-8")
-        (config.paths.templates / name).write_text(builtin + "\n", encoding="utf-8")
+        closing = "</item>" if name.startswith("feed") else "</article>"
+        edited = builtin.replace(closing, f"<!-- variant {variant} -->\n{closing}")
+        (config.paths.templates / name).write_text(edited, encoding="utf-8")
 
 
-def timed(label: str, action, *args, **kwargs):  # type: ignore[no-untyped-def]
+def run_scenario(scenario: str, root: Path, count: int, turns: int, repetition: int) -> None:
+    """Child process: prepare `scenario`, time it, print one JSON line."""
+    # Show settings: 'every' flips explicit each repetition, so every item changes.
+    explicit = scenario == "every" and repetition % 2 == 0
+    config = show_config(root, explicit=explicit)
+    episodes = build_episodes(config, count, turns)
+    now = START + timedelta(hours=count + 1)
+    if scenario == "first":
+        shutil.rmtree(config.paths.output, ignore_errors=True)
+        shutil.rmtree(config.paths.state, ignore_errors=True)
+        write_untagged_mp3s(config, episodes)
+    if scenario == "one":
+        episodes[0] = replace(episodes[0], title=f"Changed title {repetition}")
+    if scenario == "jinja":
+        override_item_templates(config, repetition)
+    else:
+        shutil.rmtree(config.paths.templates, ignore_errors=True)
+    before = peak_rss_mib()
     started = time.perf_counter()
-    result = action(*args, **kwargs)
+    timings: dict[str, float] = {}
+    if scenario == "check":
+        problems = check_feed_file(config.paths.output / "feed.xml")
+        assert not [p for p in problems if p.severity == "error"], problems[:3]
+    else:
+        report = render_show(config, episodes, now=now)
+        timings = report.timings
+        assert len(report.published) == count
     elapsed = time.perf_counter() - started
-    print(f"{label:<44} {elapsed:8.2f} s   peak RSS {peak_rss_mib():8.1f} MiB", flush=True)
-    return result, elapsed
+    result = {"wall": elapsed, "rss": peak_rss_mib(), "rss_before": before, "timings": timings}
+    print(json.dumps(result))
 
 
-def phases(report) -> str:  # type: ignore[no-untyped-def]
-    return "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.timings.items())
+def measure(args: argparse.Namespace, root: Path, scenario: str) -> list[dict[str, Any]]:
+    results = []
+    for repetition in range(args.repeat):
+        command = [sys.executable, __file__, "--child", scenario, "--root", str(root)]
+        command += ["--episodes", str(args.episodes), "--turns", str(args.turns)]
+        command += ["--repetition", str(repetition)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout + done.stderr)
+            raise SystemExit(f"scenario {scenario} failed")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def report_line(scenario: str, results: list[dict[str, Any]]) -> tuple[float, float]:
+    walls = [r["wall"] for r in results]
+    wall = statistics.median(walls)
+    rss = statistics.median(r["rss"] for r in results)
+    median_run = min(results, key=lambda r: abs(r["wall"] - wall))
+    spread = " ".join(f"{w:.2f}" for w in walls)
+    print(
+        f"{SCENARIOS[scenario]:<42} {wall:7.2f} s  peak RSS {rss:6.0f} MiB"
+        f"  (runs {spread} s; {median_run['rss_before']:.0f} MiB before rendering)",
+        flush=True,
+    )
+    if median_run["timings"]:
+        phases = "  ".join(f"{k} {v:.2f}" for k, v in median_run["timings"].items())
+        print(f"{'':<42} {phases}", flush=True)
+    return wall, rss
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--episodes", type=int, default=10_000)
     parser.add_argument("--turns", type=int, default=8, help="dialogue turns per episode")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median)")
     parser.add_argument("--keep", type=Path, default=None, help="render here and keep it")
     parser.add_argument(
         "--tmp", type=Path, default=None, help="folder for the temporary show (e.g. /dev/shm)"
     )
+    parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--repetition", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        run_scenario(args.child, args.root, args.episodes, args.turns, args.repetition)
+        return 0
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="acbatch-bench-", dir=args.tmp))
+    print(f"{args.episodes} episodes, {args.turns} turns each; median of {args.repeat} runs")
     try:
-        config = sample_config(root / "show")
-        now = START + timedelta(hours=args.episodes + 1)
-        episodes, _ = timed(
-            f"prepare {args.episodes} episodes (MP3 files)",
-            build_episodes,
-            config,
-            args.episodes,
-            args.turns,
-        )
-        cold, _ = timed("cold render (tags + every file)", render_show, config, episodes, now=now)
-        print("   ", phases(cold))
-        warm, warm_seconds = timed(
-            "warm render (nothing changed)", render_show, config, episodes, now=now
-        )
-        print("   ", phases(warm), f"  unchanged {len(warm.unchanged)}")
-        changed = [replace(episodes[0], title="Changed title"), *episodes[1:]]
-        one, one_seconds = timed(
-            "warm render (one episode changed)", render_show, config, changed, now=now
-        )
-        print("   ", phases(one), f"  unchanged {len(one.unchanged)}")
-        override_item_templates(config)
-        items, items_seconds = timed(
-            "every feed item and article re-rendered", render_show, config, changed, now=now
-        )
-        print("   ", phases(items))
-        _, scratch_seconds = timed(
-            "feed.xml alone, every item from scratch", feed_from_scratch, config, changed, now
-        )
-        feed_seconds = warm.timings["feed"]
-        check_seconds = warm.timings["check"]
-        feed_bytes = (config.paths.output / "feed.xml").read_bytes()
-        _, parse_seconds = timed(
-            "feed check alone (parse + rules + file sizes)",
-            check_feed,
-            feed_bytes,
-            local_root=config.paths.output,
-            base_url=base_folder_url(config.show.base_url),
-        )
-        print(
-            f"feed.xml: {len(feed_bytes) / 1e6:.1f} MB, {len(warm.published)} items; "
-            f"feed template {feed_seconds:.2f} s + check {check_seconds:.2f} s "
-            f"(alone {parse_seconds:.2f} s)"
-        )
-        for label, seconds in (
-            ("feed.xml alone, every item from scratch, checked", scratch_seconds),
-            ("render_show, nothing changed", warm_seconds),
-            ("render_show, one episode changed", one_seconds),
-            ("render_show, every feed item and article re-rendered", items_seconds),
-        ):
-            verdict = "OK" if seconds < FEED_TARGET_SECONDS else "SLOWER THAN TARGET"
-            print(f"{label}: {seconds:.2f} s (target {FEED_TARGET_SECONDS:.0f} s) {verdict}")
+        figures = {
+            scenario: report_line(scenario, measure(args, root, scenario)) for scenario in SCENARIOS
+        }
+        feed = root / "show" / "output" / "feed.xml"
+        site = root / "show" / "output" / "index.html"
+        sizes = f"feed.xml {feed.stat().st_size / 1e6:.1f} MB"
+        print(f"{sizes}, index.html {site.stat().st_size / 1e6:.1f} MB")
+        for scenario in ("unchanged", "one", "every", "jinja"):
+            wall, rss = figures[scenario]
+            verdict = "OK" if wall < TARGET_SECONDS and rss < TARGET_MIB else "MISSES TARGET"
+            print(
+                f"{SCENARIOS[scenario]}: {wall:.2f} s, {rss:.0f} MiB "
+                f"(target {TARGET_SECONDS:.0f} s, {TARGET_MIB:.0f} MiB) {verdict}"
+            )
         return 0
     finally:
         if args.keep is None:

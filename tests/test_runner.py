@@ -345,3 +345,18 @@ def test_bad_shard_values_are_refused(value: str) -> None:
 
     with pytest.raises(ValueError):
         parse_shard(value)
+
+
+def test_a_create_refused_for_good_fails_the_episode_cleanly(
+    tmp_path: Path, sandbox_factory: Any, keyed: None
+) -> None:
+    plan = FaultPlan(error_rates={codes.CONCURRENCY_LIMITED: 1.0}, endpoints=(codes.SCRIPT_CREATE,))
+    server = sandbox_factory(synthesize=False, faults=plan)
+    config = write_show(tmp_path, {"ep-1": text_episode(1)}, api={"jobs": 2, "retries": 1})
+    result = run(config, server.url)
+    outcome = result.summary.results[0]
+    assert outcome.outcome == Outcome.FAILED, outcome
+    assert "concurrent" in outcome.message and "internal error" not in outcome.message
+    state = states(config)["ep-1"]
+    assert state.phase == Phase.FAILED and state.error["step"] == "script"
+    assert server.stats()["tasks_created"] == {}

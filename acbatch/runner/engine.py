@@ -244,6 +244,7 @@ class Runner:
 
     def _drive_safely(self, episode: Episode) -> EpisodeResult:
         self._slot.held = False
+        self._slot.created = None
         try:
             state = self.store.load(episode.id) or self._new_state(episode)
         except StoreError as exc:
@@ -254,6 +255,8 @@ class Runner:
             outcome, message = stop.outcome, stop.message
         except ReviewError as exc:
             outcome, message = Outcome.FAILED, str(exc)
+        except Exception as exc:  # a bug must not take the other episodes down with it
+            outcome, message = Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         except StoreError as exc:
             # The disk refused a state write: nothing later may act on unsaved state.
             self.aborted = self.aborted or str(exc)
@@ -477,6 +480,7 @@ class Runner:
             failpoint("after_create")
             self.rate_gate.passed()
             self._slot.held = True
+            self._slot.created = time.monotonic()
             record.global_id = global_id
             record.requested_at = now_iso()
             state.move(requested, f"{step} task {global_id}")
@@ -489,7 +493,9 @@ class Runner:
         """A create provably not processed: wait and retry, or stop the episode or the run."""
         if isinstance(exc, api_errors.ConcurrencyLimited):
             self.limit.refused()
-            if attempt <= self.options.retries * 4:
+            # While our own tasks are in flight, a slot frees as each finishes: wait for one
+            # rather than spending the retry budget.
+            if self.limit.in_use > 0 or attempt <= self.options.retries * 4:
                 self.stop.wait(self.backoff.delay(0) / 4)
                 return
         elif isinstance(exc, api_errors.RateLimited):
@@ -529,7 +535,12 @@ class Runner:
             )
         model = self.latency[step]
         get = self.client.get_script if step == "script" else self.client.get_audio
-        created = time.monotonic() - seconds_since(record.requested_at)
+        # The task's age: exact for a task this worker just created, else from the saved time.
+        fresh = getattr(self._slot, "created", None)
+        created = (
+            fresh if fresh is not None else time.monotonic() - seconds_since(record.requested_at)
+        )
+        self._slot.created = None
         # A task polled right after its create holds the slot taken for the create; a task
         # resumed from disk takes one now.
         if not getattr(self._slot, "held", False) and not self.limit.acquire(self.stop):

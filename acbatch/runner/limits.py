@@ -11,17 +11,29 @@ import time
 class AdaptiveLimit:
     """How many tasks may be in flight, learnt from 101004 answers.
 
-    A slot is held from a create until its task finishes. When the service says the key has too
-    many tasks in flight, the limit drops to what is in flight now; every task that finishes
-    raises it a little again (additive increase), up to the ceiling.
+    A slot is held from a create until its task is seen finished. When the service says the key
+    has too many tasks in flight, the limit drops to what was in flight when the refused create
+    gave its slot back (never higher than before: creates refused at the same moment still hold
+    slots). Every task seen finished raises it again by 1/limit, about one slot per round of
+    tasks, up to the ceiling (additive increase). Growing past the level of the last refusal is
+    a probe; a probe refused again halves the pace of later probes, so a fixed limit costs a
+    refused create every few rounds rather than every round. Two slots past the last refusal
+    show the service allows more again, and the pace is reset.
     """
+
+    MAX_PROBE_ROUNDS = 16
 
     def __init__(self, ceiling: int) -> None:
         self.ceiling = max(1, ceiling)
         self.limit = float(self.ceiling)
         self.in_use = 0
         self.refusals = 0
+        self._probe_rounds = 1.0
+        self._refused_level: int | None = None
         self._cond = threading.Condition()
+        # What this thread's last unfinished release left in flight: refused() runs right after
+        # it, but a waiting worker may have taken the freed slot in between.
+        self._released = threading.local()
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         with self._cond:
@@ -35,15 +47,29 @@ class AdaptiveLimit:
     def release(self, finished: bool = True) -> None:
         with self._cond:
             self.in_use = max(0, self.in_use - 1)
-            if finished:
-                self.limit = min(float(self.ceiling), self.limit + 1.0 / max(self.limit, 1.0))
+            self._released.in_use = None if finished else self.in_use
+            if finished and self.limit < self.ceiling:
+                probing = self._refused_level is not None and self.limit >= self._refused_level
+                rounds = self._probe_rounds if probing else 1.0
+                self.limit = min(float(self.ceiling), self.limit + 1.0 / (self.limit * rounds))
+                if self._refused_level is not None and self.limit >= self._refused_level + 2:
+                    self._probe_rounds = 1.0
+                    self._refused_level = None
             self._cond.notify_all()
 
     def refused(self) -> None:
         """The service answered 101004 (call after releasing the refused request's slot)."""
         with self._cond:
             self.refusals += 1
-            self.limit = float(max(1, self.in_use))
+            in_flight = getattr(self._released, "in_use", None)
+            self._released.in_use = None
+            before = int(self.limit)
+            level = max(1, min(before, self.in_use if in_flight is None else in_flight))
+            last = self._refused_level
+            if last is not None and before > last and level >= last:
+                self._probe_rounds = min(float(self.MAX_PROBE_ROUNDS), self._probe_rounds * 2)
+            self._refused_level = level
+            self.limit = float(level)
             self._cond.notify_all()
 
 
@@ -63,7 +89,11 @@ class Backoff:
 
 
 class RateGate:
-    """After a 101003, every worker waits before its next request, with growing pauses."""
+    """After a 101003, every worker waits before its next request, with growing pauses.
+
+    Refusals that arrive during a pause answer requests sent before it began, so they do not
+    lengthen it: only a refusal after the pause counts as another step of the streak.
+    """
 
     def __init__(self, backoff: Backoff) -> None:
         self._backoff = backoff
@@ -82,9 +112,12 @@ class RateGate:
     def limited(self) -> None:
         with self._lock:
             self.refusals += 1
+            now = time.monotonic()
+            if now < self._resume_at:
+                # Sent before the current pause began: the same burst, not a new refusal.
+                return
             self._streak += 1
-            pause = self._backoff.delay(self._streak)
-            self._resume_at = max(self._resume_at, time.monotonic() + pause)
+            self._resume_at = now + self._backoff.delay(self._streak)
 
     def passed(self) -> None:
         with self._lock:

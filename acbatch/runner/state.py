@@ -42,13 +42,14 @@ class Phase(str, Enum):
 
 # Which transitions the runner may make; anything else is a bug and is refused loudly.
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    Phase.NEW: frozenset({Phase.SCRIPT_SENDING}),
+    # A create refused for good (provably not sent) fails the episode from where it stood.
+    Phase.NEW: frozenset({Phase.SCRIPT_SENDING, Phase.FAILED}),
     Phase.SCRIPT_SENDING: frozenset(
         {Phase.SCRIPT_REQUESTED, Phase.NEW, Phase.UNCERTAIN, Phase.FAILED}
     ),
     Phase.SCRIPT_REQUESTED: frozenset({Phase.SCRIPT_READY, Phase.FAILED, Phase.TIMED_OUT}),
-    Phase.SCRIPT_READY: frozenset({Phase.AWAITING_REVIEW, Phase.AUDIO_SENDING}),
-    Phase.AWAITING_REVIEW: frozenset({Phase.AUDIO_SENDING}),
+    Phase.SCRIPT_READY: frozenset({Phase.AWAITING_REVIEW, Phase.AUDIO_SENDING, Phase.FAILED}),
+    Phase.AWAITING_REVIEW: frozenset({Phase.AUDIO_SENDING, Phase.FAILED}),
     Phase.AUDIO_SENDING: frozenset(
         {Phase.AUDIO_REQUESTED, Phase.SCRIPT_READY, Phase.UNCERTAIN, Phase.FAILED}
     ),
