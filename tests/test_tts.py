@@ -34,10 +34,14 @@ def median_pitch_hz(pcm: bytes, rate: int, frames: int = 24) -> float:
     estimates = []
     for start in loud[::step][:frames]:
         frame = samples[start : start + window + longest]
-        best_lag = max(
-            range(shortest, longest),
-            key=lambda lag: sum(frame[i] * frame[i + lag] for i in range(0, window, 3)),
-        )
+        scores = {
+            lag: sum(frame[i] * frame[i + lag] for i in range(0, window, 3))
+            for lag in range(shortest, longest)
+        }
+        best = max(scores.values())
+        # The shortest lag that correlates almost as well as the best one: multiples of the
+        # period correlate nearly as well, and picking them would halve the pitch at random.
+        best_lag = min(lag for lag, score in scores.items() if score >= 0.85 * best)
         estimates.append(rate / best_lag)
     assert estimates, "no voiced audio found"
     return statistics.median(estimates)
