@@ -13,7 +13,13 @@ from acbatch.errors import UserError
 
 @click.group(name="feed")
 def command() -> None:
-    """Work with the show's RSS feed."""
+    """Work with the show's RSS feed.
+
+    \b
+    Examples:
+      acbatch feed check                  the project's output/feed.xml
+      acbatch feed check https://podcast.example.com/feed.xml
+    """
 
 
 @command.command("check")

@@ -22,8 +22,14 @@ def command(ctx: Context, directory: Path | None, force: bool) -> None:
     """Create a project in DIRECTORY (default: the project folder, usually the current one).
 
     Writes acbatch.yaml (commented), example specs in specs/, the JSON Schemas for editor
-    completion, a voice catalog for the offline sandbox, templates/README.md and .gitignore.
-    Existing files are never overwritten unless --force is given.
+    completion, a voice catalog for the offline sandbox, placeholder artwork, templates/README.md,
+    a GitHub Actions publishing workflow and .gitignore. Existing files are never overwritten
+    unless --force is given.
+
+    \b
+    Examples:
+      acbatch init my-show && cd my-show && acbatch validate
+      acbatch init --force                 refresh the scaffold files here
     """
     target = directory if directory is not None else ctx.root
     written = scaffold_project(target, force=force)

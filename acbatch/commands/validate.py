@@ -89,6 +89,12 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool) -> None:
     With PATHS, only those spec files (or folders of specs) are checked, together with
     acbatch.yaml. Every problem is printed as file:line:column: field: message.
     Exit status: 0 all valid, 1 problems found, 2 usage error.
+
+    \b
+    Examples:
+      acbatch validate                    the whole project
+      acbatch validate specs/tide-pools.yaml
+      acbatch validate --json | jq '.problems[]'
     """
     _check_inside(paths, ctx.root)
     result = load_project_files(ctx.config_path, list(paths) if paths else None)

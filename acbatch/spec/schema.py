@@ -65,7 +65,7 @@ PATTERN_MESSAGES: dict[str, str] = {
     "^[hH][tT][tT][pP][sS]?://[^\\s/$.?#][^\\s]*$": "'{value}' is not an http:// or https:// URL",
     "^https?://": "'{value}' is not an http:// or https:// URL",
     "^https?://[^\\s]+$": "'{value}' is not an http:// or https:// URL",
-    "(?i)\\.(txt|md|markdown|html|htm|pdf|docx)$": (
+    r"\.([tT][xX][tT]|[mM][dD]|[mM][aA][rR][kK][dD][oO][wW][nN]|[hH][tT][mM][lL]?|[pP][dD][fF]|[dD][oO][cC][xX])$": (
         "'{value}' is not a supported file type: use .txt, .md, .markdown, .html, .htm, "
         ".pdf or .docx"
     ),
