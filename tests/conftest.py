@@ -12,6 +12,20 @@ from acbatch.sandbox.backend import SandboxSettings
 from acbatch.sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
+DRILL_LINES: list[str] = []
+
+
+@pytest.fixture
+def drill_report() -> object:
+    """Lines a crash or soak drill wants shown in the run's summary (CI logs keep them)."""
+    return DRILL_LINES.append
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    if DRILL_LINES:
+        terminalreporter.section("fault and crash drills")  # type: ignore[attr-defined]
+        for line in DRILL_LINES:
+            terminalreporter.write_line(line)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def check_disk(root: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("point", NAMES)
 def test_a_kill_at_each_named_crash_point_converges_without_double_billing(
-    tmp_path: Path, sandbox_factory: Any, point: str
+    tmp_path: Path, sandbox_factory: Any, point: str, drill_report: Any
 ) -> None:
     server = sandbox_factory(synthesize=False)
     episodes = {f"ep-{i}": text_episode(i) for i in range(1, 4)}
@@ -82,10 +82,14 @@ def test_a_kill_at_each_named_crash_point_converges_without_double_billing(
     states = check_disk(tmp_path)
     assert {s.phase for s in states.values()} == {Phase.DOWNLOADED}
     assert server.stats()["tasks_created"]["script"] >= 3
+    drill_report(
+        f"crash point {point}: killed, resumed, {len(uncertain)} uncertain, "
+        f"{len(server.stats()['duplicate_work'])} paid twice on the user's word"
+    )
 
 
 def test_soak_every_fault_class_at_once(
-    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, drill_report: Any
 ) -> None:
     monkeypatch.setenv("AUDIOCLEANER_API_KEY", KEY)
     faults = FaultPlan(
@@ -119,7 +123,7 @@ def test_soak_every_fault_class_at_once(
     assert {r.outcome for r in second.results} == {Outcome.DONE}
     states = StateStore(tmp_path / "state")
     assert all(states.load(i).phase == Phase.DOWNLOADED for i in outcomes)
-    print(
-        f"\nsoak: {count} episodes, {len(failed)} failed tasks retried on the rerun, "
+    drill_report(
+        f"soak: {count} episodes, {len(failed)} failed tasks retried on the rerun, "
         f"faults injected {dict(stats['faults'])}, {first.requests + second.requests} requests"
     )

@@ -59,7 +59,7 @@ def tasks_for(server: Any, project: Any, state: Any, step: str) -> int:
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_pays_nothing_twice(
-    tmp_path: Path, sandbox_factory: Any
+    tmp_path: Path, sandbox_factory: Any, drill_report: Any
 ) -> None:
     server = sandbox_factory(synthesize=False, script_delay=0.4, audio_delay=0.4)
     root = tmp_path / "show"
@@ -103,7 +103,11 @@ def test_sigkill_at_random_moments_loses_nothing_and_pays_nothing_twice(
     duplicated = server.stats()["duplicate_work"]
     # Only an episode caught in that window, resent on the user's word, may have two tasks.
     assert len(duplicated) <= len(window)
-    print(f"\n{KILLS} kills; {len(uncertain)} uncertain after them, {len(window)} in the window")
+    drill_report(
+        f"SIGKILL drill: {KILLS} kills at random moments, {len(uncertain)} episodes uncertain "
+        f"after them ({len(window)} in the create-answered-but-unsaved window), "
+        f"{sum(server.stats()['tasks_created'].values())} tasks for {len(episodes)} episodes"
+    )
 
 
 def test_a_second_runner_exits_at_once_naming_the_holder(
