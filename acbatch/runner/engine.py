@@ -255,13 +255,13 @@ class Runner:
             outcome, message = stop.outcome, stop.message
         except ReviewError as exc:
             outcome, message = Outcome.FAILED, str(exc)
-        except Exception as exc:  # a bug must not take the other episodes down with it
-            outcome, message = Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         except StoreError as exc:
             # The disk refused a state write: nothing later may act on unsaved state.
             self.aborted = self.aborted or str(exc)
             self.stop.set()
             outcome, message = Outcome.ABORTED, str(exc)
+        except Exception as exc:  # a bug must not take the other episodes down with it
+            outcome, message = Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
             if self._slot.held:
                 self._slot.held = False
