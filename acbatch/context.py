@@ -35,9 +35,12 @@ class Context:
             click.echo(message, err=True)
 
     def load_project(self) -> Project:
-        """Load and validate the project (schemas, cross-file checks); errors are in .problems."""
+        """Load and validate the project (schemas, cross-file checks); errors are in .problems.
+
+        Unchanged valid specs come from the spec cache in the state folder.
+        """
         if self._project is None:
             from acbatch.spec.loader import load_project
 
-            self._project = load_project(self.config_path)
+            self._project = load_project(self.config_path, cache=True)
         return self._project

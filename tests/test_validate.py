@@ -95,6 +95,21 @@ def test_spec_corpus(case: str, tmp_path: Path) -> None:
         assert [e.id for e in project.episodes] == [case if case != "valid-full" else "valid-full"]
 
 
+@pytest.mark.parametrize("case", sorted(EXPECTED["specs"]))
+def test_spec_corpus_through_the_spec_cache(case: str, tmp_path: Path) -> None:
+    """The commands load through the cache: the first load fills it, the second reads it."""
+    root = make_project(tmp_path)
+    own = Path("specs") / f"{case}.yaml"
+    shutil.copy(CORPUS / own, root / own)
+    (root / "specs" / "hello.yaml").write_text(HELLO_SPEC, encoding="utf-8")
+    fresh = load_project(root / "acbatch.yaml")
+    for _ in range(2):
+        cached = load_project(root / "acbatch.yaml", cache=True)
+        assert cached.problems == fresh.problems
+        assert cached.episodes == fresh.episodes
+    assert (root / "state" / ".spec-cache.bin").is_file()
+
+
 @pytest.mark.parametrize("case", sorted(EXPECTED["configs"]))
 def test_config_corpus(case: str, tmp_path: Path) -> None:
     root = make_project(tmp_path)

@@ -24,9 +24,10 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     """
     project = ctx.load_project()
     store = StateStore(state_folder(project, sandbox))
+    saved = store.saved_names()
     rows = []
     for episode in project.episodes:
-        state = store.load(episode.id)
+        state = store.load(episode.id) if store.has_saved(episode.id, saved) else None
         rows.append(
             {
                 "id": episode.id,

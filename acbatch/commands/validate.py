@@ -88,6 +88,8 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool) -> None:
 
     With PATHS, only those spec files (or folders of specs) are checked, together with
     acbatch.yaml. Every problem is printed as file:line:column: field: message.
+    Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
+    next time; delete it at any time.
     Exit status: 0 all valid, 1 problems found, 2 usage error.
 
     \b
@@ -97,7 +99,7 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool) -> None:
       acbatch validate --json | jq '.problems[]'
     """
     _check_inside(paths, ctx.root)
-    result = load_project_files(ctx.config_path, list(paths) if paths else None)
+    result = load_project_files(ctx.config_path, list(paths) if paths else None, cache=True)
     if as_json:
         click.echo(json.dumps(report_json(result), indent=2, ensure_ascii=False))
     else:

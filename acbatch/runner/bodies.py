@@ -50,10 +50,14 @@ def script_fingerprint(episode: Episode) -> str:
     return digest(script_inputs(episode))
 
 
-def audio_fingerprint(episode: Episode, review_script: dict[str, Any] | None) -> str:
+def audio_fingerprint(
+    episode: Episode, review_script: dict[str, Any] | None, *, script: str | None = None
+) -> str:
+    """`script`: the episode's script_fingerprint when the caller has it already (it reads
+    and hashes a `file:` source)."""
     return digest(
         {
-            "script": script_fingerprint(episode),
+            "script": script if script is not None else script_fingerprint(episode),
             "overrides": episode.overrides,
             "review": review_script,
         }

@@ -8,6 +8,7 @@ and a create whose outcome is unknown is never resent without the user's word.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -17,17 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acbatch import codes
-from acbatch.api import errors as api_errors
-from acbatch.api.client import PodcastClient, Task
-from acbatch.runner import bodies, review
-from acbatch.runner.download import DownloadError, download_audio
+from acbatch.runner import bodies
 from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
 from acbatch.runner.polling import LatencyModel, latency_models
-from acbatch.runner.review import ReviewError
 from acbatch.runner.state import (
     DONE_PHASES,
     Download,
@@ -40,6 +37,12 @@ from acbatch.runner.state import (
 from acbatch.spec.model import Episode, Project
 from acbatch.store import StoreError
 from acbatch.voices import VoiceCatalog
+
+if TYPE_CHECKING:
+    # The API client (requests), the downloader and the review gate (jsonschema) are imported
+    # where they are used, so a run with nothing left to do does not pay for loading them.
+    from acbatch.api import errors as api_errors
+    from acbatch.api.client import PodcastClient, Task
 
 SCRIPT_RESULT_FIELDS = (
     "title",
@@ -169,6 +172,21 @@ def audio_path(project: Project, episode_id: str) -> Path:
     return project.config.paths.output / "episodes" / episode_id / f"{episode_id}.mp3"
 
 
+def approved_script(episode: Episode) -> dict[str, Any] | None:
+    """review.approved_script, without importing the review gate for episodes it skips."""
+    if episode.review != "required":
+        return None
+    from acbatch.runner import review
+
+    return review.approved_script(episode)
+
+
+def is_review_error(exc: BaseException) -> bool:
+    """Whether `exc` is the review gate's ReviewError (its module loaded only once used)."""
+    review = sys.modules.get("acbatch.runner.review")
+    return review is not None and isinstance(exc, review.ReviewError)
+
+
 def seconds_since(iso: str | None) -> float:
     if not iso:
         return 0.0
@@ -184,7 +202,7 @@ class Runner:
         self,
         project: Project,
         store: StateStore,
-        client: Callable[[], PodcastClient] | PodcastClient | None,
+        client: Callable[[], PodcastClient | None] | PodcastClient | None,
         options: RunOptions,
         *,
         catalog: VoiceCatalog | None = None,
@@ -193,7 +211,8 @@ class Runner:
         self.project = project
         self.store = store
         self._client_source = client
-        self._client: PodcastClient | None = client if isinstance(client, PodcastClient) else None
+        # A factory is called when the first episode needs the API; a client is used as is.
+        self._client: PodcastClient | None = None if client is None or callable(client) else client
         self._client_lock = threading.Lock()
         self.options = options
         self.catalog = catalog
@@ -214,13 +233,14 @@ class Runner:
     def client(self) -> PodcastClient:
         with self._client_lock:
             if self._client is None:
-                if self._client_source is None:
+                made = self._client_source() if callable(self._client_source) else None
+                if made is None:
+                    # No factory, or one that found no API key.
                     raise _Stop(
                         Outcome.ABORTED,
                         "no API key: set AUDIOCLEANER_API_KEY, or run with --sandbox",
                     )
-                assert callable(self._client_source)
-                self._client = self._client_source()
+                self._client = made
             return self._client
 
     @property
@@ -232,15 +252,56 @@ class Runner:
     def run(self, episodes: Sequence[Episode]) -> RunSummary:
         started = time.monotonic()
         summary = RunSummary()
-        with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="episode") as pool:
-            results = list(pool.map(self._drive_safely, episodes))
-        summary.results = results
+        # Episodes with nothing left to do are settled here: checking one costs less than
+        # handing it to a worker thread. The rest go to the workers, as they always have.
+        saved = self.store.saved_names()
+        settled = [self._settled(episode, saved) for episode in episodes]
+        pending = [episode for episode, done in zip(episodes, settled, strict=True) if done is None]
+        driven: list[EpisodeResult] = []
+        if pending:
+            jobs = max(1, self.options.jobs)
+            with ThreadPoolExecutor(jobs, thread_name_prefix="episode") as pool:
+                driven = list(pool.map(self._drive_safely, pending))
+        rest = iter(driven)
+        summary.results = [done if done is not None else next(rest) for done in settled]
         summary.requests = self.requests_sent
         summary.aborted = self.aborted
         summary.concurrency_refusals = self.limit.refusals
         summary.rate_refusals = self.rate_gate.refusals
         summary.elapsed = time.monotonic() - started
         return summary
+
+    def _settled(self, episode: Episode, saved: set[str] | None) -> EpisodeResult | None:
+        """The result of a finished episode still in line with its spec; else None.
+
+        For such an episode reconcile() changes nothing and _drive() returns DONE at once; this
+        reaches the same result without them. Anything else, or any doubt, is left to a worker.
+        """
+        if not self.store.has_saved(episode.id, saved):
+            return None
+        try:
+            state = self.store.load(episode.id)
+            if state is None or not self._finished_as_is(episode, state):
+                return None
+        except Exception:  # the worker meets it again and reports it
+            return None
+        self.report(episode.id, Outcome.DONE.value, "")
+        return EpisodeResult(episode.id, Outcome.DONE, state.phase.value, "", state.credits_charged)
+
+    def _finished_as_is(self, episode: Episode, state: EpisodeState) -> bool:
+        """Done, with the fingerprints reconcile() checks unchanged and the audio on disk."""
+        if state.phase not in DONE_PHASES:
+            return False
+        wanted_script = bodies.script_fingerprint(episode)
+        if state.script.fingerprint not in ("", wanted_script):
+            return False
+        wanted_audio = bodies.audio_fingerprint(
+            episode, approved_script(episode), script=wanted_script
+        )
+        if state.audio.fingerprint not in ("", wanted_audio):
+            return False
+        download = state.download
+        return download is not None and (self.project.config.paths.root / download.path).is_file()
 
     def _drive_safely(self, episode: Episode) -> EpisodeResult:
         self._slot.held = False
@@ -253,15 +314,16 @@ class Runner:
             outcome, message = self._drive(episode, state)
         except _Stop as stop:
             outcome, message = stop.outcome, stop.message
-        except ReviewError as exc:
-            outcome, message = Outcome.FAILED, str(exc)
         except StoreError as exc:
             # The disk refused a state write: nothing later may act on unsaved state.
             self.aborted = self.aborted or str(exc)
             self.stop.set()
             outcome, message = Outcome.ABORTED, str(exc)
         except Exception as exc:  # a bug must not take the other episodes down with it
-            outcome, message = Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            if is_review_error(exc):
+                outcome, message = Outcome.FAILED, str(exc)
+            else:
+                outcome, message = Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
             if self._slot.held:
                 self._slot.held = False
@@ -294,8 +356,8 @@ class Runner:
             self._save(state)
 
         wanted_script = bodies.script_fingerprint(episode)
-        review_script = review.approved_script(episode)
-        wanted_audio = bodies.audio_fingerprint(episode, review_script)
+        review_script = approved_script(episode)
+        wanted_audio = bodies.audio_fingerprint(episode, review_script, script=wanted_script)
         recorded = state.script.fingerprint
         if state.phase != Phase.NEW and recorded and recorded != wanted_script:
             state.script, state.audio, state.download = StepRecord(), StepRecord(), None
@@ -352,14 +414,16 @@ class Runner:
             elif phase == Phase.SCRIPT_REQUESTED:
                 self._poll(episode, state, "script")
             elif phase == Phase.SCRIPT_READY:
-                if episode.review == "required" and review.approved_script(episode) is None:
+                if episode.review == "required" and approved_script(episode) is None:
+                    from acbatch.runner import review
+
                     review.write_review_file(episode, state)
                     state.move(Phase.AWAITING_REVIEW, f"review {episode.script_review_path.name}")
                     self._save(state)
                     continue
                 self._create_audio(episode, state)
             elif phase == Phase.AWAITING_REVIEW:
-                if review.approved_script(episode) is None:
+                if approved_script(episode) is None:
                     return Outcome.REVIEW, (
                         f"waiting for review: edit {episode.script_review_path.name}, then "
                         f"`acbatch approve {episode.id}`"
@@ -412,7 +476,7 @@ class Runner:
             state.move(Phase.NEW, "the stored script is missing: requesting it again")
             self._save(state)
             return
-        review_script = review.approved_script(episode)
+        review_script = approved_script(episode)
         body = bodies.audio_request(
             episode,
             script.result,
@@ -441,6 +505,8 @@ class Runner:
         send: Callable[[], str],
         before: Phase,
     ) -> None:
+        from acbatch.api import errors as api_errors
+
         sending = Phase.SCRIPT_SENDING if step == "script" else Phase.AUDIO_SENDING
         requested = Phase.SCRIPT_REQUESTED if step == "script" else Phase.AUDIO_REQUESTED
         attempt = 0
@@ -491,6 +557,8 @@ class Runner:
         self, exc: api_errors.ApiError, state: EpisodeState, step: str, attempt: int
     ) -> None:
         """A create provably not processed: wait and retry, or stop the episode or the run."""
+        from acbatch.api import errors as api_errors
+
         if isinstance(exc, api_errors.ConcurrencyLimited):
             self.limit.refused()
             # While our own tasks are in flight, a slot frees as each finishes: wait for one
@@ -524,6 +592,8 @@ class Runner:
     # -- polls -------------------------------------------------------------------------------------
 
     def _poll(self, episode: Episode, state: EpisodeState, step: str) -> None:
+        from acbatch.api import errors as api_errors
+
         record = state.script if step == "script" else state.audio
         ready = Phase.SCRIPT_READY if step == "script" else Phase.AUDIO_READY
         assert record.global_id is not None
@@ -636,6 +706,8 @@ class Runner:
     # -- download ----------------------------------------------------------------------------------
 
     def _download(self, episode: Episode, state: EpisodeState) -> None:
+        from acbatch.runner.download import DownloadError, download_audio
+
         result = state.audio.result or {}
         url = result.get("file_url")
         if not isinstance(url, str):

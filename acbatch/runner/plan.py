@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acbatch import codes
-from acbatch.runner import bodies, review
+from acbatch.runner import bodies
 from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore
 from acbatch.spec.model import Episode, Project
 
@@ -50,6 +50,10 @@ class PlanItem:
 
 
 def _review_state(episode: Episode) -> tuple[dict[str, Any] | None, str]:
+    if episode.review != "required":
+        return None, ""  # what approved_script says, without importing the review gate
+    from acbatch.runner import review
+
     try:
         return review.approved_script(episode), ""
     except review.ReviewError as exc:
@@ -83,7 +87,8 @@ def plan_episode(
     phase = state.phase
     approved, review_problem = _review_state(episode)
     recorded = state.script.fingerprint
-    if phase != Phase.NEW and recorded and recorded != bodies.script_fingerprint(episode):
+    wanted_script = bodies.script_fingerprint(episode)
+    if phase != Phase.NEW and recorded and recorded != wanted_script:
         return item(
             "create_script",
             "spec changed since the last run (source, style, duration, "
@@ -91,7 +96,7 @@ def plan_episode(
         )
     audio_changed = state.audio.fingerprint not in (
         "",
-        bodies.audio_fingerprint(episode, approved),
+        bodies.audio_fingerprint(episode, approved, script=wanted_script),
     )
     if phase in (Phase.SCRIPT_SENDING, Phase.AUDIO_SENDING):
         return item("uncertain", "a create was being sent when acbatch stopped; it is not resent")
@@ -148,7 +153,13 @@ def plan_project(
     retry_uncertain: frozenset[str] = frozenset(),
 ) -> list[PlanItem]:
     chosen = project.episodes if episodes is None else episodes
+    saved = store.saved_names()
     return [
-        plan_episode(e, store.load(e.id), project=project, retry_uncertain=retry_uncertain)
+        plan_episode(
+            e,
+            store.load(e.id) if store.has_saved(e.id, saved) else None,
+            project=project,
+            retry_uncertain=retry_uncertain,
+        )
         for e in chosen
     ]

@@ -7,16 +7,17 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from acbatch.api.client import PodcastClient
-from acbatch.api.settings import resolve_api_settings
 from acbatch.errors import UserError
 from acbatch.runner.engine import Reporter, Runner, RunOptions, RunSummary
 from acbatch.runner.state import StateStore
 from acbatch.spec.model import Episode, Project
 from acbatch.store import ProjectLock
 from acbatch.voices import CatalogError, VoiceCatalog
+
+if TYPE_CHECKING:
+    from acbatch.api.client import PodcastClient
 
 SANDBOX_KEY = "sandbox-demo-key"
 LOCK_NAME = ".acbatch.lock"
@@ -108,35 +109,42 @@ def load_catalog(project: Project) -> VoiceCatalog | None:
 
 
 @contextlib.contextmanager
-def _service(project: Project, request: RunRequest) -> Iterator[tuple[str, Any]]:
-    """Yields (base URL, client factory or None) for the real service or an in-process sandbox."""
+def _service(project: Project, request: RunRequest) -> Iterator[Any]:
+    """Yields a client factory for the real service or an in-process sandbox.
+
+    The API settings are read, and the client (which imports requests) made, only when the
+    first episode needs the API: a run with nothing left to do never loads them. The real
+    service's factory returns None when there is no API key.
+    """
     api = project.config.api
     timeouts = (api.timeouts.connect, api.timeouts.read)
     if request.sandbox:
+        from acbatch.api.client import PodcastClient
         from acbatch.sandbox.server import BANNER, SandboxServer
 
         with SandboxServer(request.sandbox_settings) as sandbox:
             import click
 
             click.echo(f"{BANNER}\nacbatch sandbox listening on {sandbox.url}", err=True)
-            yield (
-                sandbox.url,
-                lambda: PodcastClient(
-                    SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
-                ),
+            yield lambda: PodcastClient(
+                SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
             )
         return
-    settings = resolve_api_settings(option_base_url=request.base_url, config_base_url=api.base_url)
-    key = settings.key
-    factory = None
-    if key is not None:
 
-        def factory() -> PodcastClient:
-            return PodcastClient(
-                key, settings.base_url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
-            )
+    def factory() -> PodcastClient | None:
+        from acbatch.api.client import PodcastClient
+        from acbatch.api.settings import resolve_api_settings
 
-    yield settings.base_url, factory
+        settings = resolve_api_settings(
+            option_base_url=request.base_url, config_base_url=api.base_url
+        )
+        if settings.key is None:
+            return None
+        return PodcastClient(
+            settings.key, settings.base_url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+        )
+
+    yield factory
 
 
 def run_project(project: Project, request: RunRequest, report: Reporter | None = None) -> RunResult:
@@ -160,10 +168,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
     store = StateStore(folder)
     with (
         ProjectLock(project.config.paths.root / LOCK_NAME),
-        _service(project, request) as (
-            _base_url,
-            factory,
-        ),
+        _service(project, request) as factory,
     ):
         store.sweep_temporary()
         sweep_partial_downloads(project.config.paths.output)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
+import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
@@ -22,6 +25,8 @@ from acbatch.store import StoreError, atomic_write_json
 
 STATE_VERSION = 1
 HISTORY_LIMIT = 30
+MEMO_BYTES = 64 * 1024 * 1024
+"""How much parsed state one StateStore keeps for loading the same files again."""
 
 
 class Phase(str, Enum):
@@ -92,8 +97,11 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepRecord:
-        known = {f.name for f in fields(cls)}
+        known = _STEP_FIELDS
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_STEP_FIELDS = frozenset(f.name for f in fields(StepRecord))
 
 
 @dataclass
@@ -185,33 +193,101 @@ class EpisodeState:
 
 
 class StateStore:
-    """`state/<id>.json`, one per episode: human-readable, sorted keys, versioned."""
+    """`state/<id>.json`, one per episode: human-readable, sorted keys, versioned.
+
+    A run reads each state more than once (to settle it, to drive it, to render it). The data
+    of each file read is kept, as marshal bytes, with the file's identity (inode, size and
+    times); reading the same unchanged file again skips the JSON parse. Saving through the
+    store forgets the old data; any other change to the file changes its identity.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._memo: dict[str, tuple[tuple[int, ...], bytes]] = {}
+        self._memo_bytes = 0
+        self._memo_lock = threading.Lock()
 
     def path_for(self, episode_id: str) -> Path:
-        return self.folder / f"{episode_id}.json"
+        return self.folder / self.file_name(episode_id)
+
+    @staticmethod
+    def file_name(episode_id: str) -> str:
+        return f"{episode_id}.json"
+
+    def saved_names(self) -> set[str] | None:
+        """Names of the files in the folder, casefolded: a state whose name is not among them
+        does not exist, so load() need not be tried (one listing instead of a failed open per
+        new episode). Empty without a folder; None when it cannot be listed (load() reports).
+        """
+        try:
+            with os.scandir(self.folder) as entries:
+                return {entry.name.casefold() for entry in entries}
+        except FileNotFoundError:
+            return set()
+        except OSError:
+            return None
+
+    def has_saved(self, episode_id: str, saved: set[str] | None) -> bool:
+        """Whether load() could find a state, given saved_names() (None: it could)."""
+        return saved is None or self.file_name(episode_id).casefold() in saved
 
     def load(self, episode_id: str) -> EpisodeState | None:
         path = self.path_for(episode_id)
+        remembered = self._memo.get(episode_id)
+        text = None
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as handle:
+                info = os.fstat(handle.fileno())
+                identity = (
+                    info.st_dev,
+                    info.st_ino,
+                    info.st_size,
+                    info.st_mtime_ns,
+                    info.st_ctime_ns,
+                )
+                if remembered is None or remembered[0] != identity:
+                    text = handle.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StoreError(f"{path}: cannot read state ({exc.strerror or exc})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{path}:{exc.lineno}:{exc.colno}: state is not valid JSON") from None
+        if text is None:
+            assert remembered is not None
+            data = marshal.loads(remembered[1])
+        else:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise StoreError(
+                    f"{path}:{exc.lineno}:{exc.colno}: state is not valid JSON"
+                ) from None
         state = EpisodeState.from_json(data, path)
         if state.id != episode_id:
             raise StoreError(f"{path}: holds the state of '{state.id}', not '{episode_id}'")
+        if text is not None:
+            self._remember(episode_id, identity, data)
         return state
+
+    def _remember(self, episode_id: str, identity: tuple[int, ...], data: Any) -> None:
+        try:
+            blob = marshal.dumps(data)
+        except ValueError:  # pragma: no cover - JSON data is always marshallable
+            return
+        with self._memo_lock:
+            old = self._memo.pop(episode_id, None)
+            self._memo_bytes -= len(old[1]) if old else 0
+            if self._memo_bytes + len(blob) <= MEMO_BYTES:
+                self._memo[episode_id] = (identity, blob)
+                self._memo_bytes += len(blob)
+
+    def _forget(self, episode_id: str) -> None:
+        with self._memo_lock:
+            old = self._memo.pop(episode_id, None)
+            self._memo_bytes -= len(old[1]) if old else 0
 
     def save(self, state: EpisodeState) -> None:
         state.updated_at = now_iso()
+        self._forget(state.id)
         atomic_write_json(self.path_for(state.id), state.to_json())
 
     def sweep_temporary(self) -> int:

@@ -15,6 +15,10 @@ How a spec becomes an Episode:
    sources are resolved inside the project, and speaker names are looked up in the voice
    catalog;
 6. across files: duplicate ids and duplicate (season, episode) numbers.
+
+With `cache=True` (the commands' way), valid specs whose bytes did not change since they were
+last checked come from acbatch.spec.cache instead of steps 1-5; step 6 and the checks of
+`file:` sources always run.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from acbatch import codes
 from acbatch.errors import ConfigError
 from acbatch.spec import schema
+from acbatch.spec.cache import CACHE_NAME, SpecCache, content_digest, context_key, read_regular_file
 from acbatch.spec.model import (
     ApiSettings,
     Episode,
@@ -45,7 +50,15 @@ from acbatch.spec.model import (
     Timeouts,
 )
 from acbatch.spec.suggest import did_you_mean
-from acbatch.spec.yamlsafe import PathKey, YamlDocument, YamlError, read_yaml_file, shorten
+from acbatch.spec.yamlsafe import (
+    MAX_FILE_BYTES,
+    PathKey,
+    YamlDocument,
+    YamlError,
+    load_yaml_bytes,
+    read_yaml_file,
+    shorten,
+)
 from acbatch.voices import CatalogError, VoiceCatalog
 
 CONFIG_NAME = "acbatch.yaml"
@@ -67,14 +80,18 @@ class LoadResult:
     files: list[Path]
 
 
-def load_project(config_path: Path, spec_paths: list[Path] | None = None) -> Project:
+def load_project(
+    config_path: Path, spec_paths: list[Path] | None = None, *, cache: bool = False
+) -> Project:
     """Load and validate the project whose acbatch.yaml is `config_path`.
 
     `spec_paths` limits the specs to those files and folders (default: every spec in the
     specs folder). Problems are in `project.problems`; commands must refuse to act while
     `project.errors` is not empty. Raises ConfigError only when acbatch.yaml does not exist.
+    With `cache`, unchanged valid specs are taken from (and new ones added to) the spec cache
+    in the state folder (acbatch.spec.cache); the result is the same either way.
     """
-    return load_project_files(config_path, spec_paths).project
+    return load_project_files(config_path, spec_paths, cache=cache).project
 
 
 def load_show_config(config_path: Path) -> tuple[ShowConfig | None, list[Problem]]:
@@ -83,20 +100,23 @@ def load_show_config(config_path: Path) -> tuple[ShowConfig | None, list[Problem
     return (None if _has_errors(read.problems) else read.config), read.problems
 
 
-def load_project_files(config_path: Path, spec_paths: list[Path] | None = None) -> LoadResult:
+def load_project_files(
+    config_path: Path, spec_paths: list[Path] | None = None, *, cache: bool = False
+) -> LoadResult:
     """load_project, also reporting which files were checked."""
     config_path = _config_file(config_path)
     config_read = _read_config(config_path)
     problems = list(config_read.problems)
     files, listing_problems = _spec_files(config_read, spec_paths)
     problems += listing_problems
-    loader = _ProjectLoader(config_read)
+    loader = _ProjectLoader(config_read, _open_cache(config_read) if cache else None)
     loader.check_default_speakers()
     episodes = []
     for spec_path in files:
         episode = loader.load_spec(spec_path)
         if episode is not None:
             episodes.append(episode)
+    loader.save_cache(files if spec_paths is None else None)
     problems += loader.problems
     problems += loader.cross_file_problems()
     unique = list(dict.fromkeys(problems))
@@ -179,6 +199,8 @@ class _ConfigRead:
     invalid_defaults: set[str] = field(default_factory=set)
     defaults_known: bool = True
     """False when acbatch.yaml could not be read: required-field checks are skipped."""
+    source: bytes | None = None
+    """acbatch.yaml's bytes, when it could be read."""
 
 
 def _config_file(config_path: Path) -> Path:
@@ -204,8 +226,10 @@ def _read_config(path: Path) -> _ConfigRead:
     document: YamlDocument | None = None
     data: dict[str, Any] = {}
     known = True
+    source = read_regular_file(path, MAX_FILE_BYTES)
     try:
-        document = read_yaml_file(path)
+        # The careful reader explains a file that cannot be read; the bytes are the same.
+        document = read_yaml_file(path) if source is None else load_yaml_bytes(source, path)
     except YamlError as exc:
         name = schema.format_field(exc.path)
         problems.append(Problem(path, exc.line, exc.column, name, exc.message))
@@ -225,6 +249,7 @@ def _read_config(path: Path) -> _ConfigRead:
                 known = False
     read = _ConfigRead(path, root, _best_effort_config(data, path, root), document, problems)
     read.defaults_known = known
+    read.source = source
     defaults = data.get("defaults")
     if isinstance(defaults, dict) and document is not None:
         problems += schema.validate_document(
@@ -373,6 +398,21 @@ def _spec_files(
     return sorted(dict.fromkeys(files)), problems
 
 
+def _open_cache(config: _ConfigRead) -> SpecCache | None:
+    """The spec cache for this acbatch.yaml, or None when results must not be cached.
+
+    Only a project whose acbatch.yaml is valid uses it: with errors there, nothing runs anyway
+    and every message must come from a fresh check.
+    """
+    if config.source is None or _has_errors(config.problems):
+        return None
+    paths = config.config.paths
+    key = context_key(config.root, config.source, paths.voices)
+    if key is None:
+        return None
+    return SpecCache.open(paths.state / CACHE_NAME, key)
+
+
 def _config_position(config: _ConfigRead, path: PathKey) -> tuple[int, int]:
     if config.document is None:
         return 1, 1
@@ -397,13 +437,15 @@ class _Spec:
 
 
 class _ProjectLoader:
-    def __init__(self, config: _ConfigRead) -> None:
+    def __init__(self, config: _ConfigRead, cache: SpecCache | None = None) -> None:
         self.config = config
+        self.cache = cache
         self.problems: list[Problem] = []
         self.catalog: VoiceCatalog | None = None
         self.catalog_error: str | None = None
         self.catalog_loaded = False
         self.catalog_exists: bool | None = None
+        self.catalog_failed = False
         self.ids: dict[str, tuple[Path, tuple[int, int]]] = {}
         self.numbers: dict[tuple[int | None, int], Path] = {}
         self.id_places: list[tuple[str, Path, tuple[int, int]]] = []
@@ -419,8 +461,83 @@ class _ProjectLoader:
         self.problems.append(Problem(path, where[0], where[1], name, message, **extra))
 
     def load_spec(self, path: Path) -> Episode | None:
+        if self.cache is None:
+            return self.check_spec(path, None)
+        content = read_regular_file(path, MAX_FILE_BYTES)
+        if content is None:
+            self.cache.discard(path)
+            return self.check_spec(path, None)
+        digest = content_digest(content)
+        entry = self.cache.get(path, digest)
+        if entry is not None:
+            episode = self.restore(path, entry)
+            if episode is not None:
+                return episode
+        marks = (len(self.problems), len(self.id_places), len(self.number_places))
+        episode = self.check_spec(path, content)
+        added = self.problems[marks[0] :]
+        if episode is None or _has_errors(added):
+            self.cache.discard(path)
+        else:
+            ids = self.id_places[marks[1] :]
+            numbers = self.number_places[marks[2] :]
+            self.cache.put(path, digest, _cache_entry(episode, added, ids, numbers))
+        return episode
+
+    def restore(self, path: Path, entry: dict[str, Any]) -> Episode | None:
+        """The episode a cache entry describes, or None to check the file again.
+
+        `file:` sources are looked up again (the file may have gone); the entry's warnings and
+        its places for the cross-file checks are added as a fresh check would add them.
+        """
         try:
-            document = read_yaml_file(path)
+            raw = entry["raw"]
+            source = raw["source"]
+            kind, value = next(iter(source.items()))
+            resolved = _file_source(value, path, self.config.root) if kind == "file" else None
+            if isinstance(resolved, str):
+                return None  # a problem: the full check reports it with its position
+            publish = _publish_from(raw.get("publish") or {})
+            episode = _make_episode(
+                raw["id"], path, Source(kind, value, resolved), raw, entry["speaker_ids"], publish
+            )
+            # Nearly every place is in the spec itself or in acbatch.yaml: reuse those paths.
+            known = {str(path): path, str(self.config.path): self.config.path}
+            warnings = [
+                Problem(known.get(file) or Path(file), line, column, name, message, hint, "warning")
+                for file, line, column, name, message, hint in entry["warnings"]
+            ]
+            ids = [
+                (str(i), known.get(file) or Path(file), (line, column))
+                for i, file, line, column in entry["ids"]
+            ]
+            numbers = [
+                ((season, number), known.get(file) or Path(file), (line, column), name)
+                for season, number, file, line, column, name in entry["numbers"]
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError, StopIteration):
+            return None
+        self.problems += warnings
+        self.id_places += ids
+        self.number_places += numbers
+        return episode
+
+    def save_cache(self, listed: list[Path] | None) -> None:
+        """Write the cache; `listed`: every spec there is, so the others are forgotten.
+
+        Nothing is written after the voice catalog failed to load: which spec happened to
+        report that depends on the order of loading, not on the spec.
+        """
+        if self.cache is None or self.catalog_failed:
+            return
+        if listed is not None:
+            self.cache.keep_only(listed)
+        self.cache.save()
+
+    def check_spec(self, path: Path, content: bytes | None) -> Episode | None:
+        """Steps 1-5 for one spec (`content`: its bytes, when already read)."""
+        try:
+            document = read_yaml_file(path) if content is None else load_yaml_bytes(content, path)
         except YamlError as exc:
             self.add(path, (exc.line, exc.column), schema.format_field(exc.path), exc.message)
             return None
@@ -500,59 +617,15 @@ class _ProjectLoader:
             or speaker_ids is None
         ):
             return None
-        return Episode(
-            id=episode_id,
-            spec_path=spec.path,
-            source=source,
-            style=codes.style_code(merged["style"]),
-            duration=codes.duration_level(merged["duration"]).level,
-            language=merged["language"],
-            speakers=tuple(merged["speakers"]),
-            speaker_ids=speaker_ids,
-            commercial_use=merged.get("commercial_use", _default("commercial_use")),
-            use_mode=merged.get("use_mode", _default("use_mode")),
-            title=merged.get("title"),
-            description=merged.get("description"),
-            publish=publish,
-            overrides=merged.get("overrides") or {},
-            review=merged.get("review", _default("review")),
-            raw=merged,
-        )
+        return _make_episode(episode_id, spec.path, source, merged, speaker_ids, publish)
 
     def source(self, spec: _Spec, source: dict[str, str]) -> Source | None:
         kind, value = next(iter(source.items()))
         if kind != "file":
             return Source(kind, value)
-        where = ("source", "file")
-        shown = shorten(value)
-        if "\x00" in value:
-            self.problem_at(spec, where, f"'{shown}' contains a NUL character")
-            return None
-        written = Path(value)
-        root = self.config.root
-        if written.is_absolute():
-            message = f"'{shown}' is an absolute path: give a path relative to the spec's folder"
-            self.problem_at(spec, where, message)
-            return None
-        joined = spec.path.parent / written
-        try:
-            resolved = joined.resolve()
-        except (OSError, RuntimeError, ValueError):
-            self.problem_at(spec, where, f"'{shown}' cannot be resolved (a symbolic link loop?)")
-            return None
-        if not resolved.is_relative_to(root):
-            lexical = Path(os.path.normpath(joined.absolute()))
-            if lexical.is_relative_to(root) or lexical.is_relative_to(spec.path.parent):
-                reason = "leads outside the project folder through a symbolic link"
-            else:
-                reason = "is outside the project folder"
-            self.problem_at(spec, where, f"'{shown}' {reason}; source files must be inside it")
-            return None
-        if not resolved.exists():
-            self.problem_at(spec, where, f"file not found: {_display(resolved, root)}")
-            return None
-        if not resolved.is_file():
-            self.problem_at(spec, where, f"'{shown}' is not a regular file")
+        resolved = _file_source(value, spec.path, self.config.root)
+        if isinstance(resolved, str):
+            self.problem_at(spec, ("source", "file"), resolved)
             return None
         return Source("file", value, resolved)
 
@@ -560,26 +633,12 @@ class _ProjectLoader:
         if data.get("episode") is not None:
             file, where, name = self.locate(spec, ("publish", "episode"))
             self.number_places.append(((data.get("season"), data["episode"]), file, where, name))
-        date = None
-        if "date" in data:
-            try:
-                date = parse_publish_date(data["date"])
-            except ValueError as exc:
-                message = f"'{shorten(data['date'])}' is not a real date: {exc}"
-                self.problem_at(spec, ("publish", "date"), message)
-                return None
-        publish = Publish(
-            date=date,
-            season=data.get("season"),
-            episode=data.get("episode"),
-            episode_type=data.get("episode_type", _default("publish", "episode_type")),
-            explicit=data.get("explicit"),
-            draft=data.get("draft", _default("publish", "draft")),
-            image=data.get("image"),
-            link=data.get("link"),
-            keywords=tuple(data.get("keywords") or ()),
-        )
-        return publish
+        try:
+            return _publish_from(data)
+        except ValueError as exc:
+            message = f"'{shorten(data['date'])}' is not a real date: {exc}"
+            self.problem_at(spec, ("publish", "date"), message)
+            return None
 
     def speakers(
         self, spec: _Spec, speakers: list[int | str], language: str
@@ -683,6 +742,7 @@ class _ProjectLoader:
             try:
                 self.catalog = VoiceCatalog.load(path)
             except CatalogError as exc:
+                self.catalog_failed = True
                 message = str(exc)
                 prefix = f"{path}: "
                 message = message[len(prefix) :] if message.startswith(prefix) else message
@@ -714,6 +774,98 @@ class _ProjectLoader:
 
 def _default(*path: str) -> Any:
     return schema.field_default(schema.EPISODE, *path)
+
+
+def _make_episode(
+    episode_id: str,
+    spec_path: Path,
+    source: Source,
+    merged: dict[str, Any],
+    speaker_ids: Iterable[int],
+    publish: Publish,
+) -> Episode:
+    """The Episode of a checked spec: `merged` is its data with the defaults merged in."""
+    return Episode(
+        id=episode_id,
+        spec_path=spec_path,
+        source=source,
+        style=codes.style_code(merged["style"]),
+        duration=codes.duration_level(merged["duration"]).level,
+        language=merged["language"],
+        speakers=tuple(merged["speakers"]),
+        speaker_ids=tuple(speaker_ids),
+        commercial_use=merged.get("commercial_use", _default("commercial_use")),
+        use_mode=merged.get("use_mode", _default("use_mode")),
+        title=merged.get("title"),
+        description=merged.get("description"),
+        publish=publish,
+        overrides=merged.get("overrides") or {},
+        review=merged.get("review", _default("review")),
+        raw=merged,
+    )
+
+
+def _publish_from(data: dict[str, Any]) -> Publish:
+    """A checked `publish:` mapping as a Publish; ValueError when its date is not a real one."""
+    return Publish(
+        date=parse_publish_date(data["date"]) if "date" in data else None,
+        season=data.get("season"),
+        episode=data.get("episode"),
+        episode_type=data.get("episode_type", _default("publish", "episode_type")),
+        explicit=data.get("explicit"),
+        draft=data.get("draft", _default("publish", "draft")),
+        image=data.get("image"),
+        link=data.get("link"),
+        keywords=tuple(data.get("keywords") or ()),
+    )
+
+
+def _file_source(value: str, spec_path: Path, root: Path) -> Path | str:
+    """A `file:` source resolved inside the project, or what is wrong with it."""
+    shown = shorten(value)
+    if "\x00" in value:
+        return f"'{shown}' contains a NUL character"
+    written = Path(value)
+    if written.is_absolute():
+        return f"'{shown}' is an absolute path: give a path relative to the spec's folder"
+    joined = spec_path.parent / written
+    try:
+        resolved = joined.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return f"'{shown}' cannot be resolved (a symbolic link loop?)"
+    if not resolved.is_relative_to(root):
+        lexical = Path(os.path.normpath(joined.absolute()))
+        if lexical.is_relative_to(root) or lexical.is_relative_to(spec_path.parent):
+            reason = "leads outside the project folder through a symbolic link"
+        else:
+            reason = "is outside the project folder"
+        return f"'{shown}' {reason}; source files must be inside it"
+    if not resolved.exists():
+        return f"file not found: {_display(resolved, root)}"
+    if not resolved.is_file():
+        return f"'{shown}' is not a regular file"
+    return resolved
+
+
+def _cache_entry(
+    episode: Episode,
+    warnings: list[Problem],
+    ids: list[tuple[str, Path, tuple[int, int]]],
+    numbers: list[tuple[tuple[int | None, int], Path, tuple[int, int], str]],
+) -> dict[str, Any]:
+    """What the spec cache keeps of a valid spec: plain data only."""
+    return {
+        "raw": episode.raw,
+        "speaker_ids": list(episode.speaker_ids),
+        "warnings": [
+            [str(p.file), p.line, p.column, p.field, p.message, p.suggestion] for p in warnings
+        ],
+        "ids": [[i, str(file), where[0], where[1]] for i, file, where in ids],
+        "numbers": [
+            [number[0], number[1], str(file), where[0], where[1], name]
+            for number, file, where, name in numbers
+        ],
+    }
 
 
 def _top_field(name: str) -> str:

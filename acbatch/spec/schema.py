@@ -19,16 +19,18 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 import acbatch
 from acbatch.codes import LANGUAGES
 from acbatch.spec.model import Problem
 from acbatch.spec.suggest import did_you_mean
 from acbatch.spec.yamlsafe import PathKey, YamlDocument, shorten
+
+if TYPE_CHECKING:
+    # Imported where used: a valid project never needs jsonschema, which is slow to import.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 EPISODE = "episode"
 SHOW = "show"
@@ -65,7 +67,10 @@ PATTERN_MESSAGES: dict[str, str] = {
     "^[hH][tT][tT][pP][sS]?://[^\\s/$.?#][^\\s]*$": "'{value}' is not an http:// or https:// URL",
     "^https?://": "'{value}' is not an http:// or https:// URL",
     "^https?://[^\\s]+$": "'{value}' is not an http:// or https:// URL",
-    r"\.([tT][xX][tT]|[mM][dD]|[mM][aA][rR][kK][dD][oO][wW][nN]|[hH][tT][mM][lL]?|[pP][dD][fF]|[dD][oO][cC][xX])$": (
+    (
+        r"\.([tT][xX][tT]|[mM][dD]|[mM][aA][rR][kK][dD][oO][wW][nN]|[hH][tT][mM][lL]?"
+        r"|[pP][dD][fF]|[dD][oO][cC][xX])$"
+    ): (
         "'{value}' is not a supported file type: use .txt, .md, .markdown, .html, .htm, "
         ".pdf or .docx"
     ),
@@ -153,6 +158,8 @@ def _effective_schema(kind: str) -> dict[str, Any]:
 @cache
 def validator(kind: str) -> Draft202012Validator:
     """jsonschema's validator for 'episode', 'show' or 'defaults' (built once)."""
+    from jsonschema import Draft202012Validator
+
     schema = _effective_schema(kind)
     return Draft202012Validator(schema)
 
@@ -390,6 +397,8 @@ class _Translator:
         ]
         if not fitting:
             return None
+        from jsonschema.exceptions import best_match
+
         return best_match(fitting)
 
     def describe(self, branch: dict[str, Any]) -> str:

@@ -154,8 +154,14 @@ def read_yaml_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> YamlDocument:
     if info.st_size > max_bytes:
         raise YamlError(_too_big(info.st_size, max_bytes), path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        with open(path, "rb", buffering=0) as handle:
+            # Read the size the file has: a read of max_bytes allocates that much every time.
+            data = handle.read(min(info.st_size, max_bytes) + 1) or b""
+            while len(data) <= max_bytes:  # the file grew since stat(): read on to the limit
+                more = handle.read(min(64 * 1024, max_bytes + 1 - len(data)))
+                if not more:
+                    break
+                data += more
     except OSError as exc:
         raise YamlError(f"cannot read the file ({exc.strerror or exc})", path) from None
     return load_yaml_bytes(data, path, max_bytes)
