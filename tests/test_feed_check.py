@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 from acbatch.cli import cli
-from acbatch.publish.feedcheck import FeedProblem, check_feed, check_feed_file
+from acbatch.publish.feedcheck import (
+    FeedItemsChecker,
+    FeedProblem,
+    check_feed,
+    check_feed_chunks,
+    check_feed_file,
+)
 from acbatch.publish.render import render_show
 from acbatch.publish.samples import sample_config, sample_episode
 
@@ -290,3 +297,110 @@ def test_cli_checks_a_url(served: str) -> None:
     assert result.exit_code == 1 and 'item/title (item "#1", guid g): missing' in result.output
     result = runner.invoke(cli, ["feed", "check", f"{served}/absent.xml"])
     assert result.exit_code == 1 and "HTTP 404" in result.output
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1 << 20])
+def test_any_chunking_gives_the_same_findings(size: int) -> None:
+    items = (
+        GOOD_ITEM.format(title="A", guid="same")
+        + GOOD_ITEM.format(title="", guid="same").replace("61", "1 min")
+        + GOOD_ITEM.format(title="C", guid="c").replace('length="1234"', 'length="²"')
+    )
+    document = feed(GOOD_CHANNEL.replace("<itunes:type>episodic", "<itunes:type>daily"), items)
+    whole = check_feed(document)
+    assert len(errors_of(whole)) == 5, whole
+    chunks = [document[i : i + size] for i in range(0, len(document), size)]
+    assert check_feed_chunks(chunks) == whole
+
+
+def test_doctype_is_refused_across_chunk_boundaries() -> None:
+    document = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "b">]>\n<rss>&a;</rss>'
+    for size in (1, 5, 30):
+        chunks = [document[i : i + size] for i in range(0, len(document), size)]
+        problems = check_feed_chunks(chunks)
+        assert [p.where for p in problems] == ["document"]
+        assert "DOCTYPE declarations are not allowed" in problems[0].message
+
+
+def test_unreadable_documents_are_findings_not_crashes() -> None:
+    unknown = b'<?xml version="1.0" encoding="no-such-encoding"?><rss/>'
+    assert [(p.where, p.severity) for p in check_feed(unknown)] == [("document", "error")]
+    assert [(p.where, p.severity) for p in check_feed(b"")] == [("document", "error")]
+
+
+def test_enclosures_are_measured_when_the_self_link_comes_last(tmp_path: Path) -> None:
+    self_link = next(line for line in GOOD_CHANNEL.splitlines(True) if "<atom:link" in line)
+    channel = GOOD_CHANNEL.replace(self_link, "")
+    items = GOOD_ITEM.format(title="One", guid="g1") + self_link
+    (tmp_path / "g1.mp3").write_bytes(b"x" * 1000)
+    path = tmp_path / "feed.xml"
+    path.write_bytes(feed(channel, items))
+    assert errors_of(check_feed_file(path)) == [
+        "item/enclosure: length 1234 but the file has 1000 bytes"
+    ]
+
+
+def test_problems_read_as_one_line_each() -> None:
+    channel = FeedProblem("warning", "channel/itunes:owner", "missing owner email")
+    item = FeedProblem("error", "item/guid", "missing", "A title", None, 3)
+    assert str(channel) == "warning: channel/itunes:owner: missing owner email"
+    assert str(item) == 'error: item/guid (item "A title", guid -): missing'
+
+
+MUTATIONS = [
+    "<", "&", "</item>", "<item>", "</channel><channel>", "<!DOCTYPE x>", "<foo/>",
+    "<title></title>", "<guid>g1</guid>", "]]>", "-0000", "</rss><rss>", "<!-- c -->",
+    "</item><item>", "<item><guid>g9</guid></item>",
+]  # fmt: skip
+
+
+def test_items_checked_in_batches_find_what_the_whole_feed_check_finds(tmp_path: Path) -> None:
+    """Seeded random damage to items, head and tail: batch checking never changes a finding."""
+    rng = random.Random(20240601)
+    head, tail = feed(items="@@").decode().split("@@")
+    (tmp_path / "g1.mp3").write_bytes(b"x" * 1234)
+    batched = 0
+    for _ in range(300):
+        items = [
+            GOOD_ITEM.format(title=f"T{i}", guid=f"g{rng.randint(0, 5)}").strip()
+            for i in range(rng.randint(0, 9))
+        ]
+        parts = [head, *items, tail]
+        for _ in range(rng.randint(0, 2)):
+            index = rng.randrange(len(parts))
+            at = rng.randrange(len(parts[index]) + 1)
+            if rng.random() < 0.7:  # between elements, where damage stays well-formed
+                at = parts[index].find(">", at) + 1 or len(parts[index])
+            parts[index] = parts[index][:at] + rng.choice(MUTATIONS) + parts[index][at:]
+        first, *middle, last = (part.encode() for part in parts)
+        separator = rng.choice([b"\n", b""])
+        whole = first + b"".join(item + separator for item in middle) + last
+        checker = FeedItemsChecker(
+            first, separator, last, local_root=tmp_path, batch_items=rng.choice([1, 3])
+        )
+        for item in middle:
+            checker.add(item)
+        assert checker.close() == check_feed(whole, local_root=tmp_path), whole
+        batched += checker._layout is not None
+    assert batched > 100  # most cases went through the batches, not the fallback
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        "ITEM</channel><channel>",
+        "ITEM<item><guid>g9</guid></item>",
+        "<image/>",
+        "ITEM</channel><x/><channel>",
+    ],
+)
+def test_items_that_reshape_the_feed_are_checked_as_one_feed(damaged: str) -> None:
+    head, tail = feed(items="@@").decode().split("@@")
+    items = [GOOD_ITEM.format(title=f"T{i}", guid=f"g{i}").strip() for i in range(4)]
+    items[1] = damaged.replace("ITEM", items[1])
+    items[3] = items[3].replace("<itunes:duration>61</itunes:duration>", "")  # one finding
+    whole = (head + "".join(item + "\n" for item in items) + tail).encode()
+    checker = FeedItemsChecker(head.encode(), b"\n", tail.encode(), batch_items=1)
+    for item in items:
+        checker.add(item.encode())
+    assert checker.close() == check_feed(whole)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
+from urllib.parse import quote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,11 +13,15 @@ from markupsafe import escape
 from acbatch.publish.categories import category_error, group_categories, suggest_category
 from acbatch.publish.feedurls import feed_url, podcast_guid
 from acbatch.publish.text import (
+    _replace_specials,
     cdata,
     clock,
     cue_time,
+    escape_text,
     join_url,
     markdown_escape,
+    quote_part,
+    quote_relpath,
     safe_http_url,
     xml_safe,
 )
@@ -93,3 +98,11 @@ def test_categories() -> None:
         ("Science", ["Physics", "Astronomy"]),
         ("Technology", []),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_fast_helpers_agree_with_the_libraries(text: str) -> None:
+    assert escape_text(text) == _replace_specials(text) == str(escape(text))
+    assert quote_part(text) == quote(text, safe="")
+    assert quote_relpath(text) == "/".join(quote(part, safe="") for part in text.split("/"))

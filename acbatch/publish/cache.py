@@ -1,17 +1,20 @@
 """What the last render produced, so unchanged episodes are not rendered again.
 
 Per episode: the keys its MP3 tags, its files and its feed/page fragments were made from, the
-MP3's size and mtime after tagging, its measured durations, the rendered fragments and the feed
-check's findings for its item. For the feed: the content key of the last checked and written
-feed and page. Kept in the state folder as a small JSON header followed by the raw fragments
-(no JSON escaping of megabytes of markup on every save).
+MP3's size and mtime after tagging, its folder's mtime once its files were confirmed present,
+its measured durations, the rendered fragments (UTF-8 bytes) and the feed check's findings for
+its item. For the feed: the content key of the last checked and written feed and page. Kept in
+the state folder as a small JSON header followed by the raw fragments (no JSON escaping of
+megabytes of markup on every save).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from acbatch.publish.files import write_atomic
 from acbatch.publish.model import Chapter
 
 CACHE_FILE = ".publish-cache.bin"
-MAGIC = b"acbatch-publish-cache 5\n"
+MAGIC = b"acbatch-publish-cache 7\n"
 
 
 @dataclass
@@ -36,12 +39,14 @@ class EpisodeRecord:
     files: tuple[str, ...]
     """Per-episode files written, relative to output/."""
     guid: str
-    feed_item: str
-    site_item: str
+    feed_item: bytes
+    site_item: bytes
     chapters: tuple[Chapter, ...] = ()
     has_transcript: bool = False
     item_problems: list[dict[str, Any]] | None = None
     """Feed-check findings for this item (position-free); None until its item is checked."""
+    folder_mtime_ns: int = 0
+    """The files' folder mtime when they were last seen all present (0: list the folder)."""
 
 
 def fingerprint(*parts: str) -> str:
@@ -90,14 +95,15 @@ class RenderCache:
         self.whole_feed_problems = bool(header["whole_feed_problems"])
         self.feed_written_key = str(header["feed_written"])
         self.site_written_key = str(header["site_written"])
+        records = self.records
         for raw in header["episodes"]:
             (episode_id, audio, files_key, items, size, mtime, timeline, duration) = raw[:8]
-            files, guid, chapters, has_transcript, problems, feed_length, site_length = raw[8:]
-            feed_item = data[position : position + feed_length].decode("utf-8")
-            position += feed_length
-            site_item = data[position : position + site_length].decode("utf-8")
-            position += site_length
-            self.records[str(episode_id)] = EpisodeRecord(
+            files, guid, chapters, has_transcript, problems, folder_mtime = raw[8:14]
+            feed_end = position + int(raw[14])
+            site_end = feed_end + int(raw[15])
+            if site_end > len(data):
+                raise ValueError("the cache file is truncated")
+            records[str(episode_id)] = EpisodeRecord(
                 audio_key=str(audio),
                 files_key=str(files_key),
                 items_key=str(items),
@@ -105,44 +111,42 @@ class RenderCache:
                 audio_mtime_ns=int(mtime),
                 timeline=float(timeline),
                 duration=float(duration),
-                files=tuple(str(f) for f in files),
+                files=_expand(files),
                 guid=str(guid),
-                feed_item=feed_item,
-                site_item=site_item,
+                feed_item=data[position:feed_end],
+                site_item=data[feed_end:site_end],
                 chapters=tuple(Chapter(str(t), float(a), float(b)) for t, a, b in chapters),
                 has_transcript=bool(has_transcript),
                 item_problems=problems,
+                folder_mtime_ns=int(folder_mtime),
             )
+            position = site_end
 
     def save(self) -> None:
         """Write the cache if anything in it changed since it was loaded or last saved."""
         if not self.dirty:
             return
-        episodes: list[list[Any]] = []
-        blobs: list[bytes] = []
-        for episode_id, record in self.records.items():
-            feed_bytes = record.feed_item.encode("utf-8")
-            site_bytes = record.site_item.encode("utf-8")
-            blobs += [feed_bytes, site_bytes]
-            episodes.append(
-                [
-                    episode_id,
-                    record.audio_key,
-                    record.files_key,
-                    record.items_key,
-                    record.audio_size,
-                    record.audio_mtime_ns,
-                    record.timeline,
-                    record.duration,
-                    list(record.files),
-                    record.guid,
-                    [[c.title, c.start, c.end] for c in record.chapters],
-                    record.has_transcript,
-                    record.item_problems,
-                    len(feed_bytes),
-                    len(site_bytes),
-                ]
-            )
+        episodes: list[list[Any]] = [
+            [
+                episode_id,
+                record.audio_key,
+                record.files_key,
+                record.items_key,
+                record.audio_size,
+                record.audio_mtime_ns,
+                record.timeline,
+                record.duration,
+                _compact(record.files),
+                record.guid,
+                record.chapters,  # Chapter tuples: JSON arrays
+                record.has_transcript,
+                record.item_problems,
+                record.folder_mtime_ns,
+                len(record.feed_item),
+                len(record.site_item),
+            ]
+            for episode_id, record in self.records.items()
+        ]
         header = json.dumps(
             {
                 "feed_check_key": self.feed_check_key,
@@ -154,6 +158,29 @@ class RenderCache:
             },
             separators=(",", ":"),
         ).encode("utf-8")
-        document = b"".join([MAGIC, str(len(header)).encode(), b"\n", header, *blobs])
-        write_atomic(self.path, document)
+        write_atomic(self.path, self._pieces(header))
         self.dirty = False
+
+    def _pieces(self, header: bytes) -> Iterator[bytes]:
+        yield MAGIC + str(len(header)).encode() + b"\n"
+        yield header
+        for record in self.records.values():
+            yield record.feed_item
+            yield record.site_item
+
+
+def _compact(files: tuple[str, ...]) -> list[Any]:
+    """Paths sharing one folder as [folder, [names]] (each path in full otherwise)."""
+    folder = files[0].rpartition("/")[0] if files else ""
+    prefix = folder + "/"
+    names = [path[len(prefix) :] for path in files]
+    if folder and all(map(str.startswith, files, repeat(prefix))) and "/" not in "".join(names):
+        return [folder, names]
+    return [None, list(files)]
+
+
+def _expand(stored: list[Any]) -> tuple[str, ...]:
+    folder, names = stored
+    if folder is None:
+        return tuple(map(str, names))
+    return tuple([f"{folder}/{name}" for name in names])

@@ -1,7 +1,9 @@
 """Checking a podcast RSS feed against Apple's requirements and the Podcasting 2.0 rules.
 
 Parsing uses the standard library only. DOCTYPE and ENTITY declarations are refused before the
-tree is built, so entity-expansion ("billion laughs") and external-entity tricks cannot work.
+document is parsed, so entity-expansion ("billion laughs") and external-entity tricks cannot
+work. The feed is checked as it streams in: each item is checked when its end tag arrives and
+then emptied, so memory stays bounded by the channel's own elements, whatever the feed's size.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import os
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
+from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from acbatch.publish.categories import APPLE_CATEGORIES
@@ -45,12 +49,40 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _HTTP_URL = re.compile(r"^https?://[^/?#\s]+[^\s]*$", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The form feeds (and acbatch) write: "Mon, 01 Jan 2024 09:00:00 +0000".
+_PLAIN_RFC2822 = re.compile(
+    r"^[A-Za-z]{3}, (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
+_ITUNES_ALIAS_PREFIX = "{http://www.itunes.com/DTDs/"
+_ITUNES_PREFIX = f"{{{ITUNES}}}"
+_CONTENT_ENCODED = f"{{{CONTENT}}}encoded"
+_ITUNES_DURATION = f"{_ITUNES_PREFIX}duration"
+_ITUNES_EXPLICIT = f"{_ITUNES_PREFIX}explicit"
+_ITUNES_EPISODE_TYPE = f"{_ITUNES_PREFIX}episodeType"
+_ITUNES_IMAGE = f"{_ITUNES_PREFIX}image"
+_NUMBERED = (
+    (f"{_ITUNES_PREFIX}episode", "item/itunes:episode"),
+    (f"{_ITUNES_PREFIX}season", "item/itunes:season"),
+)
+# An enclosure path below the base URL with nothing to unquote or normalise: plain parts
+# (none of them "." or ".." or empty) joined by single slashes.
+_PLAIN_RELATIVE = re.compile(r"(?:[A-Za-z0-9_~-][A-Za-z0-9_.~-]*/)*[A-Za-z0-9_~-][A-Za-z0-9_.~-]*")
+_LINKED_FILES = (
+    (f"{{{PODCAST}}}transcript", "item/podcast:transcript"),
+    (f"{{{PODCAST}}}chapters", "item/podcast:chapters"),
+)
+_CHUNK = 1 << 20
 
 ERROR = "error"
 WARNING = "warning"
-
-_ItemRef = tuple[str | None, str | None, int | None]
-"""(title or '#position', guid, position) of the item a problem is in."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +102,7 @@ class FeedProblem:
         return self.item_position is not None
 
     def __str__(self) -> str:
+        """'error: item/guid (item "Title", guid g-1): missing' - one line, severity first."""
         text = f"{self.severity}: {self.where}"
         if self.in_item:
             text += f' (item "{self.item_title or ""}", guid {self.item_guid or "-"})'
@@ -101,46 +134,130 @@ class UnsafeXMLError(ValueError):
     """The document declares a DOCTYPE or entities, which feeds never need."""
 
 
-class _RefusingTreeBuilder(ET.TreeBuilder):
-    """Builds the tree but stops at a DOCTYPE, before any entity could be declared or used."""
+class _RootReached(Exception):
+    """The prolog guard saw the root element start: no DOCTYPE can follow."""
+
+
+class _PrologGuard:
+    """Parser target that refuses a DOCTYPE and stops at the root element's start tag.
+
+    Entities (internal or external) can only be declared inside a DOCTYPE, and a DOCTYPE can
+    only come before the root element, so a prolog without one rules out entity-expansion and
+    external-entity attacks for the whole document.
+    """
 
     def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
         raise UnsafeXMLError("DOCTYPE declarations are not allowed in a feed")
 
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        raise _RootReached
 
-def parse_xml(data: bytes) -> ET.Element:
-    """Parse a feed; raises UnsafeXMLError for a DOCTYPE, ET.ParseError if malformed.
 
-    Entities (internal or external) can only be declared inside a DOCTYPE, so refusing it at
-    its start rules out entity-expansion and external-entity attacks.
+class _Message(NamedTuple):
+    severity: str
+    where: str
+    message: str
+
+
+class _LocalFile(NamedTuple):
+    """An enclosure to compare with the file beside the feed, once the base URL is known."""
+
+    url: str
+    length: int
+
+
+class _ItemFindings(NamedTuple):
+    title: str
+    guid: str
+    findings: list[_Message | _LocalFile]
+    """Every finding after the title and guid checks, in check order."""
+
+
+class FeedChecker:
+    """Checks a feed fed in chunks of bytes: feed() each chunk, then close() for the findings.
+
+    With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
+    default the folder of the feed's atom:link rel=self) must exist there with their exact size.
     """
-    parser = ET.XMLParser(target=_RefusingTreeBuilder())
-    parser.feed(data)
-    root: ET.Element = parser.close()
-    return root
 
-
-class _Checker:
-    def __init__(self, local_root: Path | None, base_url: str | None) -> None:
-        self.problems: list[FeedProblem] = []
+    def __init__(self, *, local_root: Path | None = None, base_url: str | None = None) -> None:
         self.local_root = local_root
         self.base_url = base_url
         self._root = os.path.abspath(local_root) if local_root is not None else ""
         self._root_prefix = self._root.rstrip(os.sep) + os.sep
+        self._guard: ET.XMLParser | None = ET.XMLParser(target=_PrologGuard())
+        self._prolog: list[bytes] = []
+        self._parser = ET.XMLPullParser(events=("end",))
+        self._items: dict[int, _ItemFindings] = {}
+        self._last: ET.Element | None = None
+        self._fatal: FeedProblem | None = None
+        self.problems: list[FeedProblem] = []
+
+    def feed(self, data: bytes) -> None:
+        if self._fatal is not None or not data:
+            return
+        if self._guard is not None:
+            self._prolog.append(data)
+            try:
+                self._guard.feed(data)
+                return
+            except UnsafeXMLError as exc:
+                self._fatal = FeedProblem(ERROR, "document", str(exc))
+                return
+            except (_RootReached, ET.ParseError, LookupError):
+                # Root reached, or malformed: the main parser reports the latter exactly.
+                self._guard = None
+            data = b"".join(self._prolog)
+            self._prolog = []
+        try:
+            self._parser.feed(data)
+            self._drain()
+        except ET.ParseError as exc:
+            self._fatal = FeedProblem(ERROR, "document", f"not well-formed XML: {exc}")
+        except LookupError as exc:  # the XML declaration names an encoding Python lacks
+            self._fatal = FeedProblem(ERROR, "document", f"cannot be decoded: {exc}")
+
+    def close(self) -> list[FeedProblem]:
+        """Every problem in the document fed so far (the checker cannot be fed again)."""
+        if self._fatal is None and self._guard is not None and self._prolog:
+            self._guard = None
+            prolog, self._prolog = b"".join(self._prolog), []
+            self.feed(prolog)
+        if self._fatal is None:
+            try:
+                self._parser.close()
+                self._drain()
+            except ET.ParseError as exc:
+                self._fatal = FeedProblem(ERROR, "document", f"not well-formed XML: {exc}")
+        if self._fatal is not None:
+            return [self._fatal]
+        if self._last is not None:
+            self._check_document(self._last)
+        return self.problems
+
+    def _drain(self) -> None:
+        element = self._last
+        items = self._items
+        for _event, element in self._parser.read_events():
+            if element.tag == "item":
+                items[id(element)] = self._check_item(element)
+                # Only the item's findings are needed from here on: free its subtree.
+                element.clear()
+        self._last = element
 
     def add(
         self,
         severity: str,
         where: str,
         message: str,
-        item: _ItemRef | None = None,
+        item: tuple[str, str | None, int] | None = None,
     ) -> None:
         title, guid, position = item if item else (None, None, None)
         self.problems.append(FeedProblem(severity, where, message, title, guid, position))
 
-    # -- channel --------------------------------------------------------------------------
+    # -- document and channel -------------------------------------------------------------
 
-    def check(self, root: ET.Element) -> None:
+    def _check_document(self, root: ET.Element) -> None:
         if root.tag != "rss":
             self.add(ERROR, "rss", f"the root element is <{_pretty(root.tag)}>, not <rss>")
             return
@@ -150,13 +267,15 @@ class _Checker:
         if channel is None:
             self.add(ERROR, "channel", "missing")
             return
+        if self.local_root is not None and self.base_url is None:
+            self.base_url = _self_folder(channel)
         self.check_channel(channel)
         items = channel.findall("item")
         if not items:
             self.add(WARNING, "channel/item", "the feed has no episodes yet")
         seen_guids: dict[str, int] = {}
         for position, item in enumerate(items, start=1):
-            self.check_item(item, position, seen_guids)
+            self._report_item(self._items[id(item)], position, seen_guids)
 
     def check_channel(self, channel: ET.Element) -> None:
         where = "channel"
@@ -189,7 +308,13 @@ class _Checker:
             self.add(ERROR, f"{where}/itunes:image", f"href '{href}' is not an http(s) URL")
 
         self.check_categories(channel)
-        self.check_explicit(_itunes(channel, "explicit"), f"{where}/itunes:explicit", None, True)
+        explicit = _text(_itunes(channel, "explicit"))
+        if not explicit:
+            self.add(ERROR, f"{where}/itunes:explicit", "missing (true or false)")
+        else:
+            finding = _explicit_finding(explicit, f"{where}/itunes:explicit")
+            if finding is not None:
+                self.add(*finding)
 
         if not _text(_itunes(channel, "author")):
             self.add(WARNING, f"{where}/itunes:author", "missing")
@@ -232,22 +357,6 @@ class _Checker:
                         f"'{sub_name}' is not a subcategory of '{name}'",
                     )
 
-    def check_explicit(
-        self,
-        element: ET.Element | None,
-        where: str,
-        item: _ItemRef | None,
-        required: bool,
-    ) -> None:
-        value = _text(element).lower()
-        if not value:
-            if required:
-                self.add(ERROR, where, "missing (true or false)", item)
-        elif value in ("yes", "no", "clean"):
-            self.add(WARNING, where, f"'{value}' is deprecated; use true or false", item)
-        elif value not in ("true", "false"):
-            self.add(ERROR, where, f"'{value}' is not true or false", item)
-
     def check_podcast_channel(self, channel: ET.Element) -> None:
         guid_element = channel.find(f"{{{PODCAST}}}guid")
         if guid_element is None:
@@ -276,10 +385,8 @@ class _Checker:
 
     # -- items ----------------------------------------------------------------------------
 
-    def check_item(self, item: ET.Element, position: int, seen: dict[str, int]) -> None:
-        children = _children(item)
-        title = _first_text(children, "title")
-        guid = _first_text(children, "guid")
+    def _report_item(self, item: _ItemFindings, position: int, seen: dict[str, int]) -> None:
+        title, guid = item.title, item.guid
         ref = (title or f"#{position}", guid or None, position)
         if not title:
             self.add(ERROR, "item/title", "missing or empty", ref)
@@ -289,127 +396,193 @@ class _Checker:
             self.add(ERROR, "item/guid", f"not unique (also item #{seen[guid]})", ref)
         else:
             seen[guid] = position
-        self.check_enclosure(_first(children, "enclosure"), ref)
-        self.check_pub_date(_first(children, "pubDate"), ref)
-        description = _first_text(children, "description")
-        if not description and not _first_text(children, f"{{{CONTENT}}}encoded"):
-            self.add(WARNING, "item/description", "missing", ref)
+        for finding in item.findings:
+            if isinstance(finding, _LocalFile):
+                local = self._local_file_finding(finding.url, finding.length)
+                if local is not None:
+                    self.add(*local, ref)
+            else:
+                self.add(*finding, ref)
+
+    def _check_item(self, item: ET.Element) -> _ItemFindings:
+        """The item's findings, position-free (its title, guid and place are settled later).
+
+        Runs once per item of feeds with thousands of them: values are looked up once, in a
+        dict of the first child's text per tag, rather than through helper calls.
+        """
+        children = _first_children(item)
+        text = {tag: (child.text or "").strip() for tag, child in children.items()}
+        get = text.get
+        found: list[_Message | _LocalFile] = []
+        add = found.append
+        self._check_enclosure(children.get("enclosure"), found)
+        pub_date = get("pubDate", "")
+        if not pub_date:
+            add(_Message(ERROR, "item/pubDate", "missing"))
+        else:
+            problem = _pub_date_problem(pub_date)
+            if problem:
+                add(_Message(ERROR, "item/pubDate", f"'{pub_date}' {problem}"))
+        description = get("description", "")
+        if not description and not get(_CONTENT_ENCODED):
+            add(_Message(WARNING, "item/description", "missing"))
         elif len(description) > MAX_DESCRIPTION_BYTES // 4 and (
             len(description.encode("utf-8")) > MAX_DESCRIPTION_BYTES
         ):
-            self.add(WARNING, "item/description", "longer than 4000 bytes", ref)
-        duration = _first_text(children, f"{{{ITUNES}}}duration")
+            add(_Message(WARNING, "item/description", "longer than 4000 bytes"))
+        duration = get(_ITUNES_DURATION, "")
         if not duration:
-            self.add(WARNING, "item/itunes:duration", "missing", ref)
+            add(_Message(WARNING, "item/itunes:duration", "missing"))
         elif not _DURATION.match(duration):
-            self.add(ERROR, "item/itunes:duration", f"'{duration}' is not seconds or H:MM:SS", ref)
-        explicit = _first(children, f"{{{ITUNES}}}explicit")
-        self.check_explicit(explicit, "item/itunes:explicit", ref, False)
-        episode_type = _first_text(children, f"{{{ITUNES}}}episodeType")
+            message = f"'{duration}' is not seconds or H:MM:SS"
+            add(_Message(ERROR, "item/itunes:duration", message))
+        explicit = get(_ITUNES_EXPLICIT, "")
+        if explicit and explicit != "false" and explicit != "true":
+            finding = _explicit_finding(explicit, "item/itunes:explicit")
+            if finding is not None:
+                add(finding)
+        episode_type = get(_ITUNES_EPISODE_TYPE, "")
         if episode_type and episode_type not in EPISODE_TYPES:
-            self.add(ERROR, "item/itunes:episodeType", f"'{episode_type}' is not valid", ref)
-        for name in ("episode", "season"):
-            value = _first_text(children, f"{{{ITUNES}}}{name}")
-            if value and not (value.isdigit() and int(value) > 0):
-                self.add(ERROR, f"item/itunes:{name}", f"'{value}' is not a positive integer", ref)
-        image = _first(children, f"{{{ITUNES}}}image")
-        if image is not None and not _is_http_url(image.get("href", "")):
-            self.add(ERROR, "item/itunes:image", "href is not an http(s) URL", ref)
-        for element in children.get(f"{{{PODCAST}}}transcript", ()):
-            self.check_url_and_type(element, "item/podcast:transcript", ref)
-        for element in children.get(f"{{{PODCAST}}}chapters", ()):
-            self.check_url_and_type(element, "item/podcast:chapters", ref)
+            add(_Message(ERROR, "item/itunes:episodeType", f"'{episode_type}' is not valid"))
+        for tag, where in _NUMBERED:
+            value = get(tag, "")
+            if value and _positive_int(value) is None:
+                add(_Message(ERROR, where, f"'{value}' is not a positive integer"))
+        image = children.get(_ITUNES_IMAGE)
+        if image is not None and not _HTTP_URL.match(image.get("href", "").strip()):
+            add(_Message(ERROR, "item/itunes:image", "href is not an http(s) URL"))
+        for tag, where in _LINKED_FILES:
+            if tag in children:
+                for element in _all_children(item, tag):
+                    url = element.get("url", "").strip()
+                    if not url:
+                        add(_Message(ERROR, where, "url is missing"))
+                    elif not _HTTP_URL.match(url):
+                        add(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
+                    if not element.get("type", "").strip():
+                        add(_Message(ERROR, where, "type is missing"))
+        return _ItemFindings(get("title", ""), get("guid", ""), found)
 
-    def check_enclosure(self, enclosure: ET.Element | None, ref: _ItemRef) -> None:
+    def _check_enclosure(
+        self, enclosure: ET.Element | None, found: list[_Message | _LocalFile]
+    ) -> None:
         where = "item/enclosure"
         if enclosure is None:
-            self.add(ERROR, where, "missing (Apple requires the audio file)", ref)
+            found.append(_Message(ERROR, where, "missing (Apple requires the audio file)"))
             return
         url = enclosure.get("url", "").strip()
         length = enclosure.get("length", "").strip()
         media_type = enclosure.get("type", "").strip()
         if not url:
-            self.add(ERROR, where, "url is missing", ref)
-        elif not _is_http_url(url):
-            self.add(ERROR, where, f"url '{url}' is not an http(s) URL", ref)
+            found.append(_Message(ERROR, where, "url is missing"))
+        elif not _HTTP_URL.match(url):
+            found.append(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
         if not length:
-            self.add(ERROR, where, "length is missing", ref)
-        elif not length.isdigit() or int(length) <= 0:
-            self.add(ERROR, where, f"length '{length}' is not a positive number of bytes", ref)
+            found.append(_Message(ERROR, where, "length is missing"))
+        elif _positive_int(length) is None:
+            message = f"length '{length}' is not a positive number of bytes"
+            found.append(_Message(ERROR, where, message))
         if not media_type:
-            self.add(ERROR, where, "type is missing", ref)
+            found.append(_Message(ERROR, where, "type is missing"))
         elif media_type not in AUDIO_TYPES:
-            self.add(WARNING, where, f"type '{media_type}' is not one Apple supports", ref)
-        if url and length.isdigit():
-            self.check_local_file(url, int(length), ref)
+            message = f"type '{media_type}' is not one Apple supports"
+            found.append(_Message(WARNING, where, message))
+        if url and length.isascii() and length.isdigit() and self.local_root is not None:
+            if self.base_url is None:  # known once the channel's atom:link has been read
+                found.append(_LocalFile(url, int(length)))
+            else:
+                local = self._local_file_finding(url, int(length))
+                if local is not None:
+                    found.append(local)
 
-    def check_local_file(self, url: str, length: int, ref: _ItemRef) -> None:
+    def _local_file_finding(self, url: str, length: int) -> _Message | None:
         """When the feed sits beside its files, the enclosure must exist with that exact size."""
-        if self.local_root is None or not self.base_url or not url.startswith(self.base_url):
-            return
-        relative = unquote(_QUERY_OR_FRAGMENT.split(url[len(self.base_url) :], 1)[0])
-        local = os.path.normpath(os.path.join(self._root, relative))
-        if not local.startswith(self._root_prefix):
-            return
+        base_url = self.base_url
+        if self.local_root is None or not base_url or not url.startswith(base_url):
+            return None
+        relative = url[len(base_url) :]
+        if _PLAIN_RELATIVE.fullmatch(relative) and os.sep == "/":
+            # Nothing to unquote, strip or normalise: the common case, spelled out.
+            local = self._root_prefix + relative
+        else:
+            relative = unquote(_QUERY_OR_FRAGMENT.split(relative, 1)[0])
+            local = os.path.normpath(os.path.join(self._root, relative))
+            if not local.startswith(self._root_prefix):
+                return None
         try:
             size = os.stat(local).st_size
         except OSError:
-            self.add(ERROR, "item/enclosure", f"the file {local} does not exist", ref)
-            return
+            return _Message(ERROR, "item/enclosure", f"the file {local} does not exist")
         if size != length:
-            self.add(ERROR, "item/enclosure", f"length {length} but the file has {size} bytes", ref)
-
-    def check_pub_date(self, element: ET.Element | None, ref: _ItemRef) -> None:
-        value = _text(element)
-        if not value:
-            self.add(ERROR, "item/pubDate", "missing", ref)
-            return
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            parsed = None
-        if parsed is None:
-            self.add(ERROR, "item/pubDate", f"'{value}' is not an RFC 2822 date", ref)
-        elif parsed.tzinfo is None:
-            self.add(ERROR, "item/pubDate", f"'{value}' has no time zone", ref)
-
-    def check_url_and_type(self, element: ET.Element, where: str, ref: _ItemRef) -> None:
-        url = element.get("url", "").strip()
-        if not url:
-            self.add(ERROR, where, "url is missing", ref)
-        elif not _is_http_url(url):
-            self.add(ERROR, where, f"url '{url}' is not an http(s) URL", ref)
-        if not element.get("type", "").strip():
-            self.add(ERROR, where, "type is missing", ref)
+            message = f"length {length} but the file has {size} bytes"
+            return _Message(ERROR, "item/enclosure", message)
+        return None
 
 
-def _children(element: ET.Element) -> dict[str, list[ET.Element]]:
-    """Child elements by tag (any iTunes namespace spelling filed under the canonical one)."""
-    index: dict[str, list[ET.Element]] = {}
-    for child in element:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        if tag.startswith("{http://www.itunes.com/DTDs/"):
-            tag = f"{{{ITUNES}}}" + tag.rsplit("}", 1)[-1]
-        found = index.get(tag)
-        if found is None:
-            index[tag] = [child]
-        else:
-            found.append(child)
-    return index
+def _positive_int(text: str) -> int | None:
+    """The number `text` spells in ASCII digits when it is above zero, else None."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number > 0 else None
 
 
-def _first(children: dict[str, list[ET.Element]], tag: str) -> ET.Element | None:
-    found = children.get(tag)
-    return found[0] if found else None
+def _explicit_finding(text: str, where: str) -> _Message | None:
+    """itunes:explicit must be true or false (yes, no and clean are deprecated spellings)."""
+    value = text.lower()
+    if not value or value in ("true", "false"):
+        return None
+    if value in ("yes", "no", "clean"):
+        return _Message(WARNING, where, f"'{value}' is deprecated; use true or false")
+    return _Message(ERROR, where, f"'{value}' is not true or false")
 
 
-def _first_text(children: dict[str, list[ET.Element]], tag: str) -> str:
-    found = children.get(tag)
-    if not found or found[0].text is None:
-        return ""
-    return found[0].text.strip()
+def _pub_date_problem(value: str) -> str | None:
+    """Why `value` is not an RFC 2822 date with a time zone, or None when it is one."""
+    plain = _PLAIN_RFC2822.match(value)
+    if plain is not None:
+        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = plain.groups()
+        offset = int(zone_hours) * 60 + int(zone_minutes)
+        # '-0000' means "zone unknown"; anything odd is left to the full parser below.
+        if offset < 24 * 60 and not (sign == "-" and offset == 0):
+            try:
+                datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+            except ValueError:
+                pass
+            else:
+                return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return "is not an RFC 2822 date"
+    if parsed is None:
+        return "is not an RFC 2822 date"
+    if parsed.tzinfo is None:
+        return "has no time zone"
+    return None
+
+
+def _first_children(element: ET.Element) -> dict[str, ET.Element]:
+    """The first child element for each tag (iTunes namespace spellings unified)."""
+    # Built in reverse so that the first of several same-tag children wins.
+    first = {child.tag: child for child in reversed(element)}
+    if any(map(str.startswith, first, repeat(_ITUNES_ALIAS_PREFIX))):
+        first = {}
+        for child in element:
+            first.setdefault(_canonical(child.tag), child)
+    return first
+
+
+def _all_children(element: ET.Element, tag: str) -> list[ET.Element]:
+    if tag.startswith(_ITUNES_PREFIX):
+        return [child for child in element if _canonical(child.tag) == tag]
+    return element.findall(tag)
+
+
+def _canonical(tag: str) -> str:
+    if tag.startswith(_ITUNES_ALIAS_PREFIX):
+        return _ITUNES_PREFIX + tag.rsplit("}", 1)[-1]
+    return tag
 
 
 def _text(element: ET.Element | None) -> str:
@@ -440,15 +613,139 @@ def _pretty(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _self_folder(root: ET.Element) -> str | None:
-    channel = root.find("channel")
-    if channel is None:
-        return None
+def _self_folder(channel: ET.Element) -> str | None:
     for link in channel.findall(f"{{{ATOM}}}link"):
         href = link.get("href", "")
         if link.get("rel") == "self" and href:
             return href.rsplit("/", 1)[0] + "/"
     return None
+
+
+class FeedItemsChecker:
+    """Checks the feed head + (item + separator)* + tail, the items added one at a time.
+
+    Gives exactly check_feed()'s findings for those bytes, faster: the channel (head and tail)
+    is checked once, then the items are parsed in batches, each inside the same head and tail,
+    with no parser event per element. Each batch must add just its items to the channel, where
+    a placeholder put between head and tail sits; a head or tail with items of its own, a batch
+    that does not parse or changes anything else, and the whole document is checked as one
+    stream instead (with exact positions in any error message).
+    """
+
+    _PLACEHOLDER = "acbatch-items-go-here"
+
+    def __init__(
+        self,
+        head: bytes,
+        separator: bytes,
+        tail: bytes,
+        *,
+        local_root: Path | None = None,
+        base_url: str | None = None,
+        batch_items: int = 64,
+    ) -> None:
+        self.head, self.separator, self.tail = head, separator, tail
+        self.local_root, self.base_url = local_root, base_url
+        self.batch_items = batch_items
+        self.items: list[bytes] = []
+        self._pending: list[bytes] = []
+        self._findings: list[_ItemFindings] = []
+        self._channel_problems = check_feed(head + tail, local_root=local_root, base_url=base_url)
+        self._item_checker = FeedChecker(local_root=local_root, base_url=base_url)
+        self._layout = self._channel_layout()
+
+    def _channel_layout(self) -> tuple[int, int, int] | None:
+        """(root children, channel children, placeholder index) when batches can be checked."""
+        if any(p.where in ("document", "rss", "channel") for p in self._channel_problems):
+            return None
+        placeholder = f"<{self._PLACEHOLDER}/>".encode()
+        root = _parse_plainly(self.head + placeholder + self.tail)
+        channel = root.find("channel") if root is not None else None
+        if root is None or channel is None:
+            return None
+        tags = [child.tag for child in channel]
+        if tags.count(self._PLACEHOLDER) != 1 or "item" in tags:
+            return None
+        if sum(1 for _ in root.iter(self._PLACEHOLDER)) != 1:
+            return None
+        if self.local_root is not None and self.base_url is None:
+            self._item_checker.base_url = _self_folder(channel)
+        return len(root), len(tags) - 1, tags.index(self._PLACEHOLDER)
+
+    def add(self, item: bytes) -> None:
+        self.items.append(item)
+        if self._layout is None:
+            return
+        self._pending.append(item)
+        if len(self._pending) >= self.batch_items:
+            self._check_batch()
+
+    def _check_batch(self) -> None:
+        batch, self._pending = self._pending, []
+        layout = self._layout
+        if not batch or layout is None:
+            return
+        root_children, channel_children, start = layout
+        separator = self.separator
+        body = b"".join([piece for item in batch for piece in (item, separator)])
+        root = _parse_plainly(self.head + body + self.tail)
+        channel = root.find("channel") if root is not None else None
+        if (
+            root is None
+            or channel is None
+            or len(root) != root_children
+            or len(channel) != channel_children + len(batch)
+            or any(element.tag != "item" for element in channel[start : start + len(batch)])
+        ):
+            self._layout = None  # not the layout the batches rely on: check the whole feed
+            return
+        check_item = self._item_checker._check_item
+        self._findings += [check_item(element) for element in channel[start : start + len(batch)]]
+
+    def close(self) -> list[FeedProblem]:
+        self._check_batch()
+        if self._layout is None:
+            return check_feed_chunks(
+                self._document(), local_root=self.local_root, base_url=self.base_url
+            )
+        checker = self._item_checker
+        checker.problems = [
+            p for p in self._channel_problems if self._findings == [] or p.where != "channel/item"
+        ]
+        seen: dict[str, int] = {}
+        for position, findings in enumerate(self._findings, start=1):
+            checker._report_item(findings, position, seen)
+        return checker.problems
+
+    def _document(self) -> Iterator[bytes]:
+        yield self.head
+        separator = self.separator
+        items = self.items
+        for start in range(0, len(items), self.batch_items):
+            batch = items[start : start + self.batch_items]
+            yield b"".join([piece for item in batch for piece in (item, separator)])
+        yield self.tail
+
+
+def _parse_plainly(document: bytes) -> ET.Element | None:
+    """The document's root, or None when it is not well-formed (no DOCTYPE check here)."""
+    parser = ET.XMLParser(target=ET.TreeBuilder())
+    try:
+        parser.feed(document)
+        root: ET.Element = parser.close()
+    except (ET.ParseError, LookupError):
+        return None
+    return root
+
+
+def check_feed_chunks(
+    chunks: Iterable[bytes], *, local_root: Path | None = None, base_url: str | None = None
+) -> list[FeedProblem]:
+    """Every problem in the feed whose bytes are `chunks`; see FeedChecker."""
+    checker = FeedChecker(local_root=local_root, base_url=base_url)
+    for chunk in chunks:
+        checker.feed(chunk)
+    return checker.close()
 
 
 def check_feed(
@@ -459,22 +756,20 @@ def check_feed(
     With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
     default the folder of the feed's atom:link rel=self) must exist there with their exact size.
     """
-    try:
-        root = parse_xml(data)
-    except UnsafeXMLError as exc:
-        return [FeedProblem(ERROR, "document", str(exc))]
-    except ET.ParseError as exc:
-        return [FeedProblem(ERROR, "document", f"not well-formed XML: {exc}")]
-    if local_root is not None and base_url is None:
-        base_url = _self_folder(root)
-    checker = _Checker(local_root, base_url)
-    checker.check(root)
-    return checker.problems
+    return check_feed_chunks(_slices(data), local_root=local_root, base_url=base_url)
+
+
+def _slices(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(data), _CHUNK):
+        yield bytes(view[start : start + _CHUNK])
 
 
 def check_feed_file(path: Path, *, compare_files: bool = True) -> list[FeedProblem]:
     """Check a feed on disk; with `compare_files`, enclosures must match the files beside it."""
-    return check_feed(path.read_bytes(), local_root=path.parent if compare_files else None)
+    with path.open("rb") as feed:
+        chunks = iter(lambda: feed.read(_CHUNK), b"")
+        return check_feed_chunks(chunks, local_root=path.parent if compare_files else None)
 
 
 def errors(problems: Iterable[FeedProblem]) -> list[FeedProblem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import lru_cache
 
 FEED_FILE = "feed.xml"
 SITE_FILE = "index.html"
@@ -11,6 +12,7 @@ PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
+@lru_cache(maxsize=64)
 def base_folder_url(base_url: str) -> str:
     """show.base_url as a folder URL ending in '/'."""
     return base_url.strip().rstrip("/") + "/"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """Write to a temp file in the same folder and rename it over `path`."""
+def write_atomic(path: Path, data: bytes | Iterable[bytes], *, durable: bool = False) -> None:
+    """Write `data` (bytes, or pieces of it) to a temp file beside `path`, rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(data)
+            if isinstance(data, bytes | bytearray | memoryview):
+                out.write(data)
+            else:
+                out.writelines(data)
             if durable:
                 out.flush()
                 os.fsync(out.fileno())

@@ -6,34 +6,37 @@ the previous one) and index.html.
 
 Work is skipped by content hash, in three stages per episode: the MP3 is re-tagged only when the
 episode, the tag-relevant show fields or the file itself changed; the per-episode files only when
-those or their templates changed; the episode's feed item and page article (cached fragments)
-only when those or the item templates changed. A feed identical to the last checked one (but
-for lastBuildDate) reuses that check's result.
+those, the show fields their templates read or the templates changed; the episode's feed item
+and page article (cached fragments, UTF-8 bytes) only when those or the item templates changed.
+The feed check looks only at items whose bytes it has not checked before (and at the channel);
+a feed identical to the last checked one (but for lastBuildDate) reuses that check's result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import html
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from markupsafe import Markup
-
 from acbatch import __version__
-from acbatch.publish import id3
+from acbatch.publish import builtin_items, id3
 from acbatch.publish.artwork import PublishedImage, publish_episode_image, publish_show_image
+from acbatch.publish.builtin_items import ItemRenderer
 from acbatch.publish.cache import CACHE_FILE, EpisodeRecord, RenderCache, fingerprint
 from acbatch.publish.categories import category_error
+from acbatch.publish.checking import WORKER_MIN_ITEMS, ItemCheck
 from acbatch.publish.errors import AudioFileError, FeedCheckError, PublishError, ShowSettingsError
 from acbatch.publish.feedcheck import FeedProblem, check_feed, errors
 from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
@@ -41,9 +44,10 @@ from acbatch.publish.files import write_atomic, write_text_atomic
 from acbatch.publish.model import (
     PublishedEpisode,
     TimedTurn,
-    episode_identity,
+    episode_digest,
     published_subset,
 )
+from acbatch.publish.pages import assemble_page, page_frame
 from acbatch.publish.templating import Templates
 from acbatch.publish.text import clean, one_line, safe_http_url
 from acbatch.publish.timing import chapters as layout_chapters
@@ -77,6 +81,11 @@ FILE_TEMPLATES = (NOTES_HTML_TEMPLATE, NOTES_MD_TEMPLATE, STYLE_TEMPLATE)
 ITEM_TEMPLATES = (FEED_ITEM_TEMPLATE, SITE_ITEM_TEMPLATE)
 EPISODES_FOLDER = "episodes"
 OPTIONAL_FILES = (*TRANSCRIPT_FORMATS, CHAPTERS_FILE)
+# A POSIX path abspath() would leave as it is (absolute; no ".", ".." or empty parts).
+_NORMAL_ABSOLUTE = re.compile(r"(?:/(?!\.\.?(?:/|$))[^/]+)+" if os.sep == "/" else r"(?!)")
+# A folder mtime is trusted only once it is older than this: a change made within the same
+# filesystem timestamp tick as the last one would not move it.
+_SETTLED_NS = 2_000_000_000
 
 
 @dataclass
@@ -116,7 +125,11 @@ class _Show:
     audio_shared: str
     files_shared: str
     items_shared: str
+    feed_item: ItemRenderer
+    site_item: ItemRenderer
     report: RenderReport
+    output: str
+    """config.paths.output as an absolute path string."""
 
 
 def render_show(
@@ -163,41 +176,72 @@ def _render(
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
         report.written.append(output / image.relpath)
+    view = show_view(show, image, now)
     show_digest = fingerprint(__version__, repr(show), image.digest if image else "")
+    file_sources = [templates.source(n) for n in FILE_TEMPLATES]
+    files_show = _show_values(view, templates.fields_read(FILE_TEMPLATES, "show"))
+    # Episode views take base_url and explicit from the show.
+    episode_fields = templates.fields_read(FILE_TEMPLATES, "episode")
+    files_explicit = (
+        repr(show.explicit) if episode_fields is None or "explicit" in episode_fields else ""
+    )
     shared = _Show(
         config=config,
         templates=templates,
         cache=RenderCache.load(config.paths.state / CACHE_FILE),
         image=image,
-        view=show_view(show, image, now),
+        view=view,
         audio_shared=fingerprint(__version__, show.title, show.author)[:16],
-        files_shared=fingerprint(show_digest, *(templates.source(n) for n in FILE_TEMPLATES))[:16],
+        files_shared=fingerprint(
+            __version__, show.base_url, files_explicit, files_show, *file_sources
+        )[:16],
         items_shared=fingerprint(show_digest, *(templates.source(n) for n in ITEM_TEMPLATES))[:16],
+        feed_item=_item_renderer(templates, FEED_ITEM_TEMPLATE),
+        site_item=_item_renderer(templates, SITE_ITEM_TEMPLATE),
         report=report,
+        output=os.path.abspath(output),
     )
 
-    records: list[EpisodeRecord] = []
-    fresh: list[int] = []
-    for episode in published:
-        record, rendered_item = _publish_episode(episode, shared)
-        if rendered_item or record.item_problems is None:
-            fresh.append(len(records))
-        records.append(record)
-    known_ids = {e.id for e in episodes}
-    cache = shared.cache
-    stale = [k for k in cache.records if k not in known_ids]
-    for episode_id in stale:
-        del cache.records[episode_id]
-        cache.touch()
-    clock.lap("episodes")
+    # With the built-in channel template the feed is head + items + tail: the items not
+    # checked before are checked as they are rendered (in a second process when many).
+    feed_context: dict[str, Any] = {"show": view}
+    frame = None
+    if templates.origin(FEED_TEMPLATE) == "built-in":
+        frame = page_frame(templates, FEED_TEMPLATE, feed_context, "items")
+    recheck_all = frame is not None and shared.cache.whole_feed_problems
+    with contextlib.ExitStack() as stack:
+        item_check = None
+        if frame is not None:
+            item_check = stack.enter_context(
+                ItemCheck(
+                    *frame,
+                    local_root=output,
+                    base_url=base_folder_url(show.base_url),
+                    worker_min_items=WORKER_MIN_ITEMS,
+                )
+            )
+        records: list[EpisodeRecord] = []
+        for episode in published:
+            record = _publish_episode(episode, shared)
+            if recheck_all:  # findings were kept for the whole feed, not per item
+                record.item_problems = None
+            if item_check is not None and record.item_problems is None:
+                item_check.add(record.feed_item)
+            records.append(record)
+        known_ids = {e.id for e in episodes}
+        cache = shared.cache
+        stale = [k for k in cache.records if k not in known_ids]
+        for episode_id in stale:
+            del cache.records[episode_id]
+            cache.touch()
+        clock.lap("episodes")
 
-    feed_text = templates.render(
-        FEED_TEMPLATE, show=shared.view, items=[Markup(r.feed_item) for r in records]
-    )
-    feed_bytes = feed_text.encode("utf-8")
-    clock.lap("feed")
-    report.problems, feed_key = _check(feed_bytes, records, fresh, shared)
-    clock.lap("check")
+        feed_bytes = assemble_page(
+            templates, FEED_TEMPLATE, feed_context, "items", _feed_items(records), frame
+        )
+        clock.lap("feed")
+        report.problems, feed_key = _check(feed_bytes, records, shared, item_check)
+        clock.lap("check")
     if errors(report.problems):
         cache.save()
         raise FeedCheckError(
@@ -206,11 +250,12 @@ def _render(
             _hints(report.problems, config.paths.config),
         )
 
-    site_text = templates.render(
+    site_bytes = assemble_page(
+        templates,
         SITE_TEMPLATE,
-        show=shared.view,
-        articles=[Markup(r.site_item) for r in records],
-        episode_count=len(records),
+        {"show": view, "episode_count": len(records)},
+        "articles",
+        [r.site_item for r in records],
     )
     clock.lap("site")
     # lastBuildDate is when the channel's content last changed: an unchanged feed is kept as is.
@@ -219,7 +264,7 @@ def _render(
         cache.feed_written_key = feed_key
         cache.touch()
         report.written.append(report.feed_path)
-    site_bytes = site_text.encode("utf-8")
+    del feed_bytes
     site_key = hashlib.sha256(site_bytes).hexdigest()
     if cache.site_written_key != site_key or not report.site_path.is_file():
         write_atomic(report.site_path, site_bytes)
@@ -229,6 +274,33 @@ def _render(
     cache.save()
     clock.lap("write")
     return report
+
+
+def _feed_items(records: list[EpisodeRecord]) -> list[bytes]:
+    return [record.feed_item for record in records]
+
+
+def _item_renderer(templates: Templates, name: str) -> ItemRenderer:
+    """Renders item template `name` for one episode, surrounding whitespace stripped."""
+    compiled = builtin_items.compiled(name, templates.source(name))
+    if compiled is not None:
+        return compiled
+    render = templates.renderer(name)
+    return lambda episode, show: render({"show": show, "episode": episode}).strip()
+
+
+def _show_values(view: ShowView, names: frozenset[str] | None) -> str:
+    """The show fields `names` (all when None) as one string, for change detection."""
+    chosen = sorted(names) if names is not None else [f.name for f in fields(ShowView)]
+    values = []
+    for name in chosen:
+        if name == "last_build_date":  # changes on every render; never a reason to rewrite
+            continue
+        value = getattr(view, name, None)
+        if isinstance(value, PublishedImage):
+            value = (value.url, value.relpath, value.digest)
+        values.append(f"{name}={value!r}")
+    return "\n".join(values)
 
 
 # Channel findings the user fixes in acbatch.yaml, and where.
@@ -251,62 +323,56 @@ def _hints(problems: Sequence[FeedProblem], config_path: Path) -> list[str]:
 
 
 def _check(
-    feed_bytes: bytes, records: list[EpisodeRecord], fresh: list[int], shared: _Show
+    feed_bytes: bytes, records: list[EpisodeRecord], shared: _Show, item_check: ItemCheck | None
 ) -> tuple[list[FeedProblem], str]:
     """Feed-check findings and the feed's content key (its hash without lastBuildDate).
 
-    Unchanged content reuses the last findings. Otherwise, when only some items are new and the
-    channel template is the built-in one, the channel and the new items are checked in a feed of
-    their own and combined with the findings kept for the other items; guid uniqueness is
-    checked across all items. Anything else checks the whole feed.
+    Items whose bytes were checked before keep their findings. With `item_check` (the built-in
+    channel template), the channel and the items not checked yet were fed to it as a feed of
+    their own (all items: that feed is the feed itself); its findings are combined with those
+    kept for the other items, and guid uniqueness is checked across all items. A custom channel
+    template may not list each item once, in order: then the whole feed is checked and its
+    findings kept as they are.
     """
     last_build = shared.view.last_build_date.encode("utf-8")
     key = hashlib.sha256(feed_bytes.replace(last_build, b"")).hexdigest()
     cache = shared.cache
+    fresh = [r for r in records if r.item_problems is None]
     if key == cache.feed_check_key and not fresh:
         if cache.whole_feed_problems:
             return [FeedProblem.from_json(raw) for raw in cache.channel_problems], key
         return _combine(cache.channel_problems, records), key
 
-    config = shared.config
-    base_url = base_folder_url(config.show.base_url)
-    partial = len(fresh) < len(records) and shared.templates.origin(FEED_TEMPLATE) == "built-in"
-    if partial:
-        checked = [records[i] for i in fresh]
-        subset = shared.templates.render(
-            FEED_TEMPLATE, show=shared.view, items=[Markup(r.feed_item) for r in checked]
-        ).encode("utf-8")
-        problems = check_feed(subset, local_root=config.paths.output, base_url=base_url)
-    else:
-        checked = records
-        problems = check_feed(feed_bytes, local_root=config.paths.output, base_url=base_url)
-        if shared.templates.origin(FEED_TEMPLATE) != "built-in":
-            # A custom channel template may not list every item once, in order: keep the
-            # findings for the whole feed as they are.
-            for record in records:
-                record.item_problems = []
-            cache.feed_check_key = key
-            cache.channel_problems = [p.to_json() for p in problems]
-            cache.whole_feed_problems = True
-            cache.touch()
-            return problems, key
+    if item_check is None:
+        config = shared.config
+        problems = check_feed(
+            feed_bytes,
+            local_root=config.paths.output,
+            base_url=base_folder_url(config.show.base_url),
+        )
+        for record in records:
+            record.item_problems = []
+        cache.feed_check_key = key
+        cache.channel_problems = [p.to_json() for p in problems]
+        cache.whole_feed_problems = True
+        cache.touch()
+        return problems, key
 
+    problems = item_check.finish()
     channel: list[dict[str, Any]] = []
     per_item: dict[int, list[dict[str, Any]]] = {}
     for problem in problems:
         if problem.item_position is None:
             if problem.where == "document":  # not well-formed: nothing else can be trusted
                 return [problem], key
-            if not (partial and problem.where == "channel/item"):  # "no episodes yet"
+            if problem.where != "channel/item":  # "no episodes yet": decided by _combine
                 channel.append(problem.to_json())
         elif not problem.message.startswith(_DUPLICATE_GUID):
             raw = problem.to_json()
             del raw["item_position"]
             per_item.setdefault(problem.item_position, []).append(raw)
-    for position, record in enumerate(checked, start=1):
+    for position, record in enumerate(fresh, start=1):
         record.item_problems = per_item.get(position, [])
-    if partial and not records:
-        channel = [p for p in channel if p["where"] != "channel/item"]
     cache.feed_check_key = key
     cache.channel_problems = channel
     cache.whole_feed_problems = False
@@ -358,30 +424,33 @@ def _combine(channel: list[dict[str, Any]], records: list[EpisodeRecord]) -> lis
 
 
 def _item_title(record: EpisodeRecord, position: int) -> str:
-    start = record.feed_item.find("<title>")
-    end = record.feed_item.find("</title>", start)
+    start = record.feed_item.find(b"<title>")
+    end = record.feed_item.find(b"</title>", start)
     if start < 0 or end < 0:
         return f"#{position}"
-    return html.unescape(record.feed_item[start + len("<title>") : end]).strip() or f"#{position}"
+    raw = record.feed_item[start + len(b"<title>") : end].decode("utf-8", "replace")
+    return html.unescape(raw).strip() or f"#{position}"
 
 
-def _publish_episode(episode: PublishedEpisode, shared: _Show) -> tuple[EpisodeRecord, bool]:
-    """Bring one episode's MP3 tags, files and fragments up to date.
+def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
+    """Bring one episode's MP3 tags, files and fragments up to date; returns its record.
 
-    Returns its record and whether its feed item was rendered anew.
+    The record's item_problems is None when its feed item has bytes not checked before.
     """
     config = shared.config
     output = config.paths.output
-    audio, audio_relpath, stat = _locate_audio(episode, output)
+    audio, audio_relpath, stat = _locate_audio(episode, output, shared.output)
     image = publish_episode_image(episode.publish.image, episode.id, output, config.show.base_url)
     artwork_image = image if image is not None and image.artwork is not None else shared.image
     # Keys are short digests joined, not hashed again: cheap to build and compare.
-    episode_digest = fingerprint(episode_identity(episode))[:32]
+    episode_key = episode_digest(episode)[:32]
     artwork_digest = artwork_image.digest[:16] if artwork_image and artwork_image.artwork else ""
     image_digest = image.digest[:16] if image else ""
-    audio_key = f"{shared.audio_shared}:{episode_digest}:{artwork_digest}"
-    files_key = f"{shared.files_shared}:{audio_key}:{image_digest}"
-    items_key = f"{shared.items_shared}:{audio_key}:{image_digest}"
+    audio_key = f"{shared.audio_shared}:{episode_key}:{artwork_digest}"
+    # The files and fragments are redone whenever the audio key changes (audio_current below),
+    # so their keys need not repeat it.
+    files_key = f"{shared.files_shared}:{image_digest}"
+    items_key = f"{shared.items_shared}:{image_digest}"
     record = shared.cache.records.get(episode.id)
 
     audio_current = (
@@ -394,12 +463,12 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> tuple[EpisodeR
         audio_current
         and record is not None
         and record.files_key == files_key
-        and _files_exist(output, record.files)
+        and _files_present(record, shared)
     )
     items_current = audio_current and record is not None and record.items_key == items_key
     if record is not None and files_current and items_current:
         shared.report.unchanged.append(episode.id)
-        return record, False
+        return record
 
     turns: list[TimedTurn] = []
     if record is not None and audio_current:
@@ -448,17 +517,18 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> tuple[EpisodeR
         turns=turns,
     )
     if record is not None and files_current:
-        files = record.files
+        files, folder_mtime_ns = record.files, record.folder_mtime_ns
     else:
-        files = _write_episode_files(view, chapters, shared)
+        files, folder_mtime_ns = _write_episode_files(view, chapters, shared), 0
     if record is not None and items_current:
         feed_item, site_item = record.feed_item, record.site_item
         item_problems = record.item_problems
     else:
-        item_problems = None
-        render = shared.templates.render
-        feed_item = render(FEED_ITEM_TEMPLATE, show=shared.view, episode=view).strip()
-        site_item = render(SITE_ITEM_TEMPLATE, show=shared.view, episode=view).strip()
+        feed_item = shared.feed_item(view, shared.view).encode("utf-8")
+        site_item = shared.site_item(view, shared.view).encode("utf-8")
+        # Findings depend on the item's bytes alone: the same bytes need no new check.
+        checked = record is not None and record.feed_item == feed_item
+        item_problems = record.item_problems if checked and record is not None else None
 
     updated = EpisodeRecord(
         audio_key=audio_key,
@@ -475,10 +545,11 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> tuple[EpisodeR
         chapters=tuple(chapters),
         has_transcript=has_transcript,
         item_problems=item_problems,
+        folder_mtime_ns=folder_mtime_ns,
     )
     shared.cache.records[episode.id] = updated
     shared.cache.touch()
-    return updated, item_problems is None
+    return updated
 
 
 def _write_episode_files(
@@ -486,10 +557,10 @@ def _write_episode_files(
 ) -> tuple[str, ...]:
     output = shared.config.paths.output
     folder = output / EPISODES_FOLDER / view.id
-    render = shared.templates.render
+    context = {"show": shared.view, "episode": view}
     files: dict[str, str] = {
-        NOTES_MD: render(NOTES_MD_TEMPLATE, show=shared.view, episode=view),
-        NOTES_HTML: render(NOTES_HTML_TEMPLATE, show=shared.view, episode=view),
+        NOTES_MD: shared.templates.renderer(NOTES_MD_TEMPLATE)(context),
+        NOTES_HTML: shared.templates.renderer(NOTES_HTML_TEMPLATE)(context),
     }
     if view.timed_turns:
         files["transcript.vtt"] = webvtt(view.timed_turns)
@@ -506,22 +577,43 @@ def _write_episode_files(
     return tuple(f"{EPISODES_FOLDER}/{view.id}/{name}" for name in files)
 
 
-def _files_exist(output: Path, files: Sequence[str]) -> bool:
-    """All of an episode's files are still there (one directory listing, not a stat each)."""
+def _files_present(record: EpisodeRecord, shared: _Show) -> bool:
+    """All of an episode's files are still there.
+
+    A folder whose mtime is the one recorded when its files were last seen has had no entry
+    added, removed or renamed since: one stat instead of listing it.
+    """
+    files = record.files
     if not files:
         return True
-    folder = files[0].rsplit("/", 1)[0]
+    folder = os.path.join(shared.output, files[0].rsplit("/", 1)[0])
     try:
-        present = set(os.listdir(os.path.join(output, folder)))
+        mtime_ns = os.stat(folder).st_mtime_ns
     except OSError:
         return False
-    return all(name.rsplit("/", 1)[-1] in present for name in files)
+    if mtime_ns == record.folder_mtime_ns:
+        return True
+    try:
+        present = set(os.listdir(folder))
+    except OSError:
+        return False
+    if not all(name.rsplit("/", 1)[-1] in present for name in files):
+        return False
+    settled = mtime_ns if time.time_ns() - mtime_ns > _SETTLED_NS else 0
+    if settled != record.folder_mtime_ns:
+        record.folder_mtime_ns = settled
+        shared.cache.touch()
+    return True
 
 
-def _locate_audio(episode: PublishedEpisode, output: Path) -> tuple[str, str, os.stat_result]:
+def _locate_audio(
+    episode: PublishedEpisode, output: Path, absolute_output: str
+) -> tuple[str, str, os.stat_result]:
     """The MP3's path, its path relative to output/ (posix), and its stat; it must be inside."""
-    audio = os.path.abspath(episode.audio_path)
-    relative = _relative_inside(audio, os.path.abspath(output))
+    audio = os.fspath(episode.audio_path)
+    if not _NORMAL_ABSOLUTE.fullmatch(audio):
+        audio = os.path.abspath(audio)
+    relative = _relative_inside(audio, absolute_output)
     if relative is None:
         # Symlinked folders: compare the real locations before refusing.
         relative = _relative_inside(os.path.realpath(audio), os.path.realpath(output))

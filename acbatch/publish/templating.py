@@ -6,10 +6,12 @@ Markdown. Values already marked safe (markupsafe.Markup) pass through untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 
 from acbatch.publish.errors import TemplateError
 from acbatch.publish.text import cdata, clock, markdown_escape, quote_relpath
@@ -37,6 +39,7 @@ class Templates:
             loaders.append(jinja2.FileSystemLoader(str(override_dir)))
         loaders.append(jinja2.PackageLoader(BUILTIN_PACKAGE, BUILTIN_FOLDER))
         loader = jinja2.ChoiceLoader(loaders)
+        self._renderers: dict[str, Callable[[dict[str, Any]], str]] = {}
         common: dict[str, Any] = {
             "loader": loader,
             "undefined": jinja2.StrictUndefined,
@@ -72,13 +75,80 @@ class Templates:
         return text
 
     def render(self, name: str, **context: Any) -> str:
+        return self.renderer(name)(context)
+
+    def renderer(self, name: str) -> Callable[[dict[str, Any]], str]:
+        """A function rendering template `name` with a context dict, for rendering it often.
+
+        The template is looked up once (a lookup checks the file's modification time) and each
+        call skips Template.render's argument copying; errors read as render() reports them.
+        """
+        known = self._renderers.get(name)
+        if known is not None:
+            return known
+        template = self.get(name)
+        render_function = template.root_render_func
+        environment = template.environment
+        concat = environment.concat
+        new_context = template.new_context
+
+        def render(context: dict[str, Any]) -> str:
+            try:
+                try:
+                    return concat(render_function(new_context(context)))  # type: ignore[no-any-return]
+                except Exception:
+                    # Rewrites the traceback to template lines (as Template.render does).
+                    environment.handle_exception()
+            except jinja2.TemplateError as exc:
+                line = _template_line(exc, template)
+                where = self._where(template.filename or name, line)
+                raise TemplateError(f"{where}: {exc}") from exc
+
+        self._renderers[name] = render
+        return render
+
+    def stream(self, name: str, context: dict[str, Any]) -> Iterator[str]:
+        """Template `name` rendered piece by piece (a large page never sits in one string)."""
         template = self.get(name)
         try:
-            return template.render(**context)
+            try:
+                yield from template.root_render_func(template.new_context(context))
+            except Exception:
+                template.environment.handle_exception()
         except jinja2.TemplateError as exc:
             line = _template_line(exc, template)
             where = self._where(template.filename or name, line)
             raise TemplateError(f"{where}: {exc}") from exc
+
+    def fields_read(self, names: Sequence[str], variable: str) -> frozenset[str] | None:
+        """The `<variable>.<field>` names templates `names` (and what they include) can read.
+
+        None when some template uses the variable otherwise (loops over it, passes it on,
+        rebinds it) or cannot be parsed: then any field may matter.
+        """
+        fields: set[str] = set()
+        pending = list(names)
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            source = self.source(name)
+            if not source:
+                continue
+            env = self.markup_env if _autoescape(name) else self.markdown_env
+            try:
+                tree = env.parse(source)
+            except jinja2.TemplateSyntaxError:
+                return None
+            included = _referenced_templates(tree)
+            used = _attributes_of(tree, variable)
+            if included is None or used is None:
+                return None
+            pending += included
+            fields |= used
+        return frozenset(fields)
 
     def origin(self, name: str) -> str:
         """'override' when the project's templates/ folder supplies `name`, else 'built-in'."""
@@ -101,3 +171,39 @@ def _template_line(exc: BaseException, template: jinja2.Template) -> int | None:
             line = traceback.tb_lineno
         traceback = traceback.tb_next
     return line
+
+
+def _referenced_templates(tree: nodes.Template) -> list[str] | None:
+    """Names of the templates `tree` includes, imports or extends; None if one is computed."""
+    names: list[str] = []
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        target = node.template
+        value = target.value if isinstance(target, nodes.Const) else None
+        if isinstance(value, str):
+            names.append(value)
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            names += value
+        else:
+            return None
+    return names
+
+
+def _attributes_of(tree: nodes.Template, variable: str) -> set[str] | None:
+    """Attributes read from `variable` (`x.a`, `x["a"]`); None if it is used any other way."""
+    attributes: set[str] = set()
+    bases: set[int] = set()
+    for node in tree.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == variable:
+            attributes.add(node.attr)
+            bases.add(id(node.node))
+    for node in tree.find_all(nodes.Getitem):
+        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        if isinstance(node.node, nodes.Name) and node.node.name == variable:
+            if not isinstance(key, str):
+                return None
+            attributes.add(key)
+            bases.add(id(node.node))
+    for name in tree.find_all(nodes.Name):
+        if name.name == variable and id(name) not in bases:
+            return None
+    return attributes

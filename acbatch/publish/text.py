@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 # Characters XML 1.0 forbids (C0 controls except tab/newline/CR, lone surrogates, U+FFFE/U+FFFF)
 # and the C1 controls it discourages, which feed readers reinterpret as Windows-1252.
@@ -14,6 +16,29 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
 _MD_BLOCK_MARK = re.compile(r"^(\s*)([#+\-=])", re.MULTILINE)
 _MD_ORDERED_MARK = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+# What urllib.parse.quote(part, safe="") leaves as it is (a path part needing no quoting).
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
+def _replace_specials(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
+try:
+    # MarkupSafe 3's C core of escape(), without wrapping the result in Markup (a Python
+    # constructor call that costs more than the escaping itself).
+    from markupsafe import _escape_inner as _markupsafe_escape
+except ImportError:  # pragma: no cover - other MarkupSafe versions
+    _markupsafe_escape = _replace_specials
+
+escape_text: Callable[[str], str] = _markupsafe_escape
+"""markupsafe.escape() of a plain string, as a plain string."""
 
 
 def xml_safe(text: str) -> str:
@@ -27,19 +52,29 @@ def clean(text: str | None) -> str:
     """Untrusted text normalised for output: legal characters, unified newlines, trimmed."""
     if not text:
         return ""
-    return xml_safe(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return xml_safe(text).strip()
 
 
 def one_line(text: str | None) -> str:
     return " ".join(clean(text).split())
 
 
+one_line_cached = lru_cache(maxsize=4096)(one_line)
+"""one_line() for values that repeat across episodes (speaker names, keywords)."""
+
+
 def paragraphs_html(text: str | None) -> Markup:
     """Plain text -> escaped HTML paragraphs (blank line = new paragraph, newline = <br>)."""
-    cleaned = clean(text)
+    return cleaned_paragraphs_html(clean(text))
+
+
+def cleaned_paragraphs_html(cleaned: str) -> Markup:
+    """paragraphs_html() of text already clean()ed."""
     if not cleaned:
         return Markup("")
-    escaped = str(escape(cleaned))
+    escaped = escape_text(cleaned)
     if "\n" not in escaped:
         return Markup(f"<p>{escaped}</p>")
     parts = [part.strip() for part in _BLANK_LINES.split(escaped)]
@@ -68,6 +103,11 @@ def safe_http_url(url: str | None) -> str | None:
     """An absolute http(s) URL with unsafe characters percent-encoded, or None."""
     if not url:
         return None
+    return _safe_http_url(url)
+
+
+@lru_cache(maxsize=1024)  # episodes often share a link (a source site, the show's page)
+def _safe_http_url(url: str) -> str | None:
     url = clean(url)
     try:
         parts = urlsplit(url)
@@ -80,7 +120,16 @@ def safe_http_url(url: str | None) -> str | None:
 
 def quote_relpath(relpath: str) -> str:
     """'episodes/my ep/x.mp3' -> 'episodes/my%20ep/x.mp3' (every part fully quoted)."""
+    if _UNRESERVED_PATH.fullmatch(relpath):
+        return relpath
     return "/".join(quote(part, safe="") for part in relpath.split("/"))
+
+
+def quote_part(text: str) -> str:
+    """One path part fully quoted: 'my ep/1' -> 'my%20ep%2F1'."""
+    if "/" not in text and _UNRESERVED_PATH.fullmatch(text):
+        return text
+    return quote(text, safe="")
 
 
 def join_url(base_url: str, relpath: str) -> str:
@@ -90,7 +139,11 @@ def join_url(base_url: str, relpath: str) -> str:
 
 def clock(seconds: float) -> str:
     """Human timestamp: 4:05, 1:02:03."""
-    total = max(0, int(seconds))
+    return _clock(max(0, int(seconds)))
+
+
+@lru_cache(maxsize=8192)  # chapter starts and durations repeat across episodes
+def _clock(total: int) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -9,11 +9,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from functools import cached_property
 from typing import NamedTuple
-from urllib.parse import quote
 
 from markupsafe import Markup
 
@@ -24,9 +23,12 @@ from acbatch.publish.feedurls import FEED_FILE, base_folder_url, feed_url, podca
 from acbatch.publish.model import Chapter, PublishedEpisode, TimedTurn
 from acbatch.publish.text import (
     clean,
+    cleaned_paragraphs_html,
     clock,
     one_line,
+    one_line_cached,
     paragraphs_html,
+    quote_part,
     quote_relpath,
     safe_http_url,
     xml_safe,
@@ -52,8 +54,23 @@ def bcp47(api_language: str) -> str:
     return _BCP47.get(api_language, api_language.replace("_", "-"))
 
 
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_ZONES: dict[timedelta | None, str] = {}
+
+
 def rfc2822(moment: datetime) -> str:
-    return format_datetime(moment)
+    """email.utils.format_datetime(moment), without its per-call strftime (one per zone)."""
+    if moment.tzinfo is None:
+        return format_datetime(moment)
+    offset = moment.utcoffset()
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES[offset] = moment.strftime("%z")
+    return (
+        f"{_DAY_NAMES[moment.weekday()]}, {moment.day:02d} {_MONTH_NAMES[moment.month - 1]} "
+        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} {zone}"
+    )
 
 
 def yes_no(flag: bool) -> str:
@@ -207,36 +224,39 @@ def episode_view(
     turns: Sequence[TimedTurn] = (),
 ) -> EpisodeView:
     """The episode as templates see it; `turns` are only needed for the show notes."""
-    folder = "episodes/" + quote(episode.id, safe="") + "/"
+    folder = "episodes/" + quote_part(episode.id) + "/"
     base = base_folder_url(show.base_url)
+    base_folder = base + folder
     transcripts = (
         [
-            Link(TRANSCRIPT_LABELS[name], base + folder + name, folder + name, mime)
+            Link(TRANSCRIPT_LABELS[name], base_folder + name, folder + name, mime)
             for name, mime in TRANSCRIPT_FORMATS.items()
         ]
         if has_transcript
         else []
     )
     chapters_link = (
-        Link("Chapters", base + folder + CHAPTERS_FILE, folder + CHAPTERS_FILE, CHAPTERS_TYPE)
+        Link("Chapters", base_folder + CHAPTERS_FILE, folder + CHAPTERS_FILE, CHAPTERS_TYPE)
         if chapters
         else None
     )
     audio_href = quote_relpath(audio_relpath)
-    notes_url = base + folder + NOTES_HTML
+    notes_url = base_folder + NOTES_HTML
     publish = episode.publish
     explicit = show.explicit if publish.explicit is None else publish.explicit
     whole_seconds = int(duration)
     pub_date = episode.pub_date
+    description = clean(episode.description)
+    pub_date_iso = pub_date.isoformat()
     return EpisodeView(
         id=xml_safe(episode.id),
         guid=one_line(episode.guid),
         title=one_line(episode.title) or xml_safe(episode.id),
-        description=clean(episode.description),
-        description_html=paragraphs_html(episode.description),
+        description=description,
+        description_html=cleaned_paragraphs_html(description),
         pub_date=rfc2822(pub_date),
-        pub_date_iso=pub_date.isoformat(),
-        pub_day=pub_date.date().isoformat(),
+        pub_date_iso=pub_date_iso,
+        pub_day=pub_date_iso[:10],  # the date part of YYYY-MM-DDTHH:MM:SS...
         duration=whole_seconds,
         duration_clock=clock(whole_seconds),
         enclosure_url=base + audio_href,
@@ -252,9 +272,9 @@ def episode_view(
         notes_url=notes_url,
         notes_href=folder + NOTES_HTML,
         source_link=safe_http_url(episode.source_link),
-        keywords=[k for k in map(one_line, publish.keywords) if k],
+        keywords=[k for k in map(one_line_cached, publish.keywords) if k],
         language=bcp47(episode.language),
-        speakers=[s for s in map(one_line, episode.speakers) if s],
+        speakers=[s for s in map(one_line_cached, episode.speakers) if s],
         highlights=[HighlightView(c.title, c.start, clock(c.start)) for c in chapters],
         transcripts=transcripts,
         chapters=chapters_link,
