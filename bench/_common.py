@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,21 +112,6 @@ def responses(stats: dict[str, Any], code: int) -> int:
 # -- generated shows -------------------------------------------------------------------------------
 
 
-def square_png(size: int, rgb: tuple[int, int, int] = (20, 90, 140)) -> bytes:
-    """A solid-colour PNG of size x size pixels (directories want 1400-3000 px artwork)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * size
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(row * size, 9)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
 def episode_id(number: int) -> str:
     return f"ep-{number:05d}"
 
@@ -153,6 +136,7 @@ def episode_spec(number: int) -> str:
 
 def write_show(root: Path, count: int, *, api: dict[str, Any] | None = None) -> Path:
     """A valid show of `count` plain-text episodes in `root`; returns the acbatch.yaml path."""
+    from acbatch.publish.samples import png_bytes
     from acbatch.sandbox.catalog import sandbox_catalog
 
     root.mkdir(parents=True, exist_ok=True)
@@ -176,7 +160,7 @@ def write_show(root: Path, count: int, *, api: dict[str, Any] | None = None) -> 
         "api": api or {"jobs": 4},
     }
     (root / "acbatch.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    (root / "cover.png").write_bytes(square_png(1400))
+    (root / "cover.png").write_bytes(png_bytes(1400, (20, 90, 140)))
     (root / "voices.json").write_text(json.dumps(sandbox_catalog().to_document()), encoding="utf-8")
     specs = root / "specs"
     specs.mkdir(exist_ok=True)

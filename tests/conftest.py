@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from acbatch.publish.samples import png_bytes
 from acbatch.sandbox.backend import SandboxSettings
 from acbatch.sandbox.server import SandboxServer
 
@@ -58,23 +59,6 @@ def _no_api_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", os.environ.get("CI", "1"))
 
 
-def square_png(size: int, rgb: tuple[int, int, int] = (20, 90, 140)) -> bytes:
-    """A real, solid-colour PNG of size x size pixels (Apple wants 1400-3000 px artwork)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * size
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(row * size, 9)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
 def write_show(
     root: Path,
     episodes: dict[str, dict[str, object]],
@@ -106,7 +90,7 @@ def write_show(
         "api": api or {"jobs": 4},
     }
     (root / "acbatch.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    (root / "cover.png").write_bytes(square_png(1400))
+    (root / "cover.png").write_bytes(png_bytes(1400, (20, 90, 140)))
     (root / "voices.json").write_text(
         json.dumps(sandbox_catalog().to_document(), indent=2), encoding="utf-8"
     )
