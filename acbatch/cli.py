@@ -21,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "voices": "voices",
     "sandbox": "sandbox",
     "doctor": "doctor",
+    "retry": "retry",
+    "redo": "redo",
+    "adopt": "adopt",
+    "costs": "costs",
 }
 
 EXIT_OK = 0

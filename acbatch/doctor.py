@@ -145,5 +145,3 @@ def run_checks(ctx: Context, base_url: str | None) -> list[Check]:
         checks.append(check_writable(paths.output, "output folder"))
         checks.append(check_writable(paths.state, "state folder"))
     return checks
-
-

@@ -138,6 +138,7 @@ def peak_per_second(moments: list[float]) -> int:
 
 def run_batch(latency: float, jobs: int, episodes: int, rate_limit: int, root: Path) -> BatchResult:
     from acbatch.runner.engine import Runner, RunOptions
+    from acbatch.runner.plan import SANDBOX_SERVICE
     from acbatch.runner.session import load_catalog
     from acbatch.runner.state import StateStore
 
@@ -169,6 +170,7 @@ def run_batch(latency: float, jobs: int, episodes: int, rate_limit: int, root: P
             StateStore(project.config.paths.state),
             client,
             options,
+            service=SANDBOX_SERVICE,
             catalog=load_catalog(project),
         )
         started = time.perf_counter()

@@ -112,6 +112,23 @@ class StrictDouble:
     def creates_after(self, moment: float) -> int:
         return sum(1 for step in self.creates for at, _ in self.creates[step] if at > moment)
 
+    def source_of(self, global_id: str) -> str:
+        """The source text (or URL) of the episode a task belongs to."""
+        task = self.tasks[global_id]
+        if task.step == "audio":
+            task = self.tasks[task.body["global_id"]]
+        return str(task.body.get("text") or task.body.get("url") or "")
+
+    def creates_by_source(self) -> dict[str, list[str]]:
+        """Per episode source, the steps of the creates it received, in order."""
+        made: list[tuple[float, str, str]] = [
+            (at, step, global_id) for step in self.creates for at, global_id in self.creates[step]
+        ]
+        sequence: dict[str, list[str]] = {}
+        for _at, step, global_id in sorted(made):
+            sequence.setdefault(self.source_of(global_id), []).append(step)
+        return sequence
+
     def in_flight(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
         return sum(1 for t in self.tasks.values() if not self._finished(t, now))
@@ -127,10 +144,10 @@ class StrictDouble:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 double._serve_file(self)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 status, payload, kind = double._answer(self.path, dict(self.headers), raw)
@@ -339,8 +356,18 @@ class StrictDouble:
             "train_data": "outline",
             "podcast_script": turns,
             "hightlights": [
-                {"highlight": "Opening", "index": 0, "script_start_index": 0, "script_end_index": 1},
-                {"highlight": "Closing", "index": 1, "script_start_index": 2, "script_end_index": 3},
+                {
+                    "highlight": "Opening",
+                    "index": 0,
+                    "script_start_index": 0,
+                    "script_end_index": 1,
+                },
+                {
+                    "highlight": "Closing",
+                    "index": 1,
+                    "script_start_index": 2,
+                    "script_end_index": 3,
+                },
             ],
             "processed_content": "A short conversation.",
             "title": f"About {' '.join(words[:3])}",
@@ -389,4 +416,3 @@ def catalog_document(speakers: dict[str, int] | None = None) -> dict[str, Any]:
             }
         )
     return {"code": 100000, "data": {"total": len(records), "records": records}, "message": "ok"}
-

@@ -128,14 +128,16 @@ def test_run_status_plan_through_the_cli(tmp_path: Path) -> None:
     planned = json.loads(plan.stdout)
     assert [e["action"] for e in planned["episodes"]] == ["create_script", "create_script"]
     assert planned["totals"]["credits"] == {"low": 20, "high": 20}
+    assert planned["totals"]["billed_step"] == "audio"
 
     first = acbatch("run", "--sandbox", "--json", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["outcomes"] == {"done": 2}
     assert summary["requests"] >= 8
-    feed = tmp_path / "output" / "feed.xml"
+    feed = tmp_path / "sandbox" / "output" / "feed.xml"
     assert feed.is_file()
+    assert not (tmp_path / "output").exists(), "sandbox output is kept apart"
 
     again = acbatch("run", "--sandbox", "--json", cwd=tmp_path)
     assert json.loads(again.stdout)["requests"] == 0

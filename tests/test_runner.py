@@ -290,8 +290,12 @@ def test_unknown_task_is_reported_clearly(
     )
     StateStore(tmp_path / "state").save(state)
     result = run(config, server.url)
-    assert result.summary.results[0].outcome == Outcome.FAILED
+    # Asked a few times, then lost: never re-created without the user's word.
+    assert result.summary.results[0].outcome == Outcome.LOST
     assert "101008" in result.summary.results[0].message
+    assert "acbatch retry ep-1" in result.summary.results[0].message
+    assert server.stats()["tasks"] == 0, "nothing was re-created"
+    assert StateStore(tmp_path / "state").load("ep-1").phase == Phase.LOST
 
 
 def test_failed_tasks_are_recorded_with_the_reason_and_rerun(

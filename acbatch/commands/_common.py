@@ -18,6 +18,13 @@ json_option = click.option(
 )
 
 
+sandbox_option = click.option(
+    "--sandbox",
+    is_flag=True,
+    help="The offline sandbox, in its own workspace (sandbox/state, sandbox/output).",
+)
+
+
 def shown_path(path: Path) -> str:
     try:
         return os.path.relpath(path)

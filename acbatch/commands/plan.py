@@ -4,29 +4,95 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, load_valid_project
+from acbatch.commands._common import echo_json, json_option, load_valid_project, sandbox_option
 from acbatch.context import Context
-from acbatch.runner.plan import plan_project
-from acbatch.runner.session import state_folder
+from acbatch.runner.decide import Word
+from acbatch.runner.limits import CreditBudget
+from acbatch.runner.plan import plan_items, plan_run
+from acbatch.runner.session import (
+    RunRequest,
+    live_state_hint,
+    run_budget,
+    select_episodes,
+    service_for,
+    user_words,
+    workspace,
+)
 from acbatch.runner.state import StateStore
 
 
 @click.command("plan")
-@click.option("--sandbox", is_flag=True, help="Plan against the sandbox runs' state.")
+@click.argument("ids", nargs=-1)
+@sandbox_option
+@click.option(
+    "--retry-uncertain",
+    "retry_uncertain",
+    multiple=True,
+    metavar="ID",
+    help="Plan as `run --retry-uncertain ID` would (the resent create and its credits).",
+)
+@click.option(
+    "--max-credits",
+    type=click.IntRange(min=0),
+    help="Plan as `run --max-credits N` would.",
+)
+@click.option("--base-url", help="The API base URL the run would use.")
 @json_option
 @click.pass_obj
-def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
+def command(
+    ctx: Context,
+    ids: tuple[str, ...],
+    sandbox: bool,
+    retry_uncertain: tuple[str, ...],
+    max_credits: int | None,
+    base_url: str | None,
+    as_json: bool,
+) -> None:
     """Per episode: the next action, why, and its credit range; then totals.
 
-    Credits follow the API's rule max(10, floor(minutes) x 10) over the duration level's range.
+    This is the decision `acbatch run` takes, with the same budget: the first create `run`
+    sends for each episode is the one shown here. Only the audio step is billed, by the rule
+    max(10, floor(minutes) x 10) over the duration level's range.
 
     \b
     Examples:
       acbatch plan
       acbatch plan --json
+      acbatch plan --retry-uncertain tide-pools
     """
-    project = load_valid_project(ctx)
-    items = plan_project(project, StateStore(state_folder(project, sandbox)))
+    project = workspace(load_valid_project(ctx), sandbox)
+    request = RunRequest(
+        ids=ids, sandbox=sandbox, base_url=base_url, retry_uncertain=frozenset(retry_uncertain)
+    )
+    show_plan(project, request, max_credits, as_json)
+
+
+def show_plan(
+    project: object,
+    request: RunRequest,
+    max_credits: int | None,
+    as_json: bool,
+    words: dict[str, Word] | None = None,
+) -> None:
+    """Print the plan of a run request (also shown by the episode controls before they run)."""
+    from acbatch.spec.model import Project
+
+    assert isinstance(project, Project)
+    hint = live_state_hint(project, request.sandbox)
+    if hint and not as_json:
+        click.echo(f"acbatch: {hint}", err=True)
+    episodes, _drafts = select_episodes(project, request.ids)
+    store = StateStore(project.config.paths.state)
+    left = run_budget(project, store, max_credits)
+    planned = plan_run(
+        project,
+        store,
+        episodes,
+        service=service_for(project, request),
+        budget=CreditBudget(left),
+        words=words or user_words(request),
+    )
+    items = plan_items(planned)
     low = sum(i.credits_low for i in items)
     high = sum(i.credits_high for i in items)
     paid = [i for i in items if i.paid]
@@ -37,7 +103,9 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
                 "totals": {
                     "episodes": len(items),
                     "paid_creates": len(paid),
+                    "billed_step": "audio",
                     "credits": {"low": low, "high": high},
+                    "budget_left": left,
                 },
             }
         )
@@ -45,6 +113,12 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     width = max([len(i.id) for i in items] + [7])
     click.echo(f"{'EPISODE':<{width}}  {'NEXT':<14}  {'CREDITS':>9}  WHY")
     for i in items:
-        credits = f"{i.credits_low}-{i.credits_high}" if i.paid else "-"
+        credits = f"{i.credits_low}-{i.credits_high}" if i.credits_high else "-"
         click.echo(f"{i.id:<{width}}  {i.action:<14}  {credits:>9}  {i.reason}")
-    click.echo(f"{len(items)} episodes, {len(paid)} paid creates, estimated {low}-{high} credits")
+    line = (
+        f"{len(items)} episode{'s' if len(items) != 1 else ''}, {len(paid)} paid "
+        f"create{'s' if len(paid) != 1 else ''}, estimated {low}-{high} credits (audio is billed)"
+    )
+    if left is not None:
+        line += f"; budget left: {left} credits"
+    click.echo(line)

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, load_valid_project, shown_path
+from acbatch.commands._common import (
+    echo_json,
+    json_option,
+    load_valid_project,
+    sandbox_option,
+    shown_path,
+)
 from acbatch.context import Context
+from acbatch.errors import UserError
 from acbatch.runner.publishing import render_project
-from acbatch.runner.session import LOCK_NAME, state_folder
+from acbatch.runner.session import LOCK_NAME, live_state_hint, workspace
 from acbatch.runner.state import StateStore
 from acbatch.store import ProjectLock
 
 
-@click.command("render")
-@click.option("--sandbox", is_flag=True, help="Render from the sandbox runs' state.")
+@click.command(
+    "render",
+    epilog="Exit codes: 0 rendered; 1 nothing to render yet, or a published episode's audio "
+    "is missing (nothing is written); 3 a run holds the lock.",
+)
+@sandbox_option
 @json_option
 @click.pass_obj
 def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
@@ -23,9 +34,12 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     Example:
       acbatch render && acbatch feed check
     """
-    project = load_valid_project(ctx)
+    project = workspace(load_valid_project(ctx), sandbox)
+    hint = live_state_hint(project, sandbox)
+    if hint:
+        raise UserError(f"{hint}; nothing was rendered")
     with ProjectLock(project.config.paths.root / LOCK_NAME):
-        report = render_project(project, StateStore(state_folder(project, sandbox)))
+        report = render_project(project, StateStore(project.config.paths.state))
     if as_json:
         echo_json(
             {

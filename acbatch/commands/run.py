@@ -6,13 +6,19 @@ import sys
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, load_valid_project
+from acbatch.commands._common import echo_json, json_option, load_valid_project, sandbox_option
 from acbatch.context import Context
 from acbatch.runner.progress import Progress
-from acbatch.runner.session import RunRequest, parse_shard, run_project
+from acbatch.runner.session import RunRequest, RunResult, parse_shard, run_project
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every episode done or waiting for review; 1 an episode failed, is uncertain, "
+    "lost or kept for the next run; 3 another run holds the lock; 4 the credit budget or the "
+    "account's credits ran out; 130/143 cancelled by SIGINT/SIGTERM (the next run resumes)."
+)
 
 
-@click.command("run")
+@click.command("run", epilog=EXIT_CODES_HELP)
 @click.argument("ids", nargs=-1)
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Episodes in flight at once.")
 @click.option(
@@ -20,11 +26,7 @@ from acbatch.runner.session import RunRequest, parse_shard, run_project
     type=click.IntRange(min=0),
     help="Send no create that could take this run past N credits (by the high estimate).",
 )
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="Start the built-in offline sandbox on a free loopback port and run against it.",
-)
+@sandbox_option
 @click.option(
     "--retry-uncertain",
     "retry_uncertain",
@@ -56,7 +58,9 @@ def command(
     """Run the selected episodes (all valid, non-draft ones by default).
 
     Resumable and idempotent: every step is saved as it happens, a finished episode costs no
-    API calls, and a paid create is never sent twice unless you say so with --retry-uncertain.
+    API calls, and a paid create is never sent twice unless you say so (--retry-uncertain,
+    `acbatch retry`, `acbatch redo`). `acbatch plan` shows exactly what this will do first.
+    Ctrl-C (or SIGTERM) stops new creates at once, saves state and exits; run again to resume.
 
     \b
     Examples:
@@ -70,7 +74,6 @@ def command(
         shard_range = parse_shard(shard) if shard else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
-    project = load_valid_project(ctx)
     request = RunRequest(
         ids=ids + retry_uncertain if ids else (),
         jobs=jobs,
@@ -81,6 +84,12 @@ def command(
         render=not no_render,
         shard=shard_range,
     )
+    execute(ctx, request, as_json)
+
+
+def execute(ctx: Context, request: RunRequest, as_json: bool) -> None:
+    """Run a request and report it: shared by `run` and the episode controls."""
+    project = load_valid_project(ctx)
     progress = Progress(len(project.episodes), verbosity=ctx.verbosity)
     try:
         result = run_project(project, request, report=progress)
@@ -97,31 +106,41 @@ def command(
             data["published"] = result.rendered.published
         echo_json(data)
     if ctx.verbosity >= 0 or not as_json:
-        _print_summary(result)
+        print_summary(result)
     sys.exit(result.exit_code)
 
 
-def _print_summary(result: object) -> None:
-    from acbatch.runner.session import RunResult
-
-    assert isinstance(result, RunResult)
+def print_summary(result: RunResult) -> None:
     summary = result.summary
     for item in summary.results:
         if item.outcome.value not in ("done",):
             click.echo(f"  {item.id}: {item.outcome.value}: {item.message}", err=True)
     counts = ", ".join(f"{n} {name}" for name, n in summary.to_json()["outcomes"].items())
-    line = f"acbatch: {len(summary.results)} episodes: {counts or 'nothing to do'}"
-    line += f"; {summary.requests} API requests; {summary.elapsed:.1f}s"
+    total = len(summary.results)
+    line = f"acbatch: {total} episode{'s' if total != 1 else ''}: {counts or 'nothing to do'}"
+    creates = summary.creates
+    line += (
+        f"; {summary.requests} API requests ({creates['script']} script and "
+        f"{creates['audio']} billed audio creates); {summary.elapsed:.1f}s"
+    )
     if result.drafts:
         line += f"; drafts skipped: {', '.join(result.drafts)}"
     click.echo(line, err=True)
+    if summary.cancelled:
+        in_flight = [r.id for r in summary.results if r.outcome.value == "cancelled"]
+        click.echo(
+            f"acbatch: cancelled by {summary.cancelled}: {len(in_flight)} episode(s) left in "
+            "flight with their tasks saved; the next `acbatch run` resumes them",
+            err=True,
+        )
     if summary.aborted:
         click.echo(f"acbatch: error: run stopped: {summary.aborted}", err=True)
     if result.render_error:
         click.echo(f"acbatch: error: rendering failed: {result.render_error}", err=True)
     if result.rendered is not None:
+        count = len(result.rendered.published)
         click.echo(
-            f"acbatch: feed {result.rendered.feed_path} with "
-            f"{len(result.rendered.published)} episodes",
+            f"acbatch: feed {result.rendered.feed_path} with {count} "
+            f"episode{'s' if count != 1 else ''}",
             err=True,
         )

@@ -1,33 +1,37 @@
-"""`acbatch status`: where every episode stands."""
+"""`acbatch status`: where every episode stands, and what it has cost."""
 
 from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import echo_json, json_option
+from acbatch.commands._common import echo_json, json_option, sandbox_option
 from acbatch.context import Context
-from acbatch.runner.session import state_folder
+from acbatch.runner.ledger import ledger_of
+from acbatch.runner.session import live_state_hint, workspace
 from acbatch.runner.state import StateStore
 
 
 @click.command("status")
-@click.option("--sandbox", is_flag=True, help="Show the sandbox runs' state.")
+@sandbox_option
 @json_option
 @click.pass_obj
 def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
-    """Every episode's state, task ids, credits and last error.
+    """Every episode's state, task ids, credits charged and last error, with the show's total.
 
     \b
     Examples:
       acbatch status
       acbatch status --json | jq '.episodes[] | select(.phase == "uncertain")'
     """
-    project = ctx.load_project()
-    store = StateStore(state_folder(project, sandbox))
+    project = workspace(ctx.load_project(), sandbox)
+    store = StateStore(project.config.paths.state)
     saved = store.saved_names()
     rows = []
+    states = []
     for episode in project.episodes:
         state = store.load(episode.id) if store.has_saved(episode.id, saved) else None
+        if state is not None:
+            states.append(state)
         rows.append(
             {
                 "id": episode.id,
@@ -35,18 +39,34 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
                 "script_task": state.script.global_id if state else None,
                 "audio_task": state.audio.global_id if state else None,
                 "credits_charged": state.credits_charged if state else 0,
+                "charges": len(state.charges) if state else 0,
+                "failures": state.failures if state else 0,
                 "duration": state.download.duration if state and state.download else None,
                 "error": (state.error or {}).get("message") if state else None,
                 "updated_at": state.updated_at if state else None,
             }
         )
-    total = sum(r["credits_charged"] for r in rows)
+    ledger = ledger_of(states)
+    hint = live_state_hint(project, sandbox)
     if as_json:
-        echo_json({"episodes": rows, "credits_charged": total, "state": str(store.folder)})
+        echo_json(
+            {
+                "episodes": rows,
+                "credits_charged": ledger.spent(),
+                "credits_committed": ledger.committed,
+                "state": str(store.folder),
+                "note": hint,
+            }
+        )
         return
+    if hint:
+        click.echo(f"acbatch: {hint}", err=True)
     width = max([len(r["id"]) for r in rows] + [7])
     click.echo(f"{'EPISODE':<{width}}  {'PHASE':<16}  {'CREDITS':>7}  TASKS / ERROR")
     for r in rows:
         detail = r["error"] or " ".join(t for t in (r["script_task"], r["audio_task"]) if t)
         click.echo(f"{r['id']:<{width}}  {r['phase']:<16}  {r['credits_charged']:>7}  {detail}")
-    click.echo(f"{'total':<{width}}  {'':<16}  {total:>7}")
+    total = f"{'total':<{width}}  {'':<16}  {ledger.spent():>7}"
+    if ledger.committed:
+        total += f"  (+ up to {ledger.committed} for audio in flight)"
+    click.echo(total)

@@ -69,6 +69,34 @@ def render_fingerprint(episode: Episode) -> str:
     return digest(data)
 
 
+def audio_inputs(episode: Episode, review_script: dict[str, Any] | None) -> dict[str, Any]:
+    inputs: dict[str, Any] = {f"overrides.{k}": v for k, v in episode.overrides.items()}
+    inputs["reviewed script"] = review_script
+    return inputs
+
+
+def render_inputs(episode: Episode) -> dict[str, Any]:
+    inputs: dict[str, Any] = {k: episode.raw.get(k) for k in ("title", "description")}
+    publish = episode.raw.get("publish")
+    for key, value in (publish if isinstance(publish, dict) else {}).items():
+        inputs[f"publish.{key}"] = value
+    return inputs
+
+
+def field_digests(inputs: dict[str, Any]) -> dict[str, str]:
+    """One short digest per input, kept in state so that `plan` can say what changed."""
+    return {name: digest(value)[:16] for name, value in inputs.items()}
+
+
+def changed_fields(recorded: dict[str, str], wanted: dict[str, str]) -> tuple[str, ...]:
+    """The inputs whose digests differ (nothing when no digests were recorded)."""
+    if not recorded:
+        return ()
+    return tuple(
+        sorted(k for k in recorded.keys() | wanted.keys() if recorded.get(k) != wanted.get(k))
+    )
+
+
 def script_request(episode: Episode) -> dict[str, Any]:
     """The step-1 create body, exactly as the reference documents it."""
     source = episode.source

@@ -8,25 +8,26 @@ and a create whose outcome is unknown is never resent without the user's word.
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from acbatch import codes
 from acbatch.runner import bodies
+from acbatch.runner.decide import Action, Decision, Move, Word
 from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
+from acbatch.runner.plan import Situation, audio_file_present, plan_run
 from acbatch.runner.polling import LatencyModel, latency_models
 from acbatch.runner.state import (
-    DONE_PHASES,
     Download,
     EpisodeState,
     Phase,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     # where they are used, so a run with nothing left to do does not pay for loading them.
     from acbatch.api import errors as api_errors
     from acbatch.api.client import PodcastClient, Task
+    from acbatch.runner.download import DownloadedAudio
 
 SCRIPT_RESULT_FIELDS = (
     "title",
@@ -72,16 +74,48 @@ class Outcome(str, Enum):
     FAILED = "failed"
     UNCERTAIN = "uncertain"
     TIMED_OUT = "timed_out"
+    LOST = "lost"
+    AUDIO_LOST = "audio_lost"
+    KEPT = "kept"
+    """The task is kept, to be polled again by the next run (an answer acbatch could not read)."""
     BUDGET = "over_budget"
     NO_CREDITS = "insufficient_credits"
     ABORTED = "aborted"
+    CANCELLED = "cancelled"
     SKIPPED = "skipped"
 
 
 PROBLEM_OUTCOMES = frozenset(
-    {Outcome.FAILED, Outcome.UNCERTAIN, Outcome.TIMED_OUT, Outcome.ABORTED}
+    {
+        Outcome.FAILED,
+        Outcome.UNCERTAIN,
+        Outcome.TIMED_OUT,
+        Outcome.LOST,
+        Outcome.AUDIO_LOST,
+        Outcome.KEPT,
+        Outcome.ABORTED,
+        Outcome.CANCELLED,
+    }
 )
 BUDGET_OUTCOMES = frozenset({Outcome.BUDGET, Outcome.NO_CREDITS})
+# Where a decision that ends an episode's turn leaves it.
+FINAL_OUTCOMES: dict[Action, Outcome] = {
+    Action.WAIT_REVIEW: Outcome.REVIEW,
+    Action.REVIEW_INVALID: Outcome.FAILED,
+    Action.UNCERTAIN: Outcome.UNCERTAIN,
+    Action.FAILED: Outcome.FAILED,
+    Action.LOST: Outcome.LOST,
+    Action.AUDIO_LOST: Outcome.AUDIO_LOST,
+    Action.WRONG_HOST: Outcome.FAILED,
+    Action.OVER_BUDGET: Outcome.BUDGET,
+    Action.DONE: Outcome.DONE,
+    Action.RENDER: Outcome.DONE,
+    Action.DRAFT: Outcome.SKIPPED,
+}
+TASK_NOT_FOUND_ASKS = 3
+"""101008 on a status call is asked again this often before the task is declared lost."""
+CANCEL_GRACE = 1.0
+"""After a cancel, how long finishing episodes may take to save, once no create is on the wire."""
 
 
 @dataclass
@@ -91,6 +125,7 @@ class EpisodeResult:
     phase: str
     message: str = ""
     credits: int = 0
+    """Credits charged in this run."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,7 +141,10 @@ class EpisodeResult:
 class RunSummary:
     results: list[EpisodeResult] = field(default_factory=list)
     requests: int = 0
+    creates: dict[str, int] = field(default_factory=lambda: {"script": 0, "audio": 0})
     aborted: str | None = None
+    cancelled: str | None = None
+    """The signal that cancelled the run (SIGINT or SIGTERM), if one did."""
     concurrency_refusals: int = 0
     rate_refusals: int = 0
     elapsed: float = 0.0
@@ -116,6 +154,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        if self.cancelled:
+            return CANCEL_EXIT_CODES.get(self.cancelled, 130)
         if any(r.outcome in PROBLEM_OUTCOMES for r in self.results) or self.aborted:
             return 1
         if any(r.outcome in BUDGET_OUTCOMES for r in self.results):
@@ -129,7 +169,10 @@ class RunSummary:
             "outcomes": outcomes,
             "credits_charged": sum(r.credits for r in self.results),
             "requests": self.requests,
+            "creates": dict(self.creates),
+            "billed_creates": self.creates.get("audio", 0),
             "aborted": self.aborted,
+            "cancelled": self.cancelled,
             "concurrency_refusals": self.concurrency_refusals,
             "rate_refusals": self.rate_refusals,
             "elapsed_seconds": round(self.elapsed, 3),
@@ -137,11 +180,17 @@ class RunSummary:
         }
 
 
+CANCEL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+
 @dataclass
 class RunOptions:
     jobs: int = 4
-    max_credits: int | None = None
-    retry_uncertain: frozenset[str] = frozenset()
+    budget_left: int | None = None
+    """Credits the run may commit to (the tightest of --max-credits and the show's budgets)."""
+    words: dict[str, Word] = field(default_factory=dict)
+    """The user's word per episode id (--retry-uncertain, retry, redo, adopt)."""
+    max_attempts: int = 2
     retries: int = 8
     poll_initial: float = 2.0
     poll_max_interval: float = 30.0
@@ -172,13 +221,15 @@ def audio_path(project: Project, episode_id: str) -> Path:
     return project.config.paths.output / "episodes" / episode_id / f"{episode_id}.mp3"
 
 
-def approved_script(episode: Episode) -> dict[str, Any] | None:
-    """review.approved_script, without importing the review gate for episodes it skips."""
-    if episode.review != "required":
-        return None
-    from acbatch.runner import review
+def published_audio_url(project: Project, episode_id: str) -> str | None:
+    """Where the published site serves the episode's audio (output/ served at show.base_url)."""
+    from acbatch.publish.feedurls import base_folder_url
 
-    return review.approved_script(episode)
+    base = project.config.show.base_url
+    if not base:
+        return None
+    relative = audio_path(project, episode_id).relative_to(project.config.paths.output)
+    return base_folder_url(base) + relative.as_posix()
 
 
 def is_review_error(exc: BaseException) -> bool:
@@ -205,6 +256,7 @@ class Runner:
         client: Callable[[], PodcastClient | None] | PodcastClient | None,
         options: RunOptions,
         *,
+        service: str,
         catalog: VoiceCatalog | None = None,
         report: Reporter | None = None,
     ) -> None:
@@ -215,17 +267,25 @@ class Runner:
         self._client: PodcastClient | None = None if client is None or callable(client) else client
         self._client_lock = threading.Lock()
         self.options = options
+        self.service = service
+        """Where this run's tasks live: the API base URL, or the sandbox."""
         self.catalog = catalog
         self.report: Reporter = report or (lambda _id, _event, _message: None)
         self.limit = AdaptiveLimit(options.jobs)
         self.backoff = Backoff(seed=options.seed)
         self.rate_gate = RateGate(self.backoff)
-        self.budget = CreditBudget(options.max_credits)
+        self.budget = CreditBudget(options.budget_left)
         self.latency: dict[str, LatencyModel] = latency_models_for(options)
         self.stop = threading.Event()
         self._slot = threading.local()
         self.out_of_credits = False
         self.aborted: str | None = None
+        self.cancelled: str | None = None
+        self._cancelled_at: float | None = None
+        self._wire = threading.Condition()
+        self._creates_on_wire = 0
+        self.creates = {"script": 0, "audio": 0}
+        self._live: dict[str, EpisodeState] = {}
 
     # -- the client is made only when an episode needs the API -------------------------------
 
@@ -236,82 +296,140 @@ class Runner:
                 made = self._client_source() if callable(self._client_source) else None
                 if made is None:
                     # No factory, or one that found no API key.
-                    raise _Stop(
-                        Outcome.ABORTED,
-                        "no API key: set AUDIOCLEANER_API_KEY, or run with --sandbox",
-                    )
+                    self._abort("no API key: set AUDIOCLEANER_API_KEY, or run with --sandbox")
                 self._client = made
+            assert self._client is not None
             return self._client
 
     @property
     def requests_sent(self) -> int:
         return self._client.requests_sent if self._client is not None else 0
 
+    # -- cancellation --------------------------------------------------------------------------
+
+    def cancel(self, signal_name: str = "SIGINT") -> None:
+        """Stop at once: no create leaves after this; one already on the wire may finish."""
+        with self._wire:
+            if self.cancelled is None:
+                self.cancelled = signal_name
+                self._cancelled_at = time.monotonic()
+        self.stop.set()
+
+    def creates_on_wire(self) -> int:
+        with self._wire:
+            return self._creates_on_wire
+
     # -- the run -------------------------------------------------------------------------------
 
     def run(self, episodes: Sequence[Episode]) -> RunSummary:
         started = time.monotonic()
         summary = RunSummary()
-        # Episodes with nothing left to do are settled here: checking one costs less than
-        # handing it to a worker thread. The rest go to the workers, as they always have.
-        saved = self.store.saved_names()
-        settled = [self._settled(episode, saved) for episode in episodes]
-        pending = [episode for episode, done in zip(episodes, settled, strict=True) if done is None]
-        driven: list[EpisodeResult] = []
+        planned = plan_run(
+            self.project,
+            self.store,
+            episodes,
+            service=self.service,
+            budget=self.budget,
+            words=self.options.words,
+            max_attempts=self.options.max_attempts,
+        )
+        # An episode whose decision ends its turn without recording anything is settled here:
+        # that costs less than handing it to a worker. The rest go to the workers.
+        results: dict[str, EpisodeResult] = {}
+        pending: list[tuple[Situation, Decision]] = []
+        for current, decision in planned:
+            if decision.final and not decision.moves and decision.action != Action.WAIT_REVIEW:
+                outcome = FINAL_OUTCOMES[decision.action]
+                message = "" if outcome == Outcome.DONE else decision.reason
+                phase = current.state.phase.value if current.state else "new"
+                results[current.episode.id] = EpisodeResult(
+                    current.episode.id, outcome, phase, message
+                )
+                self.report(current.episode.id, outcome.value, message)
+            else:
+                pending.append((current, decision))
         if pending:
-            jobs = max(1, self.options.jobs)
-            with ThreadPoolExecutor(jobs, thread_name_prefix="episode") as pool:
-                driven = list(pool.map(self._drive_safely, pending))
-        rest = iter(driven)
-        summary.results = [done if done is not None else next(rest) for done in settled]
+            self._drive_all(pending, results)
+        summary.results = [results[e.id] for e in episodes]
         summary.requests = self.requests_sent
+        summary.creates = dict(self.creates)
         summary.aborted = self.aborted
+        summary.cancelled = self.cancelled
         summary.concurrency_refusals = self.limit.refusals
         summary.rate_refusals = self.rate_gate.refusals
         summary.elapsed = time.monotonic() - started
         return summary
 
-    def _settled(self, episode: Episode, saved: set[str] | None) -> EpisodeResult | None:
-        """The result of a finished episode still in line with its spec; else None.
+    def _drive_all(
+        self, pending: list[tuple[Situation, Decision]], results: dict[str, EpisodeResult]
+    ) -> None:
+        """Drive the pending episodes on daemon worker threads until done or cancelled.
 
-        For such an episode reconcile() changes nothing and _drive() returns DONE at once; this
-        reaches the same result without them. Anything else, or any doubt, is left to a worker.
+        Daemon threads, so that a cancelled run can exit while a status poll is still waiting
+        for its answer: every state change is already on disk, and the next run resumes.
         """
-        if not self.store.has_saved(episode.id, saved):
-            return None
-        try:
-            state = self.store.load(episode.id)
-            if state is None or not self._finished_as_is(episode, state):
-                return None
-        except Exception:  # the worker meets it again and reports it
-            return None
-        self.report(episode.id, Outcome.DONE.value, "")
-        return EpisodeResult(episode.id, Outcome.DONE, state.phase.value, "", state.credits_charged)
+        work: queue.SimpleQueue[tuple[Situation, Decision]] = queue.SimpleQueue()
+        for item in pending:
+            work.put(item)
+        finished = threading.Condition()
 
-    def _finished_as_is(self, episode: Episode, state: EpisodeState) -> bool:
-        """Done, with the fingerprints reconcile() checks unchanged and the audio on disk."""
-        if state.phase not in DONE_PHASES:
-            return False
-        wanted_script = bodies.script_fingerprint(episode)
-        if state.script.fingerprint not in ("", wanted_script):
-            return False
-        wanted_audio = bodies.audio_fingerprint(
-            episode, approved_script(episode), script=wanted_script
-        )
-        if state.audio.fingerprint not in ("", wanted_audio):
-            return False
-        download = state.download
-        return download is not None and (self.project.config.paths.root / download.path).is_file()
+        def worker() -> None:
+            while True:
+                try:
+                    current, _decision = work.get_nowait()
+                except queue.Empty:
+                    return
+                if self.stop.is_set():
+                    result = self._stopped_result(current)
+                else:
+                    result = self._drive_safely(current)
+                with finished:
+                    results[current.episode.id] = result
+                    finished.notify_all()
 
-    def _drive_safely(self, episode: Episode) -> EpisodeResult:
+        for index in range(min(max(1, self.options.jobs), len(pending))):
+            threading.Thread(target=worker, name=f"episode-{index}", daemon=True).start()
+        waiting_for = {current.episode.id for current, _decision in pending}
+        with finished:
+            while not waiting_for <= results.keys():
+                finished.wait(0.05)
+                if self._cancel_settled():
+                    break
+        for current, _decision in pending:
+            if current.episode.id not in results:
+                results[current.episode.id] = self._stopped_result(current)
+
+    def _cancel_settled(self) -> bool:
+        """After a cancel: no create on the wire, and the grace for saving has passed."""
+        with self._wire:
+            if self._cancelled_at is None or self._creates_on_wire:
+                return False
+            return time.monotonic() - self._cancelled_at >= CANCEL_GRACE
+
+    def _stopped_result(self, current: Situation) -> EpisodeResult:
+        state = self._live.get(current.episode.id) or current.state
+        phase = state.phase.value if state else "new"
+        if self.cancelled:
+            return EpisodeResult(
+                current.episode.id,
+                Outcome.CANCELLED,
+                phase,
+                f"cancelled ({self.cancelled}) at {phase}; the next run resumes",
+            )
+        return EpisodeResult(current.episode.id, Outcome.ABORTED, phase, self.aborted or "stopped")
+
+    def _drive_safely(self, current: Situation) -> EpisodeResult:
+        episode = current.episode
         self._slot.held = False
         self._slot.created = None
+        self._slot.charged = 0
         try:
             state = self.store.load(episode.id) or self._new_state(episode)
         except StoreError as exc:
             return EpisodeResult(episode.id, Outcome.FAILED, "unknown", str(exc))
+        self._live[episode.id] = state
         try:
-            outcome, message = self._drive(episode, state)
+            outcome, message = self._drive(current, state)
         except _Stop as stop:
             outcome, message = stop.outcome, stop.message
         except StoreError as exc:
@@ -328,8 +446,13 @@ class Runner:
             if self._slot.held:
                 self._slot.held = False
                 self.limit.release(finished=False)
+        if outcome in (Outcome.ABORTED,) and self.cancelled:
+            outcome = Outcome.CANCELLED
+            message = (
+                f"cancelled ({self.cancelled}) at {state.phase.value}; the next run resumes it"
+            )
         self.report(episode.id, outcome.value, message)
-        return EpisodeResult(episode.id, outcome, state.phase.value, message, state.credits_charged)
+        return EpisodeResult(episode.id, outcome, state.phase.value, message, self._slot.charged)
 
     def _new_state(self, episode: Episode) -> EpisodeState:
         base_url = self.project.config.show.base_url
@@ -339,144 +462,124 @@ class Runner:
         self.store.save(state)
         self.report(state.id, state.phase.value, (state.error or {}).get("message", ""))
 
-    # -- deciding where an episode stands --------------------------------------------------------
-
-    def reconcile(self, episode: Episode, state: EpisodeState) -> None:
-        """Bring a loaded state in line with the spec and the user's instructions."""
-        if state.phase in (Phase.SCRIPT_SENDING, Phase.AUDIO_SENDING):
-            step = "script" if state.phase == Phase.SCRIPT_SENDING else "audio"
-            state.fail(
-                Phase.UNCERTAIN,
-                step,
-                "uncertain",
-                f"acbatch stopped while the {step} create was being sent, so its task id was "
-                "never saved; it may have been created (and billed). Check your account, then "
-                f"run `acbatch run --retry-uncertain {episode.id}` to send it again",
-            )
-            self._save(state)
-
-        wanted_script = bodies.script_fingerprint(episode)
-        review_script = approved_script(episode)
-        wanted_audio = bodies.audio_fingerprint(episode, review_script, script=wanted_script)
-        recorded = state.script.fingerprint
-        if state.phase != Phase.NEW and recorded and recorded != wanted_script:
-            state.script, state.audio, state.download = StepRecord(), StepRecord(), None
-            state.move(Phase.NEW, "source, style, duration, language or speakers changed")
-            self._save(state)
-        elif state.phase in DONE_PHASES | {
-            Phase.AUDIO_REQUESTED,
-            Phase.AUDIO_READY,
-        } and state.audio.fingerprint not in ("", wanted_audio):
-            state.audio, state.download = StepRecord(), None
-            state.move(Phase.SCRIPT_READY, "overrides or the reviewed script changed")
-            self._save(state)
-        elif state.phase in (Phase.FAILED, Phase.TIMED_OUT, Phase.UNCERTAIN) and (
-            state.failed_step == "audio" and state.audio.fingerprint not in ("", wanted_audio)
-        ):
-            state.audio = StepRecord()
-            state.move(Phase.SCRIPT_READY, "overrides or the reviewed script changed")
-            self._save(state)
-
-        if state.phase == Phase.UNCERTAIN and episode.id in self.options.retry_uncertain:
-            restart = Phase.NEW if state.failed_step == "script" else Phase.SCRIPT_READY
-            state.move(restart, "resent on the user's word (--retry-uncertain)")
-            self._save(state)
-        elif state.phase == Phase.FAILED:
-            restart = {"script": Phase.NEW, "audio": Phase.SCRIPT_READY}.get(
-                state.failed_step or "", Phase.AUDIO_READY
-            )
-            state.move(restart, f"retrying after: {(state.error or {}).get('message', '')}")
-            self._save(state)
-        elif state.phase == Phase.TIMED_OUT:
-            resume = (
-                Phase.SCRIPT_REQUESTED if state.failed_step == "script" else (Phase.AUDIO_REQUESTED)
-            )
-            state.move(resume, "resuming the poll of a timed-out task")
-            state.error = None
-            self._save(state)
-
-        if state.phase in DONE_PHASES:
-            download = state.download
-            if download is None or not (self.project.config.paths.root / download.path).is_file():
-                state.move(Phase.AUDIO_READY, "the audio file is missing: fetching it again")
-                self._save(state)
-
     # -- the state machine -----------------------------------------------------------------------
 
-    def _drive(self, episode: Episode, state: EpisodeState) -> tuple[Outcome, str]:
-        self.reconcile(episode, state)
+    def _drive(self, current: Situation, state: EpisodeState) -> tuple[Outcome, str]:
+        episode = current.episode
+        word = self.options.words.get(episode.id, Word())
         while True:
             if self.aborted:
                 raise _Stop(Outcome.ABORTED, self.aborted)
-            phase = state.phase
-            if phase == Phase.NEW:
-                self._create_script(episode, state)
-            elif phase == Phase.SCRIPT_REQUESTED:
-                self._poll(episode, state, "script")
-            elif phase == Phase.SCRIPT_READY:
-                if episode.review == "required" and approved_script(episode) is None:
-                    from acbatch.runner import review
-
-                    review.write_review_file(episode, state)
-                    state.move(Phase.AWAITING_REVIEW, f"review {episode.script_review_path.name}")
-                    self._save(state)
-                    continue
-                self._create_audio(episode, state)
-            elif phase == Phase.AWAITING_REVIEW:
-                if approved_script(episode) is None:
-                    return Outcome.REVIEW, (
-                        f"waiting for review: edit {episode.script_review_path.name}, then "
-                        f"`acbatch approve {episode.id}`"
-                    )
-                self._create_audio(episode, state)
-            elif phase == Phase.AUDIO_REQUESTED:
-                self._poll(episode, state, "audio")
-            elif phase == Phase.AUDIO_READY:
+            if self.cancelled:
+                raise _Stop(Outcome.CANCELLED, "")
+            decision = current.decide(
+                service=self.service,
+                word=word,
+                max_attempts=self.options.max_attempts,
+                budget_left=self.budget.available(episode.id),
+                state=state,
+                audio_present=audio_file_present(self.project, state),
+            )
+            # The user's word is used once: a resent create is not resent again in this run.
+            word = Word()
+            for move in decision.moves:
+                self._record(state, move, current)
+            action = decision.action
+            if action == Action.CREATE_SCRIPT:
+                self._hold(episode.id, decision)
+                self._create_script(current, state)
+            elif action == Action.POLL_SCRIPT:
+                self._poll(state, "script")
+            elif action == Action.CREATE_AUDIO:
+                self._hold(episode.id, decision)
+                self._create_audio(current, state)
+            elif action == Action.POLL_AUDIO:
+                self._poll(state, "audio")
+            elif action == Action.DOWNLOAD:
                 self._download(episode, state)
-            elif phase in DONE_PHASES:
-                return Outcome.DONE, ""
-            elif phase == Phase.FAILED:
-                return Outcome.FAILED, (state.error or {}).get("message", "failed")
-            elif phase == Phase.UNCERTAIN:
-                return Outcome.UNCERTAIN, (state.error or {}).get("message", "uncertain")
-            elif phase == Phase.TIMED_OUT:
-                return Outcome.TIMED_OUT, (state.error or {}).get("message", "timed out")
-            else:  # pragma: no cover - every phase is handled above
-                raise RuntimeError(f"unhandled phase {phase}")
+            elif action == Action.WAIT_REVIEW:
+                from acbatch.runner import review
+
+                review.write_review_file(episode, state)
+                return Outcome.REVIEW, decision.reason
+            else:
+                outcome = FINAL_OUTCOMES[action]
+                return outcome, "" if outcome == Outcome.DONE else decision.reason
+
+    def _hold(self, episode_id: str, decision: Decision) -> None:
+        if not self.budget.hold(episode_id, decision.credits[1]):  # pragma: no cover - decided
+            raise _Stop(Outcome.BUDGET, "the credit budget is used up")
+
+    def _record(self, state: EpisodeState, move: Move, current: Situation) -> None:
+        """Record one move of the decision, saved before anything else happens."""
+        if "script" in move.reset:
+            state.script = StepRecord()
+        if "audio" in move.reset:
+            state.audio = StepRecord()
+        if "failures" in move.reset:
+            state.failures = 0
+        if move.to == Phase.UNCERTAIN:
+            step = "script" if state.phase == Phase.SCRIPT_SENDING else "audio"
+            state.fail(Phase.UNCERTAIN, step, "uncertain", move.note)
+        elif move.adopt is not None:
+            step = "script" if move.to == Phase.SCRIPT_REQUESTED else "audio"
+            record = StepRecord(
+                fingerprint=current.facts.script
+                if step == "script"
+                else (
+                    current.facts.audio_reviewed if current.review_script else current.facts.audio
+                ),
+                service=self.service,
+                global_id=move.adopt,
+                requested_at=now_iso(),
+            )
+            if step == "script":
+                state.script = record
+            else:
+                state.audio = record
+            state.move(move.to, move.note)
+        else:
+            state.move(move.to, move.note)
+        self._save(state)
 
     # -- creates -----------------------------------------------------------------------------------
 
     def _estimate(self, episode: Episode) -> int:
         return codes.credit_range(episode.duration)[1]
 
-    def _create_script(self, episode: Episode, state: EpisodeState) -> None:
+    def _fail(
+        self, state: EpisodeState, step: str, kind: str, message: str, code: int | None = None
+    ) -> None:
+        """A step failed for good this time: counted, for the automatic retry limit."""
+        state.failures += 1
+        state.fail(Phase.FAILED, step, kind, message, code)
+        self._save(state)
+        raise _Stop(Outcome.FAILED, message)
+
+    def _create_script(self, current: Situation, state: EpisodeState) -> None:
         from acbatch.sources import SourceError
 
+        episode = current.episode
         try:
             body = bodies.script_request(episode)
         except SourceError as exc:
-            raise _Stop(Outcome.FAILED, f"{episode.source.value}: {exc}") from None
-        if not self.budget.reserve(self._estimate(episode)):
-            raise _Stop(Outcome.BUDGET, "skipped: the credit budget (--max-credits) is used up")
-        state.credits_estimated = self._estimate(episode)
+            self._fail(state, "script", "source", f"{episode.source.value}: {exc}")
         record = StepRecord(
-            fingerprint=bodies.script_fingerprint(episode),
+            fingerprint=current.facts.script,
+            inputs=bodies.field_digests(bodies.script_inputs(episode)),
             request_fingerprint=bodies.digest(body),
-            service=self.client.base_url,
+            service=self.service,
         )
         state.script = record
         self._send_create(
             state, "script", record, lambda: self.client.create_script(body), Phase.NEW
         )
 
-    def _create_audio(self, episode: Episode, state: EpisodeState) -> None:
+    def _create_audio(self, current: Situation, state: EpisodeState) -> None:
+        episode = current.episode
         script = state.script
-        if script.result is None or script.global_id is None:
-            state.script = StepRecord()
-            state.move(Phase.NEW, "the stored script is missing: requesting it again")
-            self._save(state)
-            return
-        review_script = approved_script(episode)
+        assert script.result is not None and script.global_id is not None  # decided
+        review_script = current.review_script if current.review.approves(script.global_id) else None
         body = bodies.audio_request(
             episode,
             script.result,
@@ -484,13 +587,12 @@ class Runner:
             catalog=self.catalog,
             review_script=review_script,
         )
-        if state.credits_estimated == 0 and not self.budget.reserve(self._estimate(episode)):
-            raise _Stop(Outcome.BUDGET, "skipped: the credit budget (--max-credits) is used up")
         state.credits_estimated = self._estimate(episode)
         record = StepRecord(
-            fingerprint=bodies.audio_fingerprint(episode, review_script),
+            fingerprint=current.facts.audio_reviewed if review_script else current.facts.audio,
+            inputs=bodies.field_digests(bodies.audio_inputs(episode, review_script)),
             request_fingerprint=bodies.digest(body),
-            service=self.client.base_url,
+            service=self.service,
         )
         state.audio = record
         self._send_create(
@@ -505,7 +607,6 @@ class Runner:
         send: Callable[[], str],
         before: Phase,
     ) -> None:
-        from acbatch.api import errors as api_errors
 
         sending = Phase.SCRIPT_SENDING if step == "script" else Phase.AUDIO_SENDING
         requested = Phase.SCRIPT_REQUESTED if step == "script" else Phase.AUDIO_REQUESTED
@@ -515,43 +616,78 @@ class Runner:
                 raise _Stop(Outcome.NO_CREDITS, "not sent: the account is out of credits (100100)")
             if self.aborted:
                 raise _Stop(Outcome.ABORTED, self.aborted)
+            client = self.client
             if not self.limit.acquire(self.stop):
                 raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
             self.rate_gate.wait(self.stop)
-            attempt += 1
-            record.attempts += 1
-            record.sent_at = now_iso()
-            state.move(sending, f"sending the {step} create (attempt {attempt})")
-            self._save(state)
-            failpoint("before_create")
+            with self._wire:
+                # Past this point the create is on the wire: a cancel lets it finish and save.
+                if self.cancelled or self.aborted:
+                    self.limit.release(finished=False)
+                    raise _Stop(Outcome.CANCELLED if self.cancelled else Outcome.ABORTED, "")
+                self._creates_on_wire += 1
             try:
-                global_id = send()
-            except api_errors.ApiError as exc:
-                self.limit.release(finished=False)
-                if exc.processed is not False:
-                    state.fail(
-                        Phase.UNCERTAIN,
-                        step,
-                        "uncertain",
-                        f"the {step} create's outcome is unknown ({exc}); it may have been "
-                        "created (and billed), so acbatch will not resend it. Check your "
-                        f"account, then run `acbatch run --retry-uncertain {state.id}`",
-                    )
-                    self._save(state)
-                    raise _Stop(Outcome.UNCERTAIN, state.error["message"]) from None
-                state.move(before, f"not sent: {exc}")
+                global_id = self._send_once(
+                    state, step, record, send, attempt + 1, sending, requested, before, client
+                )
+            finally:
+                with self._wire:
+                    self._creates_on_wire -= 1
+            attempt += 1
+            if global_id is not None:
+                return
+
+    def _send_once(
+        self,
+        state: EpisodeState,
+        step: str,
+        record: StepRecord,
+        send: Callable[[], str],
+        attempt: int,
+        sending: Phase,
+        requested: Phase,
+        before: Phase,
+        client: PodcastClient,
+    ) -> str | None:
+        """One create: intent saved, sent, its task id saved. None: refused, try again."""
+        from acbatch.api import errors as api_errors
+
+        record.attempts += 1
+        record.sent_at = now_iso()
+        state.move(sending, f"sending the {step} create (attempt {attempt})")
+        self._save(state)
+        failpoint("before_create")
+        try:
+            global_id = send()
+        except api_errors.ApiError as exc:
+            self.limit.release(finished=False)
+            if exc.processed is not False:
+                state.fail(
+                    Phase.UNCERTAIN,
+                    step,
+                    "uncertain",
+                    f"the {step} create's outcome is unknown ({exc}); it may have been "
+                    "created (and billed), so acbatch will not resend it. Check your "
+                    f"account, then `acbatch adopt {state.id} --{step}-task ID` or "
+                    f"`acbatch run --retry-uncertain {state.id}`",
+                )
                 self._save(state)
-                self._after_refusal(exc, state, step, attempt)
-                continue
-            failpoint("after_create")
-            self.rate_gate.passed()
-            self._slot.held = True
-            self._slot.created = time.monotonic()
-            record.global_id = global_id
-            record.requested_at = now_iso()
-            state.move(requested, f"{step} task {global_id}")
+                raise _Stop(Outcome.UNCERTAIN, (state.error or {}).get("message", "")) from None
+            state.move(before, f"not sent: {exc}")
             self._save(state)
-            return
+            self._after_refusal(exc, state, step, attempt)
+            return None
+        failpoint("after_create")
+        with self._wire:
+            self.creates[step] += 1
+        self.rate_gate.passed()
+        self._slot.held = True
+        self._slot.created = time.monotonic()
+        record.global_id = global_id
+        record.requested_at = now_iso()
+        state.move(requested, f"{step} task {global_id}")
+        self._save(state)
+        return global_id
 
     def _after_refusal(
         self, exc: api_errors.ApiError, state: EpisodeState, step: str, attempt: int
@@ -580,29 +716,21 @@ class Runner:
         elif exc.retryable and attempt <= self.options.retries:
             self.stop.wait(self.backoff.delay(attempt))
             return
-        state.fail(Phase.FAILED, step, type(exc).__name__, f"the {step} create failed: {exc}")
-        self._save(state)
-        raise _Stop(Outcome.FAILED, state.error["message"] if state.error else str(exc))
+        self._fail(state, step, type(exc).__name__, f"the {step} create failed: {exc}")
 
-    def _abort(self, reason: str) -> None:
+    def _abort(self, reason: str) -> NoReturn:
         self.aborted = self.aborted or reason
         self.stop.set()
         raise _Stop(Outcome.ABORTED, reason)
 
     # -- polls -------------------------------------------------------------------------------------
 
-    def _poll(self, episode: Episode, state: EpisodeState, step: str) -> None:
+    def _poll(self, state: EpisodeState, step: str) -> None:
         from acbatch.api import errors as api_errors
 
         record = state.script if step == "script" else state.audio
         ready = Phase.SCRIPT_READY if step == "script" else Phase.AUDIO_READY
         assert record.global_id is not None
-        if record.service and record.service != self.client.base_url:
-            raise _Stop(
-                Outcome.FAILED,
-                f"the {step} task {record.global_id} lives on {record.service}, but this run "
-                f"talks to {self.client.base_url}",
-            )
         model = self.latency[step]
         get = self.client.get_script if step == "script" else self.client.get_audio
         # The task's age: exact for a task this worker just created, else from the saved time.
@@ -619,6 +747,7 @@ class Runner:
         delay = model.first_delay(time.monotonic() - created)
         last_waiting: float | None = None
         errors_in_a_row = 0
+        not_found = 0
         try:
             while True:
                 if self.stop.wait(delay):
@@ -627,16 +756,29 @@ class Runner:
                 try:
                     task = get(record.global_id)
                 except api_errors.TaskNotFound:
+                    not_found += 1
+                    if not_found < TASK_NOT_FOUND_ASKS:
+                        delay = self.backoff.delay(not_found + 2)
+                        continue
                     state.fail(
-                        Phase.FAILED,
+                        Phase.LOST,
                         step,
                         "task_not_found",
-                        f"the service does not know {step} task {record.global_id} (101008); "
-                        "the next run will request it again",
+                        f"the service does not know {step} task {record.global_id} (101008, "
+                        f"asked {not_found} times); `acbatch retry {state.id}` creates it again",
                         codes.TASK_NOT_FOUND,
                     )
                     self._save(state)
-                    raise _Stop(Outcome.FAILED, state.error["message"]) from None
+                    raise _Stop(Outcome.LOST, (state.error or {}).get("message", "")) from None
+                except api_errors.InsufficientCredits:
+                    # The task is paid for and may still finish: keep it for the next run.
+                    self.out_of_credits = True
+                    self._keep(state, step, "the account is out of credits (100100)")
+                    raise _Stop(
+                        Outcome.NO_CREDITS,
+                        f"the account is out of credits (100100); {step} task "
+                        f"{record.global_id} is kept and polled again by the next run",
+                    ) from None
                 except (api_errors.InvalidApiKey, api_errors.AccountSuspended) as exc:
                     self._abort(f"{exc}: fix the API key or the account, then run again")
                 except api_errors.ApiError as exc:
@@ -645,14 +787,13 @@ class Runner:
                     errors_in_a_row += 1
                     transient = exc.retryable or isinstance(exc, api_errors.TransportError)
                     if not transient and errors_in_a_row > NONTRANSIENT_POLL_RETRIES:
-                        state.fail(
-                            Phase.FAILED,
-                            step,
-                            type(exc).__name__,
-                            f"the {step} task {record.global_id} could not be read: {exc}",
+                        # The service never said the task failed: it stays ours to poll.
+                        message = (
+                            f"the {step} task {record.global_id} could not be read ({exc}); "
+                            "it is kept and polled again by the next run"
                         )
-                        self._save(state)
-                        raise _Stop(Outcome.FAILED, state.error["message"]) from None
+                        self._keep(state, step, message)
+                        raise _Stop(Outcome.KEPT, message) from None
                     delay = self.backoff.delay(min(errors_in_a_row, 8))
                     if time.monotonic() - created > self.options.deadline:
                         self._time_out(state, step, record, f"last error: {exc}")
@@ -668,24 +809,25 @@ class Runner:
                     delay = model.next_delay(elapsed)
                     continue
                 if task.failed:
-                    state.fail(
-                        Phase.FAILED,
-                        step,
-                        "task_failed",
-                        f"the {step} task failed: {task.failure_reason}",
+                    self._fail(
+                        state, step, "task_failed", f"the {step} task failed: {task.failure_reason}"
                     )
-                    self._save(state)
-                    raise _Stop(Outcome.FAILED, state.error["message"])
                 failpoint("after_poll")
                 model.observe(elapsed, last_waiting)
-                record.result = self._keep(task, step)
+                record.result = self._kept_fields(task, step)
                 record.completed_at = now_iso()
+                state.failures = 0
                 state.move(ready, f"{step} task done after {record.polls} polls")
                 self._save(state)
                 return
         finally:
             self._slot.held = False
             self.limit.release(finished=True)
+
+    def _keep(self, state: EpisodeState, step: str, message: str) -> None:
+        """Leave the task in flight, with the reason shown by `status`."""
+        state.error = {"kind": "kept", "message": message[:1000], "step": step, "at": now_iso()}
+        self._save(state)
 
     def _time_out(self, state: EpisodeState, step: str, record: StepRecord, detail: str) -> None:
         state.fail(
@@ -696,42 +838,64 @@ class Runner:
             f"({detail}); the next run resumes polling it",
         )
         self._save(state)
-        raise _Stop(Outcome.TIMED_OUT, state.error["message"] if state.error else "timed out")
+        raise _Stop(Outcome.TIMED_OUT, (state.error or {}).get("message", "timed out"))
 
     @staticmethod
-    def _keep(task: Task, step: str) -> dict[str, Any]:
+    def _kept_fields(task: Task, step: str) -> dict[str, Any]:
         wanted = SCRIPT_RESULT_FIELDS if step == "script" else AUDIO_RESULT_FIELDS
         return {name: task.data[name] for name in wanted if name in task.data}
 
     # -- download ----------------------------------------------------------------------------------
 
-    def _download(self, episode: Episode, state: EpisodeState) -> None:
+    def _fetch(self, url: str, destination: Path) -> DownloadedAudio:
         from acbatch.runner.download import DownloadError, download_audio
 
-        result = state.audio.result or {}
-        url = result.get("file_url")
-        if not isinstance(url, str):
-            state.audio = StepRecord()
-            state.move(Phase.SCRIPT_READY, "no audio URL stored: requesting the audio again")
-            self._save(state)
-            return
-        destination = audio_path(self.project, episode.id)
         for attempt in range(1, DOWNLOAD_RETRIES + 1):
             try:
-                audio = download_audio(
+                return download_audio(
                     url,
                     destination,
                     max_bytes=self.options.download_max_bytes,
                     timeout=self.options.timeouts,
                 )
-                break
             except DownloadError as exc:
-                if exc.retryable and attempt < DOWNLOAD_RETRIES:
+                if exc.retryable and attempt < DOWNLOAD_RETRIES and not self.stop.is_set():
                     self.stop.wait(self.backoff.delay(attempt))
                     continue
-                state.fail(Phase.FAILED, "download", "download", f"download failed: {exc}")
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(self, episode: Episode, state: EpisodeState) -> None:
+        """The audio from the task's file_url, else from the published site; free either way."""
+        from acbatch.runner.download import DownloadError
+
+        url = (state.audio.result or {}).get("file_url")
+        assert isinstance(url, str)  # decided
+        destination = audio_path(self.project, episode.id)
+        failures: list[tuple[str, DownloadError]] = []
+        audio = None
+        for source in (url, published_audio_url(self.project, episode.id)):
+            if source is None:
+                continue
+            try:
+                audio = self._fetch(source, destination)
+                break
+            except DownloadError as exc:
+                failures.append((source, exc))
+        if audio is None:
+            tried = "; ".join(f"{source}: {exc}" for source, exc in failures)
+            if all(not exc.retryable for _source, exc in failures):
+                state.fail(
+                    Phase.AUDIO_LOST,
+                    "audio",
+                    "audio_lost",
+                    f"the audio could not be fetched from the service or the published site "
+                    f"({tried}); `acbatch retry {episode.id}` pays for a new audio task",
+                )
                 self._save(state)
-                raise _Stop(Outcome.FAILED, state.error["message"] if state.error else "") from None
+                raise _Stop(Outcome.AUDIO_LOST, (state.error or {}).get("message", ""))
+            self._keep(state, "download", f"download failed ({tried}); the next run tries again")
+            raise _Stop(Outcome.FAILED, (state.error or {}).get("message", ""))
         root = self.project.config.paths.root
         state.download = Download(
             path=str(audio.path.relative_to(root))
@@ -744,7 +908,10 @@ class Runner:
             downloaded_at=now_iso(),
         )
         failpoint("after_download")
-        state.credits_charged = codes.credits_for_seconds(audio.duration)
+        credits = codes.credits_for_seconds(audio.duration)
+        before = state.credits_charged
+        state.charge(state.audio.global_id or url, credits, audio.duration)
+        self._slot.charged = getattr(self._slot, "charged", 0) + state.credits_charged - before
         state.first_published = state.first_published or now_iso()
         state.move(Phase.DOWNLOADED, f"{audio.bytes} bytes, {audio.duration:.1f} s")
         self._save(state)

@@ -125,16 +125,32 @@ class RateGate:
 
 
 class CreditBudget:
-    """The most credits a run may commit to, by the high end of each episode's estimate."""
+    """The credits a run may still commit to, held per episode by the high end of its estimate.
 
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self.reserved = 0
+    An episode's hold covers all of its billed work in the run (its audio), so the audio create
+    that follows a script create in the same run is not counted twice. `plan` and `run` hold
+    in the same order (the episodes' order), so both reach the same verdict for each episode.
+    """
+
+    def __init__(self, left: int | None) -> None:
+        self.left = left
+        self.held: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def reserve(self, amount: int) -> bool:
+    def available(self, episode_id: str) -> int | None:
         with self._lock:
-            if self.limit is not None and self.reserved + amount > self.limit:
-                return False
-            self.reserved += amount
+            if self.left is None:
+                return None
+            return self.left + self.held.get(episode_id, 0)
+
+    def hold(self, episode_id: str, amount: int) -> bool:
+        """Hold `amount` for the episode (a larger hold replaces a smaller one)."""
+        with self._lock:
+            already = self.held.get(episode_id, 0)
+            extra = max(0, amount - already)
+            if self.left is not None:
+                if extra > self.left:
+                    return False
+                self.left -= extra
+            self.held[episode_id] = max(already, amount)
             return True

@@ -1,42 +1,149 @@
-"""What `acbatch run` would do next for each episode, and what it would cost. No network."""
+"""What `acbatch run` will do next for each episode, and what it may cost. No network.
+
+`run` and `plan` both come here: each episode's situation is read from its spec, state, review
+file and audio file, and acbatch.runner.decide decides. The episodes are taken in order and
+each paid action holds its credits in the run's budget before the next is decided, so `plan`
+announces exactly the creates `run` sends first, and where the budget stops.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from acbatch import codes
 from acbatch.runner import bodies
-from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore
+from acbatch.runner.decide import BILLED_STEP, Decision, Facts, Review, Word, decide
+from acbatch.runner.limits import CreditBudget
+from acbatch.runner.state import EpisodeState, StateStore
 from acbatch.spec.model import Episode, Project
 
-# action -> does it send a paid create?
-ACTIONS = {
-    "create_script": True,
-    "create_audio": True,
-    "poll_script": False,
-    "poll_audio": False,
-    "download": False,
-    "render": False,
-    "wait_review": False,
-    "uncertain": False,
-    "done": False,
-    "draft": False,
-}
+SANDBOX_SERVICE = "sandbox"
+"""Where sandbox runs' tasks live: the sandbox keeps them across restarts, whatever its port."""
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything the decision reads about one episode, read once."""
+
+    episode: Episode
+    state: EpisodeState | None
+    facts: Facts
+    review: Review
+    review_script: dict[str, Any] | None
+    """The approved review script's content (the step-2 base), when the file approves."""
+    audio_present: bool
+
+    def decide(
+        self,
+        *,
+        service: str,
+        word: Word | None = None,
+        max_attempts: int = 2,
+        budget_left: int | None = None,
+        state: EpisodeState | None = None,
+        audio_present: bool | None = None,
+    ) -> Decision:
+        return decide(
+            state if state is not None else self.state,
+            self.facts,
+            self.review,
+            audio_present=self.audio_present if audio_present is None else audio_present,
+            service=service,
+            word=word or Word(),
+            max_attempts=max_attempts,
+            budget_left=budget_left,
+            episode_id=self.episode.id,
+        )
+
+
+def read_review(episode: Episode) -> tuple[Review, dict[str, Any] | None]:
+    """The review file as the decision sees it, and its script when it says approved."""
+    if episode.review != "required":
+        return Review(), None
+    from acbatch.runner import review
+
+    path = episode.script_review_path
+    try:
+        data = review.load_review(path)
+    except review.ReviewError as exc:
+        return Review(required=True, exists=True, problem=str(exc), file_name=path.name), None
+    if data is None:
+        return Review(required=True, file_name=path.name), None
+    approved = data.get("approved") is True
+    view = Review(
+        required=True,
+        exists=True,
+        approved=approved,
+        script_task=str(data.get("script_task") or ""),
+        file_name=path.name,
+    )
+    return view, review.step2_base(data) if approved else None
+
+
+def audio_file_present(project: Project, state: EpisodeState | None) -> bool:
+    download = state.download if state is not None else None
+    return download is not None and (project.config.paths.root / download.path).is_file()
+
+
+def situation(project: Project, episode: Episode, state: EpisodeState | None) -> Situation:
+    review, review_script = read_review(episode)
+    script_inputs = bodies.script_inputs(episode)
+    script = bodies.digest(script_inputs)
+    plain = bodies.audio_fingerprint(episode, None, script=script)
+    reviewed = (
+        bodies.audio_fingerprint(episode, review_script, script=script) if review_script else plain
+    )
+    facts = Facts(
+        script=script,
+        audio=plain,
+        audio_reviewed=reviewed,
+        render=bodies.render_fingerprint(episode),
+        credits=codes.credit_range(episode.duration),
+        draft=episode.draft,
+        changed_script_fields=bodies.changed_fields(
+            state.script.inputs if state else {}, bodies.field_digests(script_inputs)
+        ),
+        changed_audio_fields=bodies.changed_fields(
+            state.audio.inputs if state else {},
+            bodies.field_digests(bodies.audio_inputs(episode, review_script)),
+        ),
+        changed_render_fields=bodies.changed_fields(
+            state.render_inputs if state else {},
+            bodies.field_digests(bodies.render_inputs(episode)),
+        ),
+    )
+    return Situation(
+        episode, state, facts, review, review_script, audio_file_present(project, state)
+    )
 
 
 @dataclass(frozen=True)
 class PlanItem:
     id: str
-    action: str
-    reason: str
     phase: str
-    credits_low: int
-    credits_high: int
+    decision: Decision
+
+    @property
+    def action(self) -> str:
+        return self.decision.action.value
 
     @property
     def paid(self) -> bool:
-        return ACTIONS[self.action]
+        return self.decision.paid
+
+    @property
+    def credits_low(self) -> int:
+        return self.decision.credits[0]
+
+    @property
+    def credits_high(self) -> int:
+        return self.decision.credits[1]
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,121 +152,61 @@ class PlanItem:
             "reason": self.reason,
             "phase": self.phase,
             "paid": self.paid,
+            "billed_step": BILLED_STEP if self.credits_high else None,
             "credits": {"low": self.credits_low, "high": self.credits_high},
+            "attempts": self.decision.attempts or None,
         }
 
 
-def _review_state(episode: Episode) -> tuple[dict[str, Any] | None, str]:
-    if episode.review != "required":
-        return None, ""  # what approved_script says, without importing the review gate
-    from acbatch.runner import review
-
-    try:
-        return review.approved_script(episode), ""
-    except review.ReviewError as exc:
-        return None, str(exc)
-
-
-def plan_episode(
-    episode: Episode,
-    state: EpisodeState | None,
-    *,
+def plan_run(
     project: Project,
-    retry_uncertain: frozenset[str] = frozenset(),
-) -> PlanItem:
-    low, high = codes.credit_range(episode.duration)
+    store: StateStore,
+    episodes: Sequence[Episode],
+    *,
+    service: str,
+    budget: CreditBudget,
+    words: Mapping[str, Word] | None = None,
+    max_attempts: int | None = None,
+) -> list[tuple[Situation, Decision]]:
+    """Each episode's situation and first decision, holding budget in the episodes' order."""
+    words = words or {}
+    attempts = project.config.api.max_attempts if max_attempts is None else max_attempts
+    saved = store.saved_names()
+    planned = []
+    for episode in episodes:
+        state = store.load(episode.id) if store.has_saved(episode.id, saved) else None
+        current = situation(project, episode, state)
+        decision = current.decide(
+            service=service,
+            word=words.get(episode.id, Word()),
+            max_attempts=attempts,
+            budget_left=budget.available(episode.id),
+        )
+        if decision.paid:
+            budget.hold(episode.id, decision.credits[1])
+        planned.append((current, decision))
+    return planned
 
-    def item(action: str, reason: str) -> PlanItem:
-        paid = ACTIONS[action]
-        return PlanItem(
-            episode.id,
-            action,
-            reason,
-            state.phase.value if state else "new",
-            low if paid else 0,
-            high if paid else 0,
-        )
 
-    if episode.draft:
-        return item("draft", "publish.draft is true: validated, never run")
-    if state is None:
-        return item("create_script", "new episode")
-    phase = state.phase
-    approved, review_problem = _review_state(episode)
-    recorded = state.script.fingerprint
-    wanted_script = bodies.script_fingerprint(episode)
-    if phase != Phase.NEW and recorded and recorded != wanted_script:
-        return item(
-            "create_script",
-            "spec changed since the last run (source, style, duration, "
-            "language or speakers): both steps are redone",
-        )
-    audio_changed = state.audio.fingerprint not in (
-        "",
-        bodies.audio_fingerprint(episode, approved, script=wanted_script),
-    )
-    if phase in (Phase.SCRIPT_SENDING, Phase.AUDIO_SENDING):
-        return item("uncertain", "a create was being sent when acbatch stopped; it is not resent")
-    if phase == Phase.UNCERTAIN:
-        if episode.id in retry_uncertain:
-            step = "create_script" if state.failed_step == "script" else "create_audio"
-            return item(step, "resent on the user's word (--retry-uncertain)")
-        return item(
-            "uncertain",
-            f"the last create's outcome is unknown; resend with --retry-uncertain {episode.id}",
-        )
-    if audio_changed and (
-        phase in DONE_PHASES
-        or phase in (Phase.AUDIO_REQUESTED, Phase.AUDIO_READY)
-        or state.failed_step == "audio"
-    ):
-        return item("create_audio", "overrides or the reviewed script changed: audio is redone")
-    if phase == Phase.NEW:
-        return item("create_script", "new episode")
-    if phase == Phase.FAILED:
-        step = state.failed_step
-        reason = f"retrying after: {(state.error or {}).get('message', 'failure')}"
-        if step == "script":
-            return item("create_script", reason)
-        if step == "audio":
-            return item("create_audio", reason)
-        return item("download", reason)
-    if phase == Phase.TIMED_OUT:
-        step = "poll_script" if state.failed_step == "script" else "poll_audio"
-        return item(step, "resuming the poll of a timed-out task")
-    if phase == Phase.SCRIPT_REQUESTED:
-        return item("poll_script", f"script task {state.script.global_id} is in progress")
-    if phase == Phase.AUDIO_REQUESTED:
-        return item("poll_audio", f"audio task {state.audio.global_id} is in progress")
-    if phase in (Phase.SCRIPT_READY, Phase.AWAITING_REVIEW):
-        if episode.review == "required" and approved is None:
-            detail = review_problem or f"approve {episode.script_review_path.name} first"
-            return item("wait_review", f"waiting on review: {detail}")
-        return item("create_audio", "script ready")
-    if phase == Phase.AUDIO_READY:
-        return item("download", "audio ready to download")
-    download = state.download
-    if download is None or not (project.config.paths.root / download.path).is_file():
-        return item("download", "the audio file is missing from output/: fetched again (free)")
-    if state.render_fingerprint != bodies.render_fingerprint(episode):
-        return item("render", "publish metadata changed: notes and feed are re-rendered")
-    return item("done", "finished; costs no API calls")
+def plan_items(planned: list[tuple[Situation, Decision]]) -> list[PlanItem]:
+    return [
+        PlanItem(s.episode.id, s.state.phase.value if s.state else "new", d) for s, d in planned
+    ]
 
 
 def plan_project(
     project: Project,
     store: StateStore,
-    episodes: list[Episode] | None = None,
-    retry_uncertain: frozenset[str] = frozenset(),
+    episodes: Sequence[Episode] | None = None,
+    *,
+    service: str = "",
+    budget_left: int | None = None,
+    words: Mapping[str, Word] | None = None,
 ) -> list[PlanItem]:
-    chosen = project.episodes if episodes is None else episodes
-    saved = store.saved_names()
-    return [
-        plan_episode(
-            e,
-            store.load(e.id) if store.has_saved(e.id, saved) else None,
-            project=project,
-            retry_uncertain=retry_uncertain,
+    """The plan of a whole run over `episodes` (default: every non-draft episode)."""
+    chosen = [e for e in project.episodes if not e.draft] if episodes is None else episodes
+    return plan_items(
+        plan_run(
+            project, store, chosen, service=service, budget=CreditBudget(budget_left), words=words
         )
-        for e in chosen
-    ]
+    )

@@ -110,24 +110,47 @@ def published_episode(project: Project, episode: Episode, state: EpisodeState) -
 def render_project(
     project: Project, store: StateStore, *, now: datetime | None = None
 ) -> RenderReport:
-    """Render notes, transcripts, chapters, tags, feed and site for every finished episode."""
+    """Render notes, transcripts, chapters, tags, feed and site for every published episode.
+
+    A finished episode whose audio file is missing stops the render with an error rather than
+    dropping out of the feed: `acbatch run` fetches its audio again at no cost. An episode
+    being redone stays published with its last audio until the new audio replaces it.
+    """
+    from acbatch.publish.errors import PublishError
+
     ready: list[tuple[Episode, EpisodeState]] = []
+    missing: list[str] = []
     for episode in project.episodes:
         if episode.draft:
             continue
         state = store.load(episode.id)
-        if state is None or state.phase not in DONE_PHASES or state.download is None:
+        if state is None or state.download is None:
+            continue
+        finished = state.phase in DONE_PHASES
+        if not finished and state.first_published is None:
             continue
         if not (project.config.paths.root / state.download.path).is_file():
+            if finished:
+                missing.append(episode.id)
             continue
         ready.append((episode, state))
+    if missing:
+        raise PublishError(
+            f"{len(missing)} published episode{'s' if len(missing) != 1 else ''} "
+            f"{'have' if len(missing) != 1 else 'has'} no audio file under "
+            f"{project.config.paths.output}: {', '.join(missing)}. Nothing was rendered, so the "
+            "feed keeps them; `acbatch run` fetches their audio again at no cost"
+        )
     report = render_show(
         project.config, [published_episode(project, e, s) for e, s in ready], now=now
     )
     for episode, state in ready:
+        if state.phase not in DONE_PHASES:
+            continue
         fingerprint = bodies.render_fingerprint(episode)
         if state.phase != Phase.RENDERED or state.render_fingerprint != fingerprint:
             state.render_fingerprint = fingerprint
+            state.render_inputs = bodies.field_digests(bodies.render_inputs(episode))
             state.move(Phase.RENDERED, "notes, transcripts and feed rendered")
             store.save(state)
     return report

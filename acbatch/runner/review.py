@@ -49,7 +49,15 @@ def write_review_file(episode: Episode, state: EpisodeState) -> Path:
     """Write the script for review unless a file is already there (never clobber edits)."""
     path = episode.script_review_path
     if path.exists():
-        return path
+        try:
+            current = load_review(path)
+        except ReviewError:
+            current = None  # a broken file of the current task: the user is editing it
+        stale = current is not None and current.get("script_task") != state.script.global_id
+        if not stale:
+            return path
+        # A new script replaced the one this file reviewed: keep the old edits beside it.
+        os.replace(path, episode.previous_review_path)
     result = state.script.result or {}
     document: dict[str, Any] = {
         "approved": False,
@@ -107,19 +115,24 @@ def load_review(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def approved_script(episode: Episode) -> dict[str, Any] | None:
-    """The approved, edited script as a step-2 base (title, processed_content, script...)."""
-    if episode.review != "required":
-        return None
-    data = load_review(episode.script_review_path)
-    if not data or data.get("approved") is not True:
-        return None
+def step2_base(data: dict[str, Any]) -> dict[str, Any]:
+    """A review file's script as a step-2 base (title, processed_content, script...)."""
     return {
         "title": data.get("title"),
         "processed_content": data.get("description"),
         "podcast_script": data["script"],
         "hightlights": data.get("highlights") or [],
     }
+
+
+def approved_script(episode: Episode) -> dict[str, Any] | None:
+    """The approved, edited script as a step-2 base, whatever task it was approved for."""
+    if episode.review != "required":
+        return None
+    data = load_review(episode.script_review_path)
+    if not data or data.get("approved") is not True:
+        return None
+    return step2_base(data)
 
 
 def approve(episode: Episode) -> Path:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import signal
+import sys
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acbatch.errors import UserError
-from acbatch.runner.engine import Reporter, Runner, RunOptions, RunSummary
+from acbatch.runner.decide import Word
+from acbatch.runner.engine import CANCEL_EXIT_CODES, Reporter, Runner, RunOptions, RunSummary
+from acbatch.runner.ledger import budget_left
+from acbatch.runner.plan import SANDBOX_SERVICE
 from acbatch.runner.state import StateStore
 from acbatch.spec.model import Episode, Project
 from acbatch.store import ProjectLock
@@ -33,12 +40,16 @@ class RunRequest:
     """A SandboxSettings for the in-process sandbox (defaults when None)."""
     base_url: str | None = None
     retry_uncertain: frozenset[str] = frozenset()
+    words: dict[str, Word] = field(default_factory=dict)
+    """The user's word per episode (retry, redo, adopt); --retry-uncertain is merged in."""
     render: bool = True
     seed: int | None = None
     shard: tuple[int, int] | None = None
     """K/N: only the episodes whose id hashes to shard K of N."""
     deadline: float | None = None
     poll_initial: float | None = None
+    handle_signals: bool = True
+    """Cancel on SIGINT/SIGTERM (only from the main thread)."""
 
 
 @dataclass
@@ -56,10 +67,59 @@ class RunResult:
         return 1 if self.render_error and code == 0 else code
 
 
+SANDBOX_WORKSPACE = "sandbox"
+"""Sandbox runs keep their state and output here, apart from the live ones."""
+
+
+def workspace(project: Project, sandbox: bool) -> Project:
+    """The project as one mode sees it: live (the configured paths) or the sandbox's own
+    `sandbox/state` and `sandbox/output`, so demo task ids and files never meet live ones."""
+    if not sandbox:
+        return project
+    root = project.config.paths.root / SANDBOX_WORKSPACE
+    paths = replace(project.config.paths, state=root / "state", output=root / "output")
+    return replace(project, config=replace(project.config, paths=paths))
+
+
 def state_folder(project: Project, sandbox: bool) -> Path:
-    """Sandbox runs keep their own state, so demo task ids never meet the real service."""
-    folder = project.config.paths.state
-    return folder / "sandbox" if sandbox else folder
+    return workspace(project, sandbox).config.paths.state
+
+
+def has_saved_state(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        p.suffix == ".json" and not p.name.startswith(".") for p in folder.iterdir()
+    )
+
+
+def live_state_hint(project: Project, sandbox: bool) -> str | None:
+    """For a live command on a project that has only sandbox runs: say so, and name the flag."""
+    if sandbox or has_saved_state(state_folder(project, False)):
+        return None
+    if has_saved_state(state_folder(project, True)):
+        return (
+            "no live state yet: this project has only sandbox runs "
+            f"(in {SANDBOX_WORKSPACE}/); add --sandbox to use them"
+        )
+    return None
+
+
+def service_for(project: Project, request: RunRequest) -> str:
+    """Where the run's tasks live: the sandbox, or the API base URL (no key or network needed)."""
+    if request.sandbox:
+        return SANDBOX_SERVICE
+    from acbatch.api.settings import resolve_api_settings
+
+    settings = resolve_api_settings(
+        option_base_url=request.base_url, config_base_url=project.config.api.base_url
+    )
+    return settings.base_url.rstrip("/")
+
+
+def user_words(request: RunRequest) -> dict[str, Word]:
+    words = dict(request.words)
+    for episode_id in request.retry_uncertain:
+        words[episode_id] = replace(words.get(episode_id, Word()), retry_uncertain=True)
+    return words
 
 
 def parse_shard(value: str) -> tuple[int, int]:
@@ -123,9 +183,7 @@ def _service(project: Project, request: RunRequest) -> Iterator[Any]:
         from acbatch.sandbox.server import BANNER, SandboxServer
 
         with SandboxServer(request.sandbox_settings) as sandbox:
-            import click
-
-            click.echo(f"{BANNER}\nacbatch sandbox listening on {sandbox.url}", err=True)
+            sys.stderr.write(f"{BANNER}\nacbatch sandbox listening on {sandbox.url}\n")
             yield lambda: PodcastClient(
                 SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
             )
@@ -147,13 +205,27 @@ def _service(project: Project, request: RunRequest) -> Iterator[Any]:
     yield factory
 
 
+def run_budget(project: Project, store: StateStore, max_credits: int | None) -> int | None:
+    api = project.config.api
+    return budget_left(
+        store,
+        max_credits=max_credits if max_credits is not None else api.max_credits,
+        monthly=api.budget_monthly,
+        total=api.budget_total,
+    )
+
+
 def run_project(project: Project, request: RunRequest, report: Reporter | None = None) -> RunResult:
+    project = workspace(project, request.sandbox)
     episodes, drafts = select_episodes(project, request.ids, request.shard)
     api = project.config.api
+    folder = project.config.paths.state
+    store = StateStore(folder)
     options = RunOptions(
         jobs=request.jobs or api.jobs,
-        max_credits=request.max_credits if request.max_credits is not None else api.max_credits,
-        retry_uncertain=request.retry_uncertain,
+        budget_left=run_budget(project, store, request.max_credits),
+        words=user_words(request),
+        max_attempts=api.max_attempts,
         retries=api.retries,
         poll_initial=request.poll_initial
         if request.poll_initial is not None
@@ -164,8 +236,6 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         timeouts=(api.timeouts.connect, api.timeouts.read),
         seed=request.seed,
     )
-    folder = state_folder(project, request.sandbox)
-    store = StateStore(folder)
     with (
         ProjectLock(project.config.paths.root / LOCK_NAME),
         _service(project, request) as factory,
@@ -173,12 +243,26 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         store.sweep_temporary()
         sweep_partial_downloads(project.config.paths.output)
         catalog = load_catalog(project)
-        runner = Runner(project, store, factory, options, catalog=catalog, report=report)
-        summary = runner.run(episodes)
+        runner = Runner(
+            project,
+            store,
+            factory,
+            options,
+            service=service_for(project, request),
+            catalog=catalog,
+            report=report,
+        )
+        with cancel_on_signals(runner, enabled=request.handle_signals):
+            summary = runner.run(episodes)
         result = RunResult(summary, episodes, drafts, None, folder)
         # A shard renders nothing: the feed needs every shard's episodes, and other shards' state
         # files must stay untouched so that the shards' commits never conflict.
-        if request.render and request.shard is None and not summary.aborted:
+        if (
+            request.render
+            and request.shard is None
+            and not summary.aborted
+            and not summary.cancelled
+        ):
             from acbatch.publish.errors import PublishError
             from acbatch.runner.publishing import render_project
 
@@ -187,6 +271,43 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
             except PublishError as exc:
                 result.render_error = str(exc)
     return result
+
+
+@contextlib.contextmanager
+def cancel_on_signals(runner: Runner, *, enabled: bool = True) -> Iterator[None]:
+    """The first SIGINT or SIGTERM cancels the run (no new create leaves, state is saved, the
+    run returns within a couple of seconds); a second one exits at once."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(number: int, _frame: object) -> None:
+        name = signal.Signals(number).name
+        if runner.cancelled is not None:
+            sys.stderr.write(f"acbatch: {name} again: exiting now; state is saved\n")
+            sys.stderr.flush()
+            os._exit(CANCEL_EXIT_CODES.get(name, 130))
+        runner.cancel(name)
+        on_wire = runner.creates_on_wire()
+        detail = (
+            f"; waiting for {on_wire} create(s) already sent, to save their task ids"
+            if (on_wire)
+            else ""
+        )
+        sys.stderr.write(
+            f"acbatch: {name}: stopping; no new create will be sent{detail}. Tasks in flight "
+            "are saved and the next run resumes them (press again to exit at once)\n"
+        )
+        sys.stderr.flush()
+
+    previous = {
+        number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def sweep_partial_downloads(output: Path) -> None:

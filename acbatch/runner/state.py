@@ -16,6 +16,7 @@ import marshal
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
@@ -43,34 +44,85 @@ class Phase(str, Enum):
     FAILED = "failed"
     UNCERTAIN = "uncertain"
     TIMED_OUT = "timed_out"
+    LOST = "lost"
+    """The service no longer knows the task (101008, asked several times)."""
+    AUDIO_LOST = "audio_lost"
+    """The audio file is gone from the service and from the published site."""
 
 
-# Which transitions the runner may make; anything else is a bug and is refused loudly.
+P = Phase
+# Every move an episode can make, as explicit edges. Nothing moves without an edge here: the
+# runner's actions (sending, polling, downloading, rendering) and the decision function
+# (acbatch.runner.decide) both go through EpisodeState.move, which refuses anything else.
+EDGES: frozenset[tuple[Phase, Phase]] = frozenset(
+    {
+        # step 1: intent saved, then the task id; refused-for-good creates fail from NEW
+        (P.NEW, P.SCRIPT_SENDING),
+        (P.NEW, P.FAILED),
+        (P.SCRIPT_SENDING, P.SCRIPT_REQUESTED),
+        (P.SCRIPT_SENDING, P.NEW),
+        (P.SCRIPT_SENDING, P.UNCERTAIN),
+        (P.SCRIPT_REQUESTED, P.SCRIPT_READY),
+        (P.SCRIPT_REQUESTED, P.FAILED),
+        (P.SCRIPT_REQUESTED, P.TIMED_OUT),
+        (P.SCRIPT_REQUESTED, P.LOST),
+        # review gate
+        (P.SCRIPT_READY, P.AWAITING_REVIEW),
+        # step 2
+        (P.SCRIPT_READY, P.AUDIO_SENDING),
+        (P.SCRIPT_READY, P.FAILED),
+        (P.AWAITING_REVIEW, P.AUDIO_SENDING),
+        (P.AUDIO_SENDING, P.AUDIO_REQUESTED),
+        (P.AUDIO_SENDING, P.SCRIPT_READY),
+        (P.AUDIO_SENDING, P.UNCERTAIN),
+        (P.AUDIO_REQUESTED, P.AUDIO_READY),
+        (P.AUDIO_REQUESTED, P.FAILED),
+        (P.AUDIO_REQUESTED, P.TIMED_OUT),
+        (P.AUDIO_REQUESTED, P.LOST),
+        # download and render
+        (P.AUDIO_READY, P.DOWNLOADED),
+        (P.AUDIO_READY, P.AUDIO_LOST),
+        (P.DOWNLOADED, P.RENDERED),
+        (P.RENDERED, P.RENDERED),
+        # the audio file is missing locally: fetched again, at no cost
+        (P.DOWNLOADED, P.AUDIO_READY),
+        (P.RENDERED, P.AUDIO_READY),
+        # a timed-out task is polled again
+        (P.TIMED_OUT, P.SCRIPT_REQUESTED),
+        (P.TIMED_OUT, P.AUDIO_REQUESTED),
+        # the user's word: resend an uncertain create, or adopt the task id they found
+        (P.UNCERTAIN, P.NEW),
+        (P.UNCERTAIN, P.SCRIPT_READY),
+        (P.UNCERTAIN, P.SCRIPT_REQUESTED),
+        (P.UNCERTAIN, P.AUDIO_REQUESTED),
+        # a failed step is retried (automatically up to api.max_attempts, then on the user's
+        # word); a lost task or lost audio only on the user's word
+        (P.FAILED, P.NEW),
+        (P.FAILED, P.SCRIPT_READY),
+        (P.LOST, P.NEW),
+        (P.LOST, P.SCRIPT_READY),
+        (P.AUDIO_LOST, P.SCRIPT_READY),
+        # the spec's step-1 inputs changed (or `acbatch redo`): both steps again
+        *((p, P.NEW) for p in (
+            P.SCRIPT_REQUESTED, P.SCRIPT_READY, P.AWAITING_REVIEW, P.AUDIO_REQUESTED,
+            P.AUDIO_READY, P.DOWNLOADED, P.RENDERED, P.TIMED_OUT, P.AUDIO_LOST,
+        )),
+        # the step-2 inputs changed (or `acbatch redo --audio-only`): the audio again
+        *((p, P.SCRIPT_READY) for p in (
+            P.AUDIO_REQUESTED, P.AUDIO_READY, P.DOWNLOADED, P.RENDERED,
+            P.TIMED_OUT,
+        )),
+    }
+)  # fmt: skip
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    # A create refused for good (provably not sent) fails the episode from where it stood.
-    Phase.NEW: frozenset({Phase.SCRIPT_SENDING, Phase.FAILED}),
-    Phase.SCRIPT_SENDING: frozenset(
-        {Phase.SCRIPT_REQUESTED, Phase.NEW, Phase.UNCERTAIN, Phase.FAILED}
-    ),
-    Phase.SCRIPT_REQUESTED: frozenset({Phase.SCRIPT_READY, Phase.FAILED, Phase.TIMED_OUT}),
-    Phase.SCRIPT_READY: frozenset({Phase.AWAITING_REVIEW, Phase.AUDIO_SENDING, Phase.FAILED}),
-    Phase.AWAITING_REVIEW: frozenset({Phase.AUDIO_SENDING, Phase.FAILED}),
-    Phase.AUDIO_SENDING: frozenset(
-        {Phase.AUDIO_REQUESTED, Phase.SCRIPT_READY, Phase.UNCERTAIN, Phase.FAILED}
-    ),
-    Phase.AUDIO_REQUESTED: frozenset({Phase.AUDIO_READY, Phase.FAILED, Phase.TIMED_OUT}),
-    Phase.AUDIO_READY: frozenset({Phase.DOWNLOADED, Phase.FAILED}),
-    Phase.DOWNLOADED: frozenset({Phase.RENDERED}),
-    Phase.RENDERED: frozenset({Phase.RENDERED}),
-    Phase.FAILED: frozenset({Phase.AUDIO_READY}),
-    Phase.UNCERTAIN: frozenset(),
-    Phase.TIMED_OUT: frozenset({Phase.SCRIPT_REQUESTED, Phase.AUDIO_REQUESTED}),
+    phase: frozenset(to for frm, to in EDGES if frm == phase) for phase in Phase
 }
-# Any phase may go back to the start of a step when the spec changed or on the user's word.
-RESTART_PHASES = frozenset({Phase.NEW, Phase.SCRIPT_READY, Phase.DOWNLOADED})
 
 DONE_PHASES = frozenset({Phase.DOWNLOADED, Phase.RENDERED})
-PROBLEM_PHASES = frozenset({Phase.FAILED, Phase.UNCERTAIN, Phase.TIMED_OUT})
+SENDING_PHASES = frozenset({Phase.SCRIPT_SENDING, Phase.AUDIO_SENDING})
+PROBLEM_PHASES = frozenset(
+    {Phase.FAILED, Phase.UNCERTAIN, Phase.TIMED_OUT, Phase.LOST, Phase.AUDIO_LOST}
+)
 
 
 def now_iso() -> str:
@@ -83,6 +135,8 @@ class StepRecord:
 
     fingerprint: str = ""
     """The inputs this step's result belongs to."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """A digest per input (acbatch.runner.bodies.field_digests): what changed, for `plan`."""
     request_fingerprint: str = ""
     """Digest of the exact create body sent."""
     service: str = ""
@@ -116,6 +170,17 @@ class Download:
 
 
 @dataclass
+class Charge:
+    """One billed audio task: the ledger keeps every one, not only the latest."""
+
+    task: str
+    credits: int
+    seconds: float
+    at: str
+    step: str = "audio"
+
+
+@dataclass
 class EpisodeState:
     id: str
     phase: Phase = Phase.NEW
@@ -124,8 +189,11 @@ class EpisodeState:
     audio: StepRecord = field(default_factory=StepRecord)
     download: Download | None = None
     render_fingerprint: str = ""
+    render_inputs: dict[str, str] = field(default_factory=dict)
     credits_estimated: int = 0
-    credits_charged: int = 0
+    charges: list[Charge] = field(default_factory=list)
+    failures: int = 0
+    """Failed attempts at the current work; automatic retries stop at api.max_attempts."""
     error: dict[str, Any] | None = None
     failed_step: str | None = None
     first_published: str | None = None
@@ -133,9 +201,17 @@ class EpisodeState:
     history: list[dict[str, str]] = field(default_factory=list)
     version: int = STATE_VERSION
 
+    @property
+    def credits_charged(self) -> int:
+        return sum(charge.credits for charge in self.charges)
+
+    def charge(self, task: str, credits: int, seconds: float) -> None:
+        """Record the charge of an audio task once, however often its audio is downloaded."""
+        if not any(existing.task == task for existing in self.charges):
+            self.charges.append(Charge(task, credits, round(seconds, 3), now_iso()))
+
     def move(self, phase: Phase, note: str = "") -> None:
-        allowed = TRANSITIONS[self.phase] | RESTART_PHASES
-        if phase not in allowed:
+        if phase not in TRANSITIONS[self.phase]:
             raise RuntimeError(f"{self.id}: illegal transition {self.phase.value} -> {phase.value}")
         entry = {"at": now_iso(), "from": self.phase.value, "to": phase.value}
         if note:
@@ -158,6 +234,7 @@ class EpisodeState:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["phase"] = self.phase.value
+        data["credits_charged"] = self.credits_charged  # for people reading the file
         return data
 
     @classmethod
@@ -172,6 +249,11 @@ class EpisodeState:
             )
         try:
             download = data.get("download")
+            charges = [Charge(**charge) for charge in data.get("charges") or []]
+            if not charges and int(data.get("credits_charged") or 0):
+                # Written before the ledger: the one charge it knew, for its audio task.
+                audio_task = (data.get("audio") or {}).get("global_id") or "unknown"
+                charges = [Charge(str(audio_task), int(data["credits_charged"]), 0.0, "")]
             return cls(
                 id=data["id"],
                 phase=Phase(data.get("phase", "new")),
@@ -180,8 +262,10 @@ class EpisodeState:
                 audio=StepRecord.from_json(data.get("audio") or {}),
                 download=Download(**download) if download else None,
                 render_fingerprint=str(data.get("render_fingerprint") or ""),
+                render_inputs=dict(data.get("render_inputs") or {}),
                 credits_estimated=int(data.get("credits_estimated") or 0),
-                credits_charged=int(data.get("credits_charged") or 0),
+                charges=charges,
+                failures=int(data.get("failures") or 0),
                 error=data.get("error"),
                 failed_step=data.get("failed_step"),
                 first_published=data.get("first_published"),
@@ -201,8 +285,10 @@ class StateStore:
     store forgets the old data; any other change to the file changes its identity.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, on_save: Callable[[Path], None] | None = None) -> None:
         self.folder = folder
+        self.on_save = on_save
+        """Called with the file's path after every save (e.g. to push state to git)."""
         self._memo: dict[str, tuple[tuple[int, ...], bytes]] = {}
         self._memo_bytes = 0
         self._memo_lock = threading.Lock()
@@ -288,7 +374,10 @@ class StateStore:
     def save(self, state: EpisodeState) -> None:
         state.updated_at = now_iso()
         self._forget(state.id)
-        atomic_write_json(self.path_for(state.id), state.to_json())
+        path = self.path_for(state.id)
+        atomic_write_json(path, state.to_json())
+        if self.on_save is not None:
+            self.on_save(path)
 
     def sweep_temporary(self) -> int:
         """Remove temporary files a killed run left behind (call with the project lock held)."""

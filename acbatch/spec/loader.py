@@ -297,6 +297,7 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
     )
     timeouts = _section(api, "timeouts")
     polling = _section(api, "polling")
+    budget = _section(api, "budget")
     settings = ApiSettings(
         base_url=_text(api, "base_url"),
         jobs=_number(api, "jobs", api_defaults["jobs"], integer=True),
@@ -314,6 +315,9 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         download_max_bytes=_number(
             api, "download_max_bytes", api_defaults["download_max_bytes"], integer=True
         ),
+        max_attempts=_number(api, "max_attempts", api_defaults["max_attempts"], integer=True),
+        budget_monthly=_number(budget, "monthly", None, integer=True),
+        budget_total=_number(budget, "total", None, integer=True),
     )
 
     def where(name: str) -> Path:

@@ -90,6 +90,9 @@ class ApiSettings:
     polling: Polling = field(default_factory=Polling)
     retries: int = 8
     download_max_bytes: int = 500 * 1024 * 1024
+    max_attempts: int = 2
+    budget_monthly: int | None = None
+    budget_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,11 @@ class Episode:
     @property
     def script_review_path(self) -> Path:
         return self.spec_path.with_name(f"{self.id}.script.yaml")
+
+    @property
+    def previous_review_path(self) -> Path:
+        """Where a review file replaced by a new script is kept, edits and all."""
+        return self.spec_path.with_name(f"{self.id}.previous.script.yaml")
 
 
 @dataclass

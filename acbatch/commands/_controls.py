@@ -1,0 +1,27 @@
+"""What the episode controls (retry, redo, adopt) share: show what is at stake, then run."""
+
+from __future__ import annotations
+
+from acbatch.commands._common import load_valid_project
+from acbatch.commands.plan import show_plan
+from acbatch.commands.run import execute
+from acbatch.context import Context
+from acbatch.runner.decide import Word
+from acbatch.runner.session import RunRequest, workspace
+
+
+def control(
+    ctx: Context,
+    ids: tuple[str, ...],
+    word: Word,
+    *,
+    sandbox: bool,
+    base_url: str | None,
+    as_json: bool,
+) -> None:
+    words = {episode_id: word for episode_id in ids}
+    request = RunRequest(ids=ids, sandbox=sandbox, base_url=base_url, words=words)
+    if not as_json:
+        project = workspace(load_valid_project(ctx), sandbox)
+        show_plan(project, request, None, as_json=False, words=words)
+    execute(ctx, request, as_json)
