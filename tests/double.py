@@ -61,6 +61,8 @@ class Task:
     created: float
     latency: float
     body: dict[str, Any]
+    held: bool = False
+    """Created while the double held tasks: it never finishes."""
     status_calls: int = 0
 
 
@@ -82,7 +84,7 @@ class StrictDouble:
     rate: int | None = None
     audio_seconds: float = 2.0
     hold: bool = False
-    """Tasks never finish (answer `waiting` forever) while True."""
+    """Tasks created while this is True never finish (answer `waiting` forever)."""
     status_faults: dict[tuple[str, int], Fault] = field(default_factory=dict)
     """(step, n) -> the answer to the n-th (1-based) status call of every task of that step."""
     create_faults: dict[tuple[str, int], Fault] = field(default_factory=dict)
@@ -181,7 +183,7 @@ class StrictDouble:
     # -- the API --------------------------------------------------------------------------
 
     def _finished(self, task: Task, now: float) -> bool:
-        return not self.hold and now - task.created >= task.latency
+        return not task.held and now - task.created >= task.latency
 
     @staticmethod
     def _envelope(code: int, data: Any = None, message: str = "") -> bytes:
@@ -252,7 +254,7 @@ class StrictDouble:
                 )
             global_id = str(uuid.uuid4())
             latency = self.script_latency if step == "script" else self.audio_latency
-            self.tasks[global_id] = Task(step, global_id, now, latency, body)
+            self.tasks[global_id] = Task(step, global_id, now, latency, body, held=self.hold)
             self.creates[step].append((now, global_id))
         return 200, self._envelope(100000, {"global_id": global_id}), "application/json"
 

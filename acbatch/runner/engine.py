@@ -813,7 +813,10 @@ class Runner:
                         state, step, "task_failed", f"the {step} task failed: {task.failure_reason}"
                     )
                 failpoint("after_poll")
-                model.observe(elapsed, last_waiting)
+                if fresh is not None:
+                    # A task resumed from disk finished at some unknown moment before this
+                    # poll: its age says nothing about how long tasks take.
+                    model.observe(elapsed, last_waiting)
                 record.result = self._kept_fields(task, step)
                 record.completed_at = now_iso()
                 state.failures = 0
