@@ -210,9 +210,9 @@ def test_a_killed_sandbox_command_resumes_on_its_state_folder(tmp_path: Path) ->
     state = tmp_path / "state"
 
     def launch() -> tuple[subprocess.Popen[str], str]:
+        delays = ["--script-delay", "0.3", "--audio-delay", "0.3"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "acbatch", "sandbox", "--state", str(state)]
-            + ["--script-delay", "0.3", "--audio-delay", "0.3"],
+            [sys.executable, "-m", "acbatch", "sandbox", "--state", str(state), *delays],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
