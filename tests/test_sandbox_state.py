@@ -240,3 +240,36 @@ def test_a_killed_sandbox_command_resumes_on_its_state_folder(tmp_path: Path) ->
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def test_youtube_sources_get_a_marked_deterministic_stand_in(strict: SandboxServer) -> None:
+    client = PodcastClient(KEY, strict.url)
+    url = "https://www.youtube.com/shorts/4QenPnBk99M"
+    body = script_body(source_type=2, url=url, duration=2)
+    del body["text"]
+    first, second = (wait(client.get_script, client.create_script(body)) for _ in range(2))
+    assert first.succeeded and second.succeeded
+    keys = ("title", "podcast_script", "hightlights", "processed_content")
+    assert {k: first.data[k] for k in keys} == {k: second.data[k] for k in keys}
+    assert first.data["title"] == "YouTube video 4QenPnBk99M (sandbox stand-in)"
+    assert first.data["source_data"] == url
+    assert first.data["train_data"].startswith("Offline stand-in")
+    assert "cannot watch or transcribe" in first.data["podcast_script_txt"]
+    other = dict(body, url="https://youtu.be/dQw4w9WgXcQ?t=42")
+    third = wait(client.get_script, client.create_script(other))
+    assert "dQw4w9WgXcQ" in third.data["title"]
+    audio_id = client.create_audio(audio_request_from_script(first.data, first.global_id))
+    assert wait(client.get_audio, audio_id).succeeded
+
+
+@pytest.mark.parametrize("language", sorted(codes.LANGUAGES))
+def test_youtube_stand_in_in_every_language(language: str) -> None:
+    from acbatch.sandbox.scriptwriter import write_script, youtube_stand_in
+
+    text = youtube_stand_in("https://www.youtube.com/watch?v=4QenPnBk99M&list=x", language)
+    result = write_script(
+        text, style=1, duration=1, language=language, speakers=[None, None], source_data=""
+    )
+    assert "4QenPnBk99M" in result["title"] and len(result["title"]) <= 60
+    assert not result["title"].endswith("…")
+    assert text == youtube_stand_in("https://www.youtube.com/watch?v=4QenPnBk99M", language)

@@ -446,6 +446,8 @@ class SandboxBackend:
             create_time=int(time.time()),
             language=request["language"],
         )
+        if request["source_type"] == codes.SourceType.YOUTUBE:
+            result["train_data"] = scriptwriter.YOUTUBE_NOTE + "\n" + result["train_data"]
         return result
 
     def _source_text(self, request: dict[str, Any]) -> tuple[str, str]:
@@ -455,10 +457,9 @@ class SandboxBackend:
             return text, text[:200]
         url = request["url"]
         if source_type == codes.SourceType.YOUTUBE:
-            raise TaskFailure(
-                "YouTube sources need the real audiocleaner.ai service: the offline sandbox "
-                "cannot fetch or transcribe videos"
-            )
+            from acbatch.sandbox.scriptwriter import youtube_stand_in
+
+            return youtube_stand_in(url, request["language"]), url
         from acbatch.sandbox.fetch import fetch_source_text
 
         return fetch_source_text(url, timeout=self.settings.fetch_timeout), url

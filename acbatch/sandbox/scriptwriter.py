@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from acbatch.codes import DURATION_BY_LEVEL, LANGUAGES, STYLE_NAMES, DurationLevel
 from acbatch.voices import Voice
@@ -75,6 +76,39 @@ def phrases_for(language: str) -> dict[str, Any]:
         path = PHRASES_DIR / "en.json"
     table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return table
+
+
+# --------------------------------------------------------------------------------------------
+# YouTube sources.
+
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+YOUTUBE_NOTE = (
+    "Offline stand-in: the acbatch sandbox cannot watch or transcribe videos, so this script "
+    "is written from the link alone. The real service writes it from the video."
+)
+
+
+def youtube_video_id(url: str) -> str:
+    """The video id of a YouTube link (watch?v=, youtu.be/, /shorts/, /embed/, /live/)."""
+    parts = urlsplit(url)
+    candidates = parse_qs(parts.query).get("v", [])
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[0] in ("shorts", "embed", "live", "v") and len(segments) > 1:
+        candidates.append(segments[1])
+    elif segments:
+        candidates.append(segments[-1])
+    return next((c for c in candidates if _VIDEO_ID.match(c)), "")
+
+
+def youtube_stand_in(url: str, language: str) -> str:
+    """The source text the sandbox writes a YouTube episode from: a heading that marks it as a
+    stand-in and a paragraph saying why, in the episode's language. Same link, same text."""
+    phrases = phrases_for(language)
+    video = youtube_video_id(url) or "?"
+    host = (urlsplit(url).hostname or "YouTube").removeprefix("www.")
+    title = str(phrases["youtube_title"]).format(video=video)
+    body = str(phrases["youtube"]).format(video=video, host=host)
+    return f"# {title}\n\n{body}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,8 +373,17 @@ def finish_sentence(text: str, language: str) -> str:
     return _LOOSE_END.sub("", text) + ("。" if _no_space(language) else ".")
 
 
+_PAIRS = (("(", ")"), ("（", "）"), ("[", "]"), ("«", "»"), ("「", "」"), ("“", "”"))
+
+
 def _bare(text: str) -> str:
-    return _TRAILING_PUNCTUATION.sub("", " ".join(text.split())).strip()
+    """Text without end punctuation, keeping a closing bracket or quote that has its opener."""
+    text = " ".join(text.split())
+    bare = _TRAILING_PUNCTUATION.sub("", text)
+    for opener, closer in _PAIRS:
+        if bare.count(opener) > bare.count(closer) and text[len(bare) :].startswith(closer):
+            bare += closer
+    return bare
 
 
 _PHRASE_BREAK = re.compile(r"(?<=[;:；：])\s*")
