@@ -64,6 +64,9 @@ class SandboxSettings:
     state_dir: Path | None = None
     """Keep tasks, results, audio and the balance here so they survive restarts (None: in
     memory only, gone with the process). Any port can serve the same folder."""
+    port: int = 0
+    """The loopback port SandboxServer binds when not given one (0: any free port). Old tasks
+    do not need the same port: their state is in `state_dir`, their URLs follow the server."""
     catalog: VoiceCatalog | None = None
     """The voice catalog whose speaker ids the sandbox accepts and voices (None: its own
     demo catalog). Pass a user's real catalog to run their specs offline."""

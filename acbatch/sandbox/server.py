@@ -233,11 +233,16 @@ class SandboxServer:
         settings: SandboxSettings | None = None,
         *,
         host: str = "127.0.0.1",
-        port: int = 0,
+        port: int | None = None,
         verbose: bool = False,
     ) -> None:
         self.backend = SandboxBackend(settings)
-        self.httpd = SandboxHTTPServer((host, port), self.backend, verbose)
+        chosen = self.backend.settings.port if port is None else port
+        try:
+            self.httpd = SandboxHTTPServer((host, chosen), self.backend, verbose)
+        except OSError:
+            self.backend.close()
+            raise
         bound_host, bound_port = self.httpd.server_address[:2]
         shown_host = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
         self.url = f"http://{shown_host}:{bound_port}"
