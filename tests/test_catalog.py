@@ -247,3 +247,25 @@ def test_the_sandbox_gives_distinct_catalog_voices_distinct_offline_voices() -> 
         assert ("+f" in profile.espeak_voice) == (voice.gender_text == "female")
     script = [{"role": r, "text": "Hi.", "voice_id": ""} for r in "ABC"]
     assert len(set(speaker_profiles(script, "en", catalog).values())) == 3
+
+
+def test_doctor_fails_the_voice_check_only_for_a_remote_host(tmp_path: Path) -> None:
+    from acbatch.doctor import check_voices
+
+    write_show(tmp_path, {"ep-1": text_episode(1)})
+    project = _load(tmp_path)
+    remote = check_voices(project, "https://audiocleaner.ai")
+    assert not remote.ok and "TAI Podcast Master" in remote.fix
+    assert "demo catalog" in remote.detail
+    local = check_voices(project, "http://127.0.0.1:8765")
+    assert local.ok and "would be refused" in local.detail
+    (tmp_path / "voices.json").write_text(json.dumps(catalog_document()), encoding="utf-8")
+    assert check_voices(_load(tmp_path), "https://audiocleaner.ai").ok
+
+
+def test_voices_lists_by_language_name(tmp_path: Path) -> None:
+    write_show(tmp_path, {"ep-1": text_episode(1)})
+    for name in ("ja", "Japanese", "日本語"):
+        listed = _cli("voices", "--language", name, "--json", cwd=tmp_path)
+        records = json.loads(listed.stdout)["data"]["records"]
+        assert {r["name"] for r in records} == {"yui", "haruto"}, name

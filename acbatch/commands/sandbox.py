@@ -118,6 +118,9 @@ def command(
         click.echo(f"WARNING: the sandbox is listening on {host}, beyond this machine.", err=True)
     click.echo(BANNER, err=True)
     click.echo(f"acbatch sandbox listening on {server.url}  (Ctrl-C to stop)", err=True)
+    if state_dir is not None:
+        kept = len(server.backend.tasks())
+        click.echo(f"tasks are kept in {state_dir} ({kept} from earlier runs)", err=True)
     click.echo(server.url, nl=True)
     try:
         server.serve_forever()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from acbatch import codes
 from acbatch.commands._common import echo_json, json_option
 from acbatch.context import Context
 from acbatch.errors import UserError
@@ -23,7 +24,7 @@ def _catalog_path(ctx: Context) -> Path:
 
 
 @click.group("voices", invoke_without_command=True)
-@click.option("--language", help="Only voices of this language code (en, ja, zh_yue...).")
+@click.option("--language", help="Only voices of this language (a code such as ja, or a name).")
 @click.option("--gender", type=click.Choice(["male", "female"]), help="Only this gender.")
 @click.option("--tag", help="Only voices with this tag.")
 @click.option(
@@ -64,6 +65,8 @@ def command(
         catalog = VoiceCatalog.load(catalog_path)
     except CatalogError as exc:
         raise UserError(str(exc)) from None
+    if language in codes.language_values():
+        language = codes.language_code(language)  # 'Japanese' and '日本語' mean ja here too
     voices = catalog.filter(language=language, gender=gender, tag=tag)
     if as_json:
         echo_json(

@@ -11,6 +11,7 @@ the old task ids, finishing the work a killed process left undone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -475,6 +476,9 @@ class SandboxBackend:
         extra: dict[str, Any] = {}
         if step1 is not None and step1.kind == "script":
             language = step1.request.get("language", "en")
+            # Only after a restart can the script task still be running (it was queued first).
+            with contextlib.suppress(Exception):
+                step1.future.exception(timeout=120)
             if step1.future.done() and step1.future.exception() is None:
                 done = step1.future.result()
                 extra = {k: done.get(k) for k in ("source_data", "train_data")}
