@@ -273,3 +273,21 @@ def test_youtube_stand_in_in_every_language(language: str) -> None:
     assert "4QenPnBk99M" in result["title"] and len(result["title"]) <= 60
     assert not result["title"].endswith("…")
     assert text == youtube_stand_in("https://www.youtube.com/watch?v=4QenPnBk99M", language)
+
+
+def test_damaged_or_foreign_files_in_the_state_folder_are_skipped(tmp_path: Path) -> None:
+    state = tmp_path / "s"
+    server = started(state)
+    client = PodcastClient(KEY, server.url)
+    script_id = client.create_script(script_body())
+    assert wait(client.get_script, script_id).succeeded
+    server.stop()
+    (state / "tasks" / "half-written.json").write_text('{"kind": "scr', encoding="utf-8")
+    (state / "tasks" / "other.json").write_text('{"kind": "script"}', encoding="utf-8")
+    (state / "tasks" / "list.json").write_text("[1, 2]", encoding="utf-8")
+    again = started(state)
+    try:
+        assert PodcastClient(KEY, again.url).get_script(script_id).succeeded
+        assert again.stats()["tasks"] == 1
+    finally:
+        again.stop()

@@ -119,6 +119,19 @@ def _key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def _is_task_record(record: Any) -> bool:
+    return (
+        isinstance(record, dict)
+        and record.get("kind") in ("script", "audio")
+        and isinstance(record.get("global_id"), str)
+        and isinstance(record.get("key_digest"), str)
+        and isinstance(record.get("request"), dict)
+        and isinstance(record.get("created", 0), (int, float))
+        and isinstance(record.get("ready", 0), (int, float))
+        and isinstance(record.get("result", {}), dict)
+    )
+
+
 def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     """Write via a temporary file and rename, so a killed process leaves old or new, never half."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
@@ -223,7 +236,7 @@ class SandboxBackend:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue  # a file that is not ours, or damaged: the task is lost, as on a crash
-            if isinstance(record, dict) and record.get("kind") in ("script", "audio"):
+            if _is_task_record(record):
                 records.append(record)
         now_wall, now = time.time(), time.monotonic()
         # Script tasks first: an unfinished audio task reads its script task's result.
