@@ -291,3 +291,14 @@ def test_damaged_or_foreign_files_in_the_state_folder_are_skipped(tmp_path: Path
         assert again.stats()["tasks"] == 1
     finally:
         again.stop()
+
+
+def test_an_old_file_url_is_rebased_on_the_current_sandbox() -> None:
+    from acbatch.sandbox.backend import rebase_file_url
+
+    old = "http://127.0.0.1:42757/sandbox/files/29a820e8-31ec-4502-859d-883be108d1e0.mp3"
+    assert rebase_file_url(old, "http://127.0.0.1:44155/") == (
+        "http://127.0.0.1:44155/sandbox/files/29a820e8-31ec-4502-859d-883be108d1e0.mp3"
+    )
+    real = "https://resource.audiocleaner.ai/paid/output/result/xxx_final.mp3"
+    assert rebase_file_url(real, "http://127.0.0.1:44155") == real

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -32,6 +33,19 @@ from acbatch.voices import VoiceCatalog
 FILE_PATH = "/sandbox/files/{global_id}.mp3"
 """Where the server serves a finished audio task's MP3; `file_url` is this on the current host,
 so a restarted sandbox on another port hands out working URLs for old tasks."""
+_FILE_URL = re.compile(r"^https?://[^/]+(/sandbox/files/[A-Za-z0-9-]{1,64}\.mp3)$")
+
+
+def rebase_file_url(file_url: str, sandbox_url: str) -> str:
+    """A sandbox `file_url` recorded by an earlier sandbox process, on the current one.
+
+    The path is stable across restarts (FILE_PATH); only host and port change. URLs that are
+    not a sandbox file are returned unchanged.
+    """
+    match = _FILE_URL.match(file_url)
+    return sandbox_url.rstrip("/") + match.group(1) if match else file_url
+
+
 TASKS_FOLDER = "tasks"
 FILES_FOLDER = "files"
 ACCOUNT_FILE = "account.json"
