@@ -7,6 +7,7 @@ boundary with an ellipsis, and no two chapters of an episode share a title.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -145,6 +146,13 @@ def test_every_sentence_is_complete_and_chapters_are_unique(
         assert 0 < len(title) <= 60, title
         assert is_whole_or_cut_at_a_word(title, source, language), title
     assert len(result["title"]) <= 60
+    revisit = phrases_for(language)["revisit_title"]
+    script = result["podcast_script"]
+    for chapter in result["hightlights"]:
+        if chapter["highlight"] == revisit:  # the recap chapter is a back-and-forth
+            start, end = chapter["script_start_index"], chapter["script_end_index"]
+            roles = [script[i]["role"] for i in range(max(0, start - 1), end + 1)]
+            assert all(a != b for a, b in itertools.pairwise(roles)), roles
 
 
 def test_the_old_fragments_are_gone() -> None:

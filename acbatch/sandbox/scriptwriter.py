@@ -748,6 +748,9 @@ class _Writer:
             presenter = self._presenters(self.others()[number % len(self.others())])(0)
             if not self.solo:
                 asker = 0 if presenter != 0 else self.others()[number % len(self.others())]
+                if draft.turns and draft.turns[-1][0] == asker:
+                    # Whoever just spoke answers; the other one asks (no one speaks twice).
+                    asker, presenter = presenter, asker
                 self._say(draft, asker, self.phrase("followup"))
             self._say(draft, presenter, self.join(self.phrase("revisit"), sentence.text))
         titles = [str(self.phrases["revisit_title"])]
