@@ -303,6 +303,9 @@ class SandboxBackend:
             self.counters[group][name] += 1
 
     def stats(self) -> dict[str, Any]:
+        """Counters for tests. With a state folder, `tasks`, `tasks_created` and
+        `duplicate_work` count every task the folder holds, from earlier processes too;
+        requests, responses and faults count this process only."""
         with self._lock:
             duplicated = sorted(w for w, n in self.creates_by_work.items() if n > 1)
             return {
