@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from acbatch.codes import DURATION_BY_LEVEL, LANGUAGES, STYLE_NAMES
+from acbatch.codes import DURATION_BY_LEVEL, LANGUAGES, STYLE_NAMES, language_code
 from acbatch.sandbox.catalog import sandbox_catalog
 from acbatch.sandbox.scriptwriter import (
     PHRASE_KEYS,
@@ -40,15 +40,16 @@ PHRASE_BREAKS = (";", ":", "；", "：")
 DANGLING = {"a", "an", "the", "and", "or", "of", "to", "but"}
 
 
-def english_spec_sources() -> list[str]:
+def spec_sources() -> list[tuple[str, str]]:
+    """(language, text) of the example show's specs with a text source."""
     import yaml
 
-    texts = []
+    found = []
     for spec in sorted((REPO / "specs").glob("*.yaml")):
-        source = yaml.safe_load(spec.read_text(encoding="utf-8")).get("source", {})
-        if "text" in source:
-            texts.append(source["text"])
-    return texts
+        data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+        if "text" in data.get("source", {}):
+            found.append((language_code(data.get("language", "en")), data["source"]["text"]))
+    return found
 
 
 def episodes() -> list[tuple[str, str, int, int, int]]:
@@ -59,9 +60,9 @@ def episodes() -> list[tuple[str, str, int, int, int]]:
         for style in STYLE_NAMES:
             duration = 1 + (number + style) % len(DURATION_BY_LEVEL)
             cases.append((language, SOURCES[language], style, duration, 2 + style % 2))
-    for text in english_spec_sources():
+    for language, text in spec_sources():
         for duration in DURATION_BY_LEVEL:
-            cases.append(("en", text, 1 + duration % 9, duration, 2))
+            cases.append((language, text, 1 + duration % 9, duration, 2))
     return cases
 
 
@@ -157,9 +158,7 @@ def test_every_sentence_is_complete_and_chapters_are_unique(
 
 def test_the_old_fragments_are_gone() -> None:
     """The demo's sleep-debt episode used to say "Today's topic: Miss an hour ... and you."."""
-    source = english_spec_sources()[
-        [("Sleep debt" in t) for t in english_spec_sources()].index(True)
-    ]
+    source = next(text for _language, text in spec_sources() if "Sleep debt" in text)
     for style in STYLE_NAMES:
         for duration in DURATION_BY_LEVEL:
             text = written("en", source, style, duration, 2)["podcast_script_txt"]
