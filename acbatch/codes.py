@@ -85,6 +85,40 @@ LANGUAGES: dict[str, str] = {
     "ko": "Korean",
 }
 
+LANGUAGE_NATIVE_NAMES: dict[str, tuple[str, ...]] = {
+    "zh": ("简体中文", "中文"),
+    "zh_yue": ("粵語", "廣東話"),
+    "en": ("English",),
+    "ar": ("العربية",),
+    "ru": ("Русский",),
+    "es": ("Español",),
+    "fr": ("Français",),
+    "pt": ("Português",),
+    "de": ("Deutsch",),
+    "ja": ("日本語",),
+    "ko": ("한국어",),
+}
+"""Each language's own name(s); specs may write these, the English name or the code."""
+
+
+def language_values() -> list[str]:
+    """Every accepted spelling of `language:`: the codes, the English names, the own names."""
+    values = list(LANGUAGES) + list(LANGUAGES.values())
+    for names in LANGUAGE_NATIVE_NAMES.values():
+        values += [name for name in names if name not in values]
+    return values
+
+
+def language_code(value: str) -> str:
+    """A language code, English name or own name -> the API's code (KeyError if none)."""
+    if value in LANGUAGES:
+        return value
+    for code, name in LANGUAGES.items():
+        if value == name or value in LANGUAGE_NATIVE_NAMES.get(code, ()):
+            return code
+    raise KeyError(value)
+
+
 STATUS_WAITING = "waiting"
 STATUS_SUCCESS = "success"
 STATUS_FAILED = "failed"

@@ -124,6 +124,55 @@ def check_synthesis() -> Check:
     return Check("sandbox speech", True, f"{speech.duration:.1f} s of speech synthesized")
 
 
+def _is_local(base_url: str) -> bool:
+    """A host on this machine: a sandbox or a test double, where demo voices are fine."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_voices(project: object, base_url: str | None = None) -> Check:
+    """What a live run would send: the same findings as `acbatch validate --live`.
+
+    Against a host on this machine (a sandbox), sandbox-only voices are reported but do not
+    fail the check; against any other host they do.
+    """
+    from acbatch.voices import REAL_CATALOG_HOWTO, CatalogError, VoiceCatalog, live_catalog_problems
+
+    path = project.config.paths.voices  # type: ignore[attr-defined]
+    if not path.is_file():
+        return Check("voice catalog", True, f"no {path.name}: specs use numeric speaker ids")
+    try:
+        catalog = VoiceCatalog.load(path)
+    except CatalogError as exc:
+        return Check("voice catalog", False, str(exc), REAL_CATALOG_HOWTO)
+    problems = live_catalog_problems(project)  # type: ignore[arg-type]
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = len(problems) - len(errors)
+    kind = "the sandbox's demo catalog" if catalog.sandbox else "your account's catalog"
+    detail = f"{path.name}: {len(catalog)} voices, {kind}"
+    if errors:
+        first = errors[0]
+        local = base_url is not None and _is_local(base_url)
+        return Check(
+            "voice catalog",
+            local,
+            f"{detail}; {len(errors)} sandbox-only voice uses would be refused by a live run "
+            f"(first: {first.file.name}:{first.line} {first.field})",
+            REAL_CATALOG_HOWTO + "; `acbatch validate --live` lists every place",
+        )
+    if warnings:
+        detail += f"; {warnings} warning{'s' if warnings != 1 else ''} (acbatch validate --live)"
+    return Check("voice catalog", True, detail)
+
+
 def check_writable(folder: Path, name: str) -> Check:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -142,6 +191,8 @@ def run_checks(ctx: Context, base_url: str | None) -> list[Check]:
     checks.append(check_synthesis())
     if project is not None:
         paths = project.config.paths  # type: ignore[attr-defined]
+        host = resolve_api_settings(option_base_url=base_url).base_url
+        checks.append(check_voices(project, host))
         checks.append(check_writable(paths.output, "output folder"))
         checks.append(check_writable(paths.state, "state folder"))
     return checks

@@ -13,15 +13,16 @@ import pytest
 from acbatch.codes import DURATION_BY_LEVEL, LANGUAGES, STYLES
 from acbatch.sandbox.catalog import sandbox_catalog
 from acbatch.sandbox.scriptwriter import (
-    PHRASES,
     count_units,
     digest_source,
+    phrases_for,
     target_units,
     write_script,
 )
 from acbatch.voices import Voice
 
 CATALOG = sandbox_catalog()
+PHRASES = {language: phrases_for(language) for language in LANGUAGES}
 AVA, LEO, NORA, SAM = (CATALOG.find(n) for n in ("ava", "leo", "nora", "sam"))
 
 VOCABULARY_TEXT = (

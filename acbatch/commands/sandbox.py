@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from acbatch.sandbox.faults import FaultPlan, parse_fault
@@ -38,6 +40,20 @@ def _faults(values: tuple[str, ...], seed: int, polls_only_5xx: bool) -> FaultPl
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for fault injection.")
 @click.option("--no-speech", is_flag=True, help="Return short silent MP3s (benchmarks).")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep tasks, results and audio in this folder: a sandbox restarted on it (on any "
+    "port) answers for the old task ids. Without it, everything is gone when it stops.",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Accept and voice the speaker ids of this voice catalog (e.g. your account's "
+    "voices.json) instead of the sandbox's demo voices.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def command(
     host: str,
@@ -51,6 +67,8 @@ def command(
     faults: tuple[str, ...],
     seed: int,
     no_speech: bool,
+    state_dir: Path | None,
+    catalog_path: Path | None,
     verbose: bool,
 ) -> None:
     """Serve the sandbox: the Podcast API's four endpoints, offline, with real speech.
@@ -62,10 +80,24 @@ def command(
       acbatch sandbox --port 8765
       AUDIOCLEANER_API_BASE=http://127.0.0.1:8765 AUDIOCLEANER_API_KEY=any acbatch run
       acbatch sandbox --fault 101003=0.1 --fault drop_after=0.05 --seed 7
+      acbatch sandbox --port 8765 --state .sandbox --catalog voices.json
     """
     from acbatch.sandbox.backend import SandboxSettings
     from acbatch.sandbox.server import BANNER, SandboxServer
+    from acbatch.voices import CatalogError, VoiceCatalog
 
+    catalog = None
+    if catalog_path is not None:
+        try:
+            catalog = VoiceCatalog.load(catalog_path)
+        except CatalogError as exc:
+            raise click.BadParameter(str(exc), param_hint="--catalog") from None
+
+    if state_dir is not None:
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"{state_dir}: {exc.strerror}", param_hint="--state") from None
     settings = SandboxSettings(
         script_delay=script_delay,
         audio_delay=audio_delay,
@@ -75,6 +107,8 @@ def command(
         concurrency_limit=concurrency,
         keys=frozenset(keys) if keys else None,
         faults=_faults(faults, seed, False),
+        state_dir=state_dir,
+        catalog=catalog,
     )
     try:
         server = SandboxServer(settings, host=host, port=port, verbose=verbose)
@@ -84,6 +118,9 @@ def command(
         click.echo(f"WARNING: the sandbox is listening on {host}, beyond this machine.", err=True)
     click.echo(BANNER, err=True)
     click.echo(f"acbatch sandbox listening on {server.url}  (Ctrl-C to stop)", err=True)
+    if state_dir is not None:
+        kept = len(server.backend.tasks())
+        click.echo(f"tasks are kept in {state_dir} ({kept} from earlier runs)", err=True)
     click.echo(server.url, nl=True)
     try:
         server.serve_forever()

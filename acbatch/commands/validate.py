@@ -82,12 +82,20 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
     type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also check what a run against the real service would send: no sandbox-only "
+    "voices, speaker ids that the voice catalog holds.",
+)
 @click.pass_obj
-def command(ctx: Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) -> None:
     """Check acbatch.yaml and the episode specs against the schemas; change nothing.
 
     With PATHS, only those spec files (or folders of specs) are checked, together with
     acbatch.yaml. Every problem is printed as file:line:column: field: message.
+    With --live, the voices are checked for a run against the real service too: a voice
+    name or voice_id from the sandbox's demo catalog is an error there.
     Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
     next time; delete it at any time.
     Exit status: 0 all valid, 1 problems found, 2 usage error.
@@ -97,9 +105,14 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool) -> None:
       acbatch validate                    the whole project
       acbatch validate specs/tide-pools.yaml
       acbatch validate --json | jq '.problems[]'
+      acbatch validate --live             before the first run against audiocleaner.ai
     """
     _check_inside(paths, ctx.root)
     result = load_project_files(ctx.config_path, list(paths) if paths else None, cache=True)
+    if live:
+        from acbatch.voices import live_catalog_problems
+
+        result.project.problems.extend(live_catalog_problems(result.project))
     if as_json:
         click.echo(json.dumps(report_json(result), indent=2, ensure_ascii=False))
     else:

@@ -1,8 +1,13 @@
-"""The sandbox's own voice catalog, in the documented voice-resource format.
+"""The sandbox's own voice catalog, in the documented voice-resource format, and how the
+sandbox voices any catalog.
 
-The repository's voices.json is generated from `sandbox_catalog()`, so specs written against the
-sandbox can name these voices. A script turn carries `voice_id` "sandbox/<name>"; the sandbox
-resolves it back to an espeak-ng voice with `profile_for_voice_id`.
+The repository's voices.json (and the one `acbatch init` writes) is generated from
+`sandbox_catalog()`: a demo catalog, marked `"sandbox": true` at the top level, whose voice_ids
+start with "sandbox/". Its ids mean nothing to the real service. A script turn's `voice_id`
+is turned into an espeak-ng voice by `profile_for_voice_id`: a voice of whatever catalog the
+sandbox serves (the demo one or a user's real one) gets an offline voice chosen by its gender
+and its rank among the catalog's voices of the same language and gender, so distinct catalog
+voices sound distinct.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def _voices() -> tuple[Voice, ...]:
 
 def sandbox_catalog() -> VoiceCatalog:
     """A fresh catalog of the sandbox's voices (callers may keep or mutate it)."""
-    return VoiceCatalog(list(_voices()))
+    return VoiceCatalog(list(_voices()), sandbox=True)
 
 
 def catalog_json() -> str:
@@ -104,18 +109,33 @@ def _gender_hint(voice_id: str) -> str:
     return ""
 
 
-def profile_for_voice_id(voice_id: str, language: str, index: int) -> VoiceProfile:
+def catalog_rank(catalog: VoiceCatalog, voice: Voice) -> int:
+    """The voice's position among the catalog's voices of the same language and gender."""
+    gender = voice.gender_text.casefold()
+    same = [
+        v.id for v in catalog if v.language == voice.language and v.gender_text.casefold() == gender
+    ]
+    return same.index(voice.id) if voice.id in same else 0
+
+
+def profile_for_voice_id(
+    voice_id: str, language: str, index: int, *, catalog: VoiceCatalog | None = None
+) -> VoiceProfile:
     """The espeak-ng voice for a script turn's `voice_id` at speaker position `index`.
 
-    Sandbox voices keep their gender; ids from elsewhere still get a deterministic voice,
-    distinct per speaker position (and gendered when the id says so).
+    A voice of `catalog` (default: the demo catalog) keeps its gender and gets the offline
+    voice of its rank among the catalog's voices of its language and gender. Ids from elsewhere
+    still get a deterministic voice, distinct per speaker position (and gendered when the id
+    says so). The words are spoken in `language`, the script's language.
     """
-    voice = sandbox_catalog().by_step2_voice_id(voice_id)
-    if voice is None:
-        gender = _gender_hint(voice_id)
-        if gender:
-            voice = Voice(id=0, name="", display_name="", language=language, gender_text=gender)
-    return voice_profile(voice, language, index)
+    voice = (catalog if catalog is not None else sandbox_catalog()).by_step2_voice_id(voice_id)
+    if voice is not None and voice.gender_text.casefold() in ("female", "male"):
+        return voice_profile(voice, language, catalog_rank(catalog or sandbox_catalog(), voice))
+    gender = _gender_hint(voice_id)
+    if gender:
+        voice = Voice(id=0, name="", display_name="", language=language, gender_text=gender)
+        return voice_profile(voice, language, index)
+    return voice_profile(None, language, index)
 
 
 if __name__ == "__main__":  # python -m acbatch.sandbox.catalog voices.json

@@ -8,538 +8,108 @@ requested language, until the duration level's length budget is met. Same input,
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from acbatch.codes import DURATION_BY_LEVEL, STYLE_NAMES, DurationLevel
+from acbatch.codes import DURATION_BY_LEVEL, LANGUAGES, STYLE_NAMES, DurationLevel
 from acbatch.voices import Voice
 
 # --------------------------------------------------------------------------------------------
-# Phrase tables. Templates use {name}, {names}, {title}, {topic} and {style}. Japanese stays in
-# kana because the offline speech engine cannot read kanji.
+# Phrase tables: acbatch/sandbox/phrases/<language>.json, one per API language (shipped in the
+# package). Templates use {name}, {names}, {title}, {topic}, {style}, {video} and {host}; a key
+# holds one string or a list the writer rotates through. Japanese stays in kana because the
+# offline speech engine cannot read kanji.
 
-_EN: dict[str, Any] = {
-    "styles": (
-        "educational",
-        "interview",
-        "deep dive",
-        "storytelling",
-        "news",
-        "talk show",
-        "personal growth",
-        "comedy",
-        "roast",
-    ),
-    "welcome": (
-        "Welcome to this {style} episode. I'm {name}, and today we're talking about {title}.",
-        "Hello and welcome to a new {style} episode. I'm {name}. Today's topic: {title}.",
-    ),
-    "introduce": ("Joining me today: {names}.", "With me today: {names}."),
-    "and": " and ",
-    "greet": ("Thanks for having me, {name}.", "Great to be here, {name}.", "Happy to be here."),
-    "topic": (
-        "Let's talk about this: {topic}.",
-        "Here's a key point: {topic}.",
-        "Consider this: {topic}.",
-    ),
-    "ask": ("Can you explain that?", "What should we know about it?", "How does that work?"),
-    "followup": ("Why does that matter?", "Can you tell us more?", "What else stands out?"),
-    "reaction": ("That's interesting.", "I see.", "That makes sense."),
-    "curious": ("And then what happened?", "Go on, I'm listening.", "How does it continue?"),
-    "excited": ("No way!", "Wow, really?", "That's wild!"),
-    "funny": ("Wait, seriously?", "I did not see that coming.", "Okay, that's hilarious."),
-    "tease": (
-        "Oh please, {name}, everybody knew that.",
-        "Wow, {name}, groundbreaking stuff.",
-        "Slow down, {name}, you'll hurt yourself thinking.",
-    ),
-    "reflect": (
-        "What can we learn from this?",
-        "There's a real lesson in that.",
-        "How can our listeners use this?",
-    ),
-    "headline": ("Our next story: {topic}.", "Turning to another story: {topic}."),
-    "handoff": ("{name}, what do we know?", "{name}, over to you."),
-    "back": ("Back to you, {name}.", "That's the latest. Back to you, {name}."),
-    "story": ("Let me tell you a story.", "Here is how it unfolds."),
-    "transition": ("Moving on.", "Next up.", "Now, something else."),
-    "lead_in": ("Good question.", "Sure.", "Glad you asked."),
-    "revisit": ("It's worth repeating:", "Remember this:", "One more time, because it matters:"),
-    "recap": ("To sum up:", "In short:"),
-    "outro": ("That's all for today. Thanks for listening!", "Thanks for joining us. Bye for now!"),
-    "farewell": ("Thanks, {name}. Bye, everyone!", "Bye, everyone!"),
-    "summary": "In this episode:",
-    "default_title": "today's topic",
-    "speaker": "Speaker",
-}
+PHRASES_DIR = Path(__file__).parent / "phrases"
+PHRASE_KEYS = (
+    "styles",
+    "welcome",
+    "welcome_plain",
+    "introduce",
+    "and",
+    "greet",
+    "topic",
+    "topic_plain",
+    "ask",
+    "followup",
+    "reaction",
+    "curious",
+    "excited",
+    "funny",
+    "tease",
+    "reflect",
+    "headline",
+    "headline_plain",
+    "handoff",
+    "back",
+    "story",
+    "transition",
+    "lead_in",
+    "revisit",
+    "revisit_title",
+    "recap",
+    "outro",
+    "farewell",
+    "summary",
+    "default_title",
+    "speaker",
+    "youtube_title",
+    "youtube",
+)
+"""Every key each language's table must have (a test checks the files)."""
 
-_ZH: dict[str, Any] = {
-    "styles": (
-        "教育",
-        "访谈",
-        "深度解析",
-        "讲故事",
-        "新闻报道",
-        "脱口秀",
-        "个人成长",
-        "搞笑",
-        "吐槽",
-    ),
-    "welcome": (
-        "欢迎收听本期{style}节目。我是{name}，今天我们来聊聊{title}。",
-        "大家好，欢迎收听新一期{style}节目。我是{name}。今天的话题是{title}。",
-    ),
-    "introduce": ("今天和我一起的是{names}。", "今天的嘉宾是{names}。"),
-    "and": "和",
-    "greet": ("谢谢邀请，{name}。", "很高兴来到这里，{name}。"),
-    "topic": ("我们来谈谈这一点：{topic}。", "下一个要点是：{topic}。"),
-    "ask": ("你能解释一下吗？", "这是怎么回事呢？"),
-    "followup": ("为什么这很重要？", "能再多说一点吗？"),
-    "reaction": ("很有意思。", "原来如此。"),
-    "curious": ("然后发生了什么？", "继续说，我在听。"),
-    "excited": ("不会吧！", "哇，真的吗？"),
-    "funny": ("等等，你是认真的吗？", "这也太好笑了。"),
-    "tease": ("拜托，{name}，这谁不知道啊。", "哇，{name}，真是重大发现。"),
-    "reflect": ("我们能从中学到什么？", "这里面有很好的启发。"),
-    "headline": ("下一条新闻：{topic}。", "接下来看另一条消息：{topic}。"),
-    "handoff": ("{name}，请你来介绍一下。", "{name}，交给你了。"),
-    "back": ("以上是现场报道，交还给{name}。",),
-    "story": ("让我给你讲一个故事。", "故事是这样展开的。"),
-    "transition": ("我们继续。", "接下来换个话题。"),
-    "lead_in": ("好问题。", "当然。"),
-    "revisit": ("这一点值得再说一遍：", "换句话说，"),
-    "recap": ("总结一下，", "简单来说，"),
-    "outro": ("今天就到这里，感谢收听！", "感谢大家的陪伴，我们下期再见！"),
-    "farewell": ("谢谢你，{name}。大家再见！", "再见！"),
-    "summary": "本期内容：",
-    "default_title": "今天的话题",
-    "speaker": "说话人",
-}
 
-_YUE: dict[str, Any] = {
-    "styles": (
-        "教育",
-        "訪問",
-        "深入探討",
-        "講故事",
-        "新聞報道",
-        "清談節目",
-        "個人成長",
-        "搞笑",
-        "寸爆",
-    ),
-    "welcome": (
-        "歡迎收聽今集{style}節目。我係{name}，今日我哋傾下{title}。",
-        "大家好，歡迎收聽新一集{style}節目。我係{name}。今日嘅話題係{title}。",
-    ),
-    "introduce": ("今日同我一齊嘅係{names}。", "今日嘅嘉賓係{names}。"),
-    "and": "同",
-    "greet": ("多謝邀請，{name}。", "好開心嚟到呢度，{name}。"),
-    "topic": ("我哋講下呢點：{topic}。", "下一個重點係：{topic}。"),
-    "ask": ("你可唔可以解釋下？", "呢個係點嘅呢？"),
-    "followup": ("點解咁重要？", "可唔可以講多啲？"),
-    "reaction": ("好有趣。", "原來係咁。"),
-    "curious": ("跟住點呀？", "繼續講，我聽緊。"),
-    "excited": ("唔係嘛！", "嘩，真係㗎？"),
-    "funny": ("等陣，你講真㗎？", "真係笑死人。"),
-    "tease": ("唔該你啦，{name}，呢啲邊個唔知呀。", "嘩，{name}，真係驚天大發現。"),
-    "reflect": ("我哋可以從中學到啲乜？", "呢度有好好嘅啟發。"),
-    "headline": ("下一段新聞：{topic}。", "跟住睇另一則消息：{topic}。"),
-    "handoff": ("{name}，交俾你。", "{name}，請你講下。"),
-    "back": ("以上係現場報道，交返俾{name}。",),
-    "story": ("等我講個故事俾你聽。", "故事係咁發展落去嘅。"),
-    "transition": ("我哋繼續。", "跟住講下第樣嘢。"),
-    "lead_in": ("好問題。", "當然。"),
-    "revisit": ("呢點值得再講一次：", "換句話講，"),
-    "recap": ("總括嚟講，", "簡單啲講，"),
-    "outro": ("今日就講到呢度，多謝收聽！", "多謝大家，我哋下集再見！"),
-    "farewell": ("多謝你，{name}。大家拜拜！", "拜拜！"),
-    "summary": "今集內容：",
-    "default_title": "今日嘅話題",
-    "speaker": "講者",
-}
+@cache
+def phrases_for(language: str) -> dict[str, Any]:
+    """The phrase table of an API language; unknown languages get English."""
+    path = PHRASES_DIR / f"{language}.json"
+    if language not in LANGUAGES or not path.is_file():
+        path = PHRASES_DIR / "en.json"
+    table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return table
 
-_AR: dict[str, Any] = {
-    "styles": (
-        "تعليمية",
-        "مقابلة",
-        "تحليل معمق",
-        "قصة",
-        "نشرة أخبار",
-        "برنامج حواري",
-        "تطوير ذاتي",
-        "فكاهة",
-        "سخرية",
-    ),
-    "welcome": (
-        "مرحبا بكم في حلقة جديدة. النوع: {style}. أنا {name}، واليوم نتحدث عن {title}.",
-        "أهلا وسهلا بكم. النوع: {style}. معكم {name}، وموضوعنا اليوم: {title}.",
-    ),
-    "introduce": ("معي اليوم {names}.", "ضيوفنا اليوم: {names}."),
-    "and": " و",
-    "greet": ("شكرا على الاستضافة يا {name}.", "سعيد بوجودي هنا يا {name}."),
-    "topic": ("لنتحدث عن هذه النقطة: {topic}.", "النقطة التالية: {topic}."),
-    "ask": ("هل يمكنك أن تشرح ذلك؟", "ماذا يعني ذلك؟"),
-    "followup": ("لماذا هذا مهم؟", "هل يمكنك أن تخبرنا المزيد؟"),
-    "reaction": ("هذا مثير للاهتمام.", "فهمت."),
-    "curious": ("وماذا حدث بعد ذلك؟", "تابع، أنا أستمع."),
-    "excited": ("لا يمكن!", "واو، حقا؟"),
-    "funny": ("لحظة، هل أنت جاد؟", "هذا مضحك جدا."),
-    "tease": ("بالله عليك يا {name}، الجميع يعرف ذلك.", "رائع يا {name}، اكتشاف عظيم."),
-    "reflect": ("ماذا يمكن أن نتعلم من هذا؟", "في هذا درس حقيقي."),
-    "headline": ("خبرنا التالي: {topic}.", "وننتقل إلى خبر آخر: {topic}."),
-    "handoff": ("{name}، ماذا لديك؟", "{name}، الكلمة لك."),
-    "back": ("أعود إليك يا {name}.",),
-    "story": ("دعني أحكي لك قصة.", "وهكذا تتواصل القصة."),
-    "transition": ("لننتقل إلى نقطة أخرى.", "والآن إلى موضوع آخر."),
-    "lead_in": ("سؤال جيد.", "بالتأكيد."),
-    "revisit": ("هذه النقطة تستحق التكرار:", "بعبارة أخرى،"),
-    "recap": ("باختصار،", "خلاصة القول،"),
-    "outro": ("هذا كل شيء لهذا اليوم. شكرا للاستماع!", "شكرا لمتابعتكم، إلى اللقاء!"),
-    "farewell": ("شكرا يا {name}. إلى اللقاء جميعا!", "إلى اللقاء!"),
-    "summary": "في هذه الحلقة:",
-    "default_title": "موضوع اليوم",
-    "speaker": "المتحدث",
-}
 
-_RU: dict[str, Any] = {
-    "styles": (
-        "обучение",
-        "интервью",
-        "глубокий разбор",
-        "история",
-        "новости",
-        "ток-шоу",
-        "личностный рост",
-        "юмор",
-        "прожарка",
-    ),
-    "welcome": (
-        "Добро пожаловать в новый выпуск. Формат: {style}. Меня зовут {name}. Тема: {title}.",
-        "Здравствуйте! Формат выпуска: {style}. С вами {name}. Сегодня говорим о теме: {title}.",
-    ),
-    "introduce": ("Сегодня со мной {names}.", "В студии: {names}."),
-    "and": " и ",
-    "greet": ("Спасибо за приглашение, {name}.", "Рад быть здесь, {name}."),
-    "topic": ("Давайте поговорим об этом: {topic}.", "Следующий момент: {topic}."),
-    "ask": ("Можете объяснить?", "Что это значит?"),
-    "followup": ("Почему это важно?", "Расскажите подробнее."),
-    "reaction": ("Интересно.", "Понятно."),
-    "curious": ("И что было дальше?", "Продолжайте, я слушаю."),
-    "excited": ("Не может быть!", "Ого, правда?"),
-    "funny": ("Подождите, серьёзно?", "Это очень смешно."),
-    "tease": ("Ну что вы, {name}, это все знают.", "Браво, {name}, настоящее открытие."),
-    "reflect": ("Чему нас это учит?", "В этом есть настоящий урок."),
-    "headline": ("Следующая новость: {topic}.", "К другим новостям: {topic}."),
-    "handoff": ("{name}, что известно?", "{name}, вам слово."),
-    "back": ("Возвращаю слово вам, {name}.",),
-    "story": ("Позвольте рассказать вам историю.", "Вот как развивались события."),
-    "transition": ("Идём дальше.", "Перейдём к следующему."),
-    "lead_in": ("Хороший вопрос.", "Конечно."),
-    "revisit": ("Это стоит повторить:", "Другими словами,"),
-    "recap": ("Подводя итог,", "Короче говоря,"),
-    "outro": ("На сегодня всё. Спасибо, что слушали!", "Спасибо, что были с нами. До встречи!"),
-    "farewell": ("Спасибо, {name}. Всем пока!", "До свидания!"),
-    "summary": "В этом выпуске:",
-    "default_title": "тема дня",
-    "speaker": "Спикер",
-}
+# --------------------------------------------------------------------------------------------
+# YouTube sources.
 
-_ES: dict[str, Any] = {
-    "styles": (
-        "educativo",
-        "entrevista",
-        "análisis a fondo",
-        "narración",
-        "noticias",
-        "tertulia",
-        "crecimiento personal",
-        "humor",
-        "sátira",
-    ),
-    "welcome": (
-        "Bienvenidos a un nuevo episodio. Formato: {style}. Soy {name} y hoy hablamos de {title}.",
-        "Hola y bienvenidos. Formato: {style}. Les habla {name}. El tema de hoy: {title}.",
-    ),
-    "introduce": ("Hoy están conmigo: {names}.", "Me acompañan hoy: {names}."),
-    "and": " y ",
-    "greet": ("Gracias por invitarme, {name}.", "Encantado de estar aquí, {name}."),
-    "topic": ("Hablemos de esto: {topic}.", "El siguiente punto: {topic}."),
-    "ask": ("¿Puedes explicarlo?", "¿Qué significa eso?"),
-    "followup": ("¿Por qué es importante?", "¿Puedes contarnos más?"),
-    "reaction": ("Qué interesante.", "Ya veo."),
-    "curious": ("¿Y qué pasó después?", "Sigue, te escucho."),
-    "excited": ("¡No puede ser!", "¡Vaya! ¿De verdad?"),
-    "funny": ("Espera, ¿en serio?", "Eso es divertidísimo."),
-    "tease": (
-        "Por favor, {name}, eso lo sabe todo el mundo.",
-        "Vaya, {name}, qué gran descubrimiento.",
-    ),
-    "reflect": ("¿Qué podemos aprender de esto?", "Aquí hay una gran lección."),
-    "headline": ("Nuestra siguiente noticia: {topic}.", "Pasamos a otra noticia: {topic}."),
-    "handoff": ("{name}, ¿qué sabemos?", "{name}, adelante."),
-    "back": ("Te devuelvo la palabra, {name}.",),
-    "story": ("Déjame contarte una historia.", "Así sigue la historia."),
-    "transition": ("Sigamos.", "Pasemos a otra cosa."),
-    "lead_in": ("Buena pregunta.", "Claro."),
-    "revisit": ("Vale la pena repetirlo:", "Dicho de otra manera,"),
-    "recap": ("En resumen,", "En pocas palabras,"),
-    "outro": (
-        "Eso es todo por hoy. ¡Gracias por escuchar!",
-        "Gracias por acompañarnos. ¡Hasta pronto!",
-    ),
-    "farewell": ("Gracias, {name}. ¡Adiós a todos!", "¡Adiós!"),
-    "summary": "En este episodio:",
-    "default_title": "el tema de hoy",
-    "speaker": "Hablante",
-}
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+YOUTUBE_NOTE = (
+    "Offline stand-in: the acbatch sandbox cannot watch or transcribe videos, so this script "
+    "is written from the link alone. The real service writes it from the video."
+)
 
-_FR: dict[str, Any] = {
-    "styles": (
-        "éducatif",
-        "interview",
-        "analyse approfondie",
-        "récit",
-        "journal",
-        "talk-show",
-        "développement personnel",
-        "humour",
-        "clash",
-    ),
-    "welcome": (
-        "Bienvenue dans ce nouvel épisode. Format : {style}. Je suis {name}. Sujet : {title}.",
-        "Bonjour et bienvenue. Format : {style}. Ici {name}, et nous parlons de {title}.",
-    ),
-    "introduce": ("Avec moi aujourd'hui : {names}.", "Autour de la table : {names}."),
-    "and": " et ",
-    "greet": ("Merci de m'avoir invité, {name}.", "Ravi d'être ici, {name}."),
-    "topic": ("Parlons de ceci : {topic}.", "Point suivant : {topic}."),
-    "ask": ("Tu peux nous expliquer ?", "Qu'est-ce que cela veut dire ?"),
-    "followup": ("Pourquoi est-ce important ?", "Tu peux nous en dire plus ?"),
-    "reaction": ("C'est intéressant.", "Je vois."),
-    "curious": ("Et ensuite, que s'est-il passé ?", "Continue, je t'écoute."),
-    "excited": ("Pas possible !", "Waouh, vraiment ?"),
-    "funny": ("Attends, sérieusement ?", "C'est trop drôle."),
-    "tease": ("Allons, {name}, tout le monde le sait.", "Bravo, {name}, quelle découverte."),
-    "reflect": ("Qu'est-ce qu'on peut en retenir ?", "Il y a une vraie leçon là-dedans."),
-    "headline": (
-        "Notre prochaine information : {topic}.",
-        "Passons à une autre nouvelle : {topic}.",
-    ),
-    "handoff": ("{name}, que sait-on ?", "{name}, à toi."),
-    "back": ("Je te rends l'antenne, {name}.",),
-    "story": ("Laisse-moi te raconter une histoire.", "Voici comment l'histoire continue."),
-    "transition": ("Passons à la suite.", "Changeons de sujet."),
-    "lead_in": ("Bonne question.", "Bien sûr."),
-    "revisit": ("Cela vaut la peine de le répéter :", "Autrement dit,"),
-    "recap": ("En résumé,", "Pour faire court,"),
-    "outro": ("C'est tout pour aujourd'hui. Merci de nous avoir écoutés !", "À la prochaine !"),
-    "farewell": ("Merci, {name}. Au revoir à tous !", "Au revoir !"),
-    "summary": "Dans cet épisode :",
-    "default_title": "le sujet du jour",
-    "speaker": "Intervenant",
-}
 
-_PT: dict[str, Any] = {
-    "styles": (
-        "educativo",
-        "entrevista",
-        "análise profunda",
-        "narrativa",
-        "notícias",
-        "talk show",
-        "crescimento pessoal",
-        "humor",
-        "zoeira",
-    ),
-    "welcome": (
-        "Bem-vindos a mais um episódio. Formato: {style}. Eu sou {name}. O tema de hoje: {title}.",
-        "Olá e bem-vindos. Formato: {style}. Aqui é {name}, e hoje falamos sobre {title}.",
-    ),
-    "introduce": ("Hoje estão comigo: {names}.", "Comigo hoje: {names}."),
-    "and": " e ",
-    "greet": ("Obrigado pelo convite, {name}.", "É um prazer estar aqui, {name}."),
-    "topic": ("Vamos falar sobre isto: {topic}.", "O próximo ponto: {topic}."),
-    "ask": ("Você pode explicar?", "O que isso significa?"),
-    "followup": ("Por que isso é importante?", "Pode contar mais?"),
-    "reaction": ("Que interessante.", "Entendi."),
-    "curious": ("E o que aconteceu depois?", "Continue, estou ouvindo."),
-    "excited": ("Não acredito!", "Uau, sério?"),
-    "funny": ("Espera, é sério?", "Isso é muito engraçado."),
-    "tease": ("Ah, por favor, {name}, todo mundo sabe disso.", "Nossa, {name}, que descoberta."),
-    "reflect": ("O que podemos aprender com isso?", "Tem uma lição de verdade aqui."),
-    "headline": ("Nossa próxima notícia: {topic}.", "Vamos a outra notícia: {topic}."),
-    "handoff": ("{name}, o que sabemos?", "{name}, com você."),
-    "back": ("Devolvo a palavra para você, {name}.",),
-    "story": ("Deixe-me contar uma história.", "É assim que a história continua."),
-    "transition": ("Vamos em frente.", "Vamos mudar de assunto."),
-    "lead_in": ("Boa pergunta.", "Claro."),
-    "revisit": ("Vale a pena repetir:", "Em outras palavras,"),
-    "recap": ("Resumindo,", "Em poucas palavras,"),
-    "outro": ("Por hoje é só. Obrigado por ouvir!", "Obrigado pela companhia. Até a próxima!"),
-    "farewell": ("Obrigado, {name}. Tchau, pessoal!", "Tchau!"),
-    "summary": "Neste episódio:",
-    "default_title": "o tema de hoje",
-    "speaker": "Locutor",
-}
+def youtube_video_id(url: str) -> str:
+    """The video id of a YouTube link (watch?v=, youtu.be/, /shorts/, /embed/, /live/)."""
+    parts = urlsplit(url)
+    candidates = parse_qs(parts.query).get("v", [])
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[0] in ("shorts", "embed", "live", "v") and len(segments) > 1:
+        candidates.append(segments[1])
+    elif segments:
+        candidates.append(segments[-1])
+    return next((c for c in candidates if _VIDEO_ID.match(c)), "")
 
-_DE: dict[str, Any] = {
-    "styles": (
-        "Lernformat",
-        "Interview",
-        "Tiefenanalyse",
-        "Erzählung",
-        "Nachrichten",
-        "Talkshow",
-        "persönliche Entwicklung",
-        "Comedy",
-        "Roast",
-    ),
-    "welcome": (
-        "Willkommen zu einer neuen Folge. Format: {style}. Ich bin {name}. Unser Thema: {title}.",
-        "Hallo und willkommen. Format: {style}. Hier ist {name}, und heute geht es um {title}.",
-    ),
-    "introduce": ("Heute bei mir: {names}.", "Mit dabei sind heute: {names}."),
-    "and": " und ",
-    "greet": ("Danke für die Einladung, {name}.", "Schön, hier zu sein, {name}."),
-    "topic": ("Sprechen wir darüber: {topic}.", "Der nächste Punkt: {topic}."),
-    "ask": ("Kannst du das erklären?", "Was bedeutet das?"),
-    "followup": ("Warum ist das wichtig?", "Kannst du mehr dazu sagen?"),
-    "reaction": ("Interessant.", "Verstehe."),
-    "curious": ("Und was passierte dann?", "Erzähl weiter, ich höre zu."),
-    "excited": ("Das gibt's doch nicht!", "Wow, wirklich?"),
-    "funny": ("Moment, im Ernst?", "Das ist ja urkomisch."),
-    "tease": ("Ach komm, {name}, das weiß doch jeder.", "Wow, {name}, was für eine Entdeckung."),
-    "reflect": ("Was können wir daraus lernen?", "Darin steckt eine echte Lektion."),
-    "headline": ("Unsere nächste Meldung: {topic}.", "Zu einer weiteren Meldung: {topic}."),
-    "handoff": ("{name}, was wissen wir?", "{name}, bitte."),
-    "back": ("Damit zurück zu dir, {name}.",),
-    "story": ("Lass mich eine Geschichte erzählen.", "So geht die Geschichte weiter."),
-    "transition": ("Weiter geht's.", "Kommen wir zum nächsten Punkt."),
-    "lead_in": ("Gute Frage.", "Klar."),
-    "revisit": ("Das lohnt sich zu wiederholen:", "Anders gesagt,"),
-    "recap": ("Zusammengefasst:", "Kurz gesagt:"),
-    "outro": ("Das war's für heute. Danke fürs Zuhören!", "Danke, dass ihr dabei wart. Bis bald!"),
-    "farewell": ("Danke, {name}. Tschüss zusammen!", "Tschüss!"),
-    "summary": "In dieser Folge:",
-    "default_title": "das heutige Thema",
-    "speaker": "Sprecher",
-}
 
-_JA: dict[str, Any] = {
-    "styles": (
-        "まなび",
-        "インタビュー",
-        "ディープダイブ",
-        "ものがたり",
-        "ニュース",
-        "トークショー",
-        "じこせいちょう",
-        "おもしろ",
-        "ロースト",
-    ),
-    "welcome": (
-        "{style} の ばんぐみへ ようこそ。{name} です。きょうの テーマは {title} です。",
-        "みなさん こんにちは。{style} の じかんです。{name} です。きょうは {title} の はなしです。",
-    ),
-    "introduce": ("きょうの ゲストは {names} です。", "きょうは {names} と いっしょです。"),
-    "and": " と ",
-    "greet": ("よろしく おねがいします、{name} さん。", "おまねき ありがとう ございます。"),
-    "topic": ("つぎの ポイントは これです。{topic}。", "これに ついて はなしましょう。{topic}。"),
-    "ask": ("くわしく せつめい して もらえますか？", "それは どういう ことですか？"),
-    "followup": ("なぜ それが だいじ なんですか？", "もう すこし おしえて ください。"),
-    "reaction": ("なるほど。", "おもしろい ですね。"),
-    "curious": ("それで、どう なったんですか？", "つづきを きかせて ください。"),
-    "excited": ("ええっ、ほんとうに？", "すごい！"),
-    "funny": ("ちょっと まって、まじで？", "それは わらえますね。"),
-    "tease": (
-        "{name} さん、それ みんな しってますよ。",
-        "さすが {name} さん、だいはっけん ですね。",
-    ),
-    "reflect": ("ここから なにが まなべる でしょうか？", "これは いい きょうくん ですね。"),
-    "headline": ("つぎの ニュースです。{topic}。", "つづいての ニュースです。{topic}。"),
-    "handoff": ("{name} さん、おねがいします。", "{name} さん、どうぞ。"),
-    "back": ("いじょうです。{name} さんに おかえし します。",),
-    "story": ("ある ものがたりを おはなし しましょう。", "こうして はなしは すすみます。"),
-    "transition": ("では、つぎに いきましょう。", "さて、はなしを すすめましょう。"),
-    "lead_in": ("いい しつもん ですね。", "そうですね。"),
-    "revisit": ("もう いちど いうと、", "べつの いいかたを すると、"),
-    "recap": ("まとめると、", "ようするに、"),
-    "outro": (
-        "きょうは ここまでです。きいて くれて ありがとう ございました。",
-        "また つぎの かいで おあいしましょう。",
-    ),
-    "farewell": ("ありがとう ございました、{name} さん。", "さようなら！"),
-    "summary": "この かいでは：",
-    "default_title": "きょうの テーマ",
-    "speaker": "スピーカー",
-}
+def youtube_stand_in(url: str, language: str) -> str:
+    """The source text the sandbox writes a YouTube episode from: a heading that marks it as a
+    stand-in and a paragraph saying why, in the episode's language. Same link, same text."""
+    phrases = phrases_for(language)
+    video = youtube_video_id(url) or "?"
+    host = (urlsplit(url).hostname or "YouTube").removeprefix("www.")
+    title = str(phrases["youtube_title"]).format(video=video)
+    body = str(phrases["youtube"]).format(video=video, host=host)
+    return f"# {title}\n\n{body}"
 
-_KO: dict[str, Any] = {
-    "styles": (
-        "교육",
-        "인터뷰",
-        "심층 분석",
-        "이야기",
-        "뉴스",
-        "토크쇼",
-        "자기 계발",
-        "코미디",
-        "디스",
-    ),
-    "welcome": (
-        "{style} 에피소드에 오신 것을 환영합니다. 저는 {name}입니다. 오늘의 주제는 {title}입니다.",
-        "안녕하세요, {style} 시간입니다. 저는 {name}입니다. 오늘 이야기할 주제: {title}.",
-    ),
-    "introduce": ("오늘 함께할 분은 {names}입니다.", "오늘의 게스트: {names}."),
-    "and": ", ",
-    "greet": ("초대해 주셔서 감사합니다, {name} 님.", "함께하게 되어 기쁩니다, {name} 님."),
-    "topic": ("이 부분을 이야기해 봅시다. {topic}.", "다음 요점입니다. {topic}."),
-    "ask": ("설명해 주시겠어요?", "그게 무슨 뜻인가요?"),
-    "followup": ("그게 왜 중요한가요?", "조금 더 말씀해 주세요."),
-    "reaction": ("흥미롭네요.", "그렇군요."),
-    "curious": ("그래서 어떻게 됐나요?", "계속해 주세요, 듣고 있어요."),
-    "excited": ("말도 안 돼요!", "와, 정말요?"),
-    "funny": ("잠깐, 진심이에요?", "이거 정말 웃기네요."),
-    "tease": ("에이, {name} 님, 그건 다 아는 얘기잖아요.", "와, {name} 님, 대단한 발견이네요."),
-    "reflect": ("여기서 무엇을 배울 수 있을까요?", "좋은 교훈이 있네요."),
-    "headline": ("다음 소식입니다. {topic}.", "이어서 다른 소식입니다. {topic}."),
-    "handoff": ("{name} 님, 전해 주시죠.", "{name} 님, 부탁합니다."),
-    "back": ("지금까지 전해 드렸습니다. {name} 님께 돌려드립니다.",),
-    "story": ("이야기 하나 들려드릴게요.", "이야기는 이렇게 이어집니다."),
-    "transition": ("다음으로 넘어가죠.", "이제 다른 이야기를 해 봅시다."),
-    "lead_in": ("좋은 질문이에요.", "물론이죠."),
-    "revisit": ("이 점은 다시 강조할 만합니다.", "다시 말하면,"),
-    "recap": ("정리하자면,", "간단히 말해,"),
-    "outro": (
-        "오늘은 여기까지입니다. 들어 주셔서 감사합니다!",
-        "함께해 주셔서 감사합니다. 다음에 만나요!",
-    ),
-    "farewell": ("감사합니다, {name} 님. 모두 안녕히 계세요!", "안녕히 계세요!"),
-    "summary": "이번 에피소드에서는:",
-    "default_title": "오늘의 주제",
-    "speaker": "화자",
-}
-
-PHRASES: dict[str, dict[str, Any]] = {
-    "zh": _ZH,
-    "zh_yue": _YUE,
-    "en": _EN,
-    "ar": _AR,
-    "ru": _RU,
-    "es": _ES,
-    "fr": _FR,
-    "pt": _PT,
-    "de": _DE,
-    "ja": _JA,
-    "ko": _KO,
-}
-"""Connective phrases for every API language; unknown languages fall back to English."""
 
 # --------------------------------------------------------------------------------------------
 # Length budget.
@@ -731,7 +301,7 @@ def digest_source(text: str, language: str) -> SourceDigest:
             if not key or key in seen or count_units(piece, language) < _min_units(language):
                 continue
             seen.add(key)
-            kept.append(piece)
+            kept.append(finish_sentence(piece, language))
     if not kept and _LETTER.search(text):
         # Too short to hold a sentence: the whole source becomes the one thing to talk about.
         stop = "。" if _no_space(language) else "."
@@ -785,6 +355,113 @@ def _cut_cjk(text: str, limit: int, language: str) -> str:
 def _no_space(language: str) -> bool:
     """Languages written without spaces between words or sentences."""
     return language in CJK_LANGUAGES
+
+
+TERMINAL_PUNCTUATION = ".!?…。！？؟"
+"""A sentence the sandbox writes ends with one of these (before any closing quote)."""
+_CLOSING = "\"'”’)]»」』"
+_LOOSE_END = re.compile(r"[\s,;:，；：、\-–—]+$")
+MAX_CHAPTER_CHARS = 60
+ELLIPSIS = "…"
+
+
+def finish_sentence(text: str, language: str) -> str:
+    """`text` ending as a sentence: a trailing clause mark or none becomes a full stop."""
+    text = text.strip()
+    if text.rstrip(_CLOSING)[-1:] in tuple(TERMINAL_PUNCTUATION):
+        return text
+    return _LOOSE_END.sub("", text) + ("。" if _no_space(language) else ".")
+
+
+_PAIRS = (("(", ")"), ("（", "）"), ("[", "]"), ("«", "»"), ("「", "」"), ("“", "”"))
+
+
+def _bare(text: str) -> str:
+    """Text without end punctuation, keeping a closing bracket or quote that has its opener."""
+    text = " ".join(text.split())
+    bare = _TRAILING_PUNCTUATION.sub("", text)
+    for opener, closer in _PAIRS:
+        if bare.count(opener) > bare.count(closer) and text[len(bare) :].startswith(closer):
+            bare += closer
+    return bare
+
+
+_PHRASE_BREAK = re.compile(r"(?<=[;:；：])\s*")
+"""Where a sentence's leading part is still a whole phrase ('The reason is simple: ...');
+a comma often ends only a subordinate clause, so it does not count."""
+
+
+def _leading_clause(text: str) -> str:
+    """The part of a sentence before its first ';' or ':' (the whole sentence if none)."""
+    return _bare(_PHRASE_BREAK.split(text.strip(), maxsplit=1)[0])
+
+
+def whole_phrase(text: str, language: str, limit: int) -> str | None:
+    """A whole sentence, or its leading clause, of at most `limit` units and 60 characters,
+    without end punctuation; None when neither is short enough (never a cut fragment)."""
+    for phrase in (_bare(text), _leading_clause(text)):
+        units = count_units(phrase, language)
+        if _min_units(language) <= units <= limit and len(phrase) <= MAX_CHAPTER_CHARS:
+            return phrase
+    return None
+
+
+def cut_at_word(text: str, language: str, limit: int = MAX_CHAPTER_CHARS) -> str:
+    """`text` in at most `limit` characters: whole, else cut at a word boundary plus '…'."""
+    if text.endswith(ELLIPSIS) and len(text.strip()) <= limit:
+        return text.strip()  # cut already
+    text = _bare(text)
+    if len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    if " " in text[: room + 1]:
+        words = text[: room + 1].split(" ")[:-1]  # the last piece may be a cut word
+        while len(words) > 1 and words[-1].casefold().strip(",;:") in _DANGLING_WORDS:
+            words.pop()
+        head = " ".join(words)
+    else:
+        head = text[:room]
+        if _no_space(language):
+            # Not inside a run of Latin letters or digits; at a clause mark when one is near.
+            cut = room
+            while cut > 1 and text[cut - 1].isascii() and text[cut].isascii():
+                if not (text[cut - 1].isalnum() and text[cut].isalnum()):
+                    break
+                cut -= 1
+            marks = [i + 1 for i, ch in enumerate(text[:cut]) if ch in "，、；：,;:"]
+            if marks and marks[-1] >= room // 2:
+                cut = marks[-1]
+            head = text[:cut]
+    head = _bare(head) or text[:room]
+    return head + ELLIPSIS
+
+
+def chapter_title(text: str, language: str, limit: int = MAX_CHAPTER_CHARS) -> str:
+    """A chapter title from a sentence: the sentence, else its leading clause, when it fits in
+    `limit` characters; else the sentence cut at a word boundary with an ellipsis."""
+    for phrase in (_bare(text), _leading_clause(text)):
+        if phrase and len(phrase) <= limit and count_units(phrase, language) >= 2:
+            return phrase
+    return cut_at_word(text, language, limit)
+
+
+def unique_titles(candidates: list[list[str]], language: str) -> list[str]:
+    """One title per chapter, no two alike: each chapter takes its first candidate not yet
+    used, else its first one numbered ' (2)', ' (3)'..., still within the length limit."""
+    used: set[str] = set()
+    titles = []
+    for raw in candidates:
+        options = [cut_at_word(t, language) for t in raw if t.strip()]
+        title = next((t for t in options if t.casefold() not in used), None)
+        number = 2
+        while title is None:
+            suffix = f" ({number})"
+            numbered = cut_at_word(options[0], language, MAX_CHAPTER_CHARS - len(suffix)) + suffix
+            title = numbered if numbered.casefold() not in used else None
+            number += 1
+        used.add(title.casefold())
+        titles.append(title)
+    return titles
 
 
 # --------------------------------------------------------------------------------------------
@@ -859,7 +536,8 @@ def _role(index: int) -> str:
 
 @dataclass
 class _Section:
-    highlight: str
+    titles: list[str]
+    """Chapter title candidates, best first (the final, unique one is chosen at the end)."""
     start: int
     end: int
 
@@ -882,6 +560,7 @@ class _Writer:
         phrases: dict[str, Any],
         cast: list[CastMember],
         title: str,
+        title_spoken: bool,
         seed: int,
         brief: bool,
     ) -> None:
@@ -891,6 +570,7 @@ class _Writer:
         self.phrases = phrases
         self.cast = cast
         self.title = title
+        self.title_spoken = title_spoken
         self.seed = seed
         self.brief = brief
         self.uses: Counter[str] = Counter()
@@ -940,7 +620,10 @@ class _Writer:
 
     def _intro(self, draft: _Draft) -> None:
         style = self.phrases["styles"][self.style - 1]
-        welcome = self.phrase("welcome", style=style, name=self.name(0), title=self.title)
+        if not self.title_spoken:  # a sentence or a cut title reads badly inside a welcome
+            welcome = self.phrase("welcome_plain", style=style, name=self.name(0))
+        else:
+            welcome = self.phrase("welcome", style=style, name=self.name(0), title=self.title)
         if not self.solo:
             names = self._names([self.name(i) for i in self.others()])
             welcome = self.join(welcome, self.phrase("introduce", names=names))
@@ -956,7 +639,7 @@ class _Writer:
 
     def _section(self, draft: _Draft, number: int, sentences: list[Sentence]) -> None:
         shape = self.shape
-        topic = shorten(sentences[0].text, self.language, 20 if self.cjk else 12)
+        topic = whole_phrase(sentences[0].text, self.language, 20 if self.cjk else 12) or ""
         others = self.others()
         guest = others[number % len(others)]
         start = len(draft.turns)
@@ -1001,7 +684,8 @@ class _Writer:
             asked = reaction is not None and shape.reaction_adds_question
             if reaction is not None:
                 self._say(draft, *reaction)
-        draft.sections.append(_Section(topic, start, len(draft.turns) - 1))
+        titles = [chapter_title(s.text, self.language) for s in sentences]
+        draft.sections.append(_Section(titles, start, len(draft.turns) - 1))
 
     @property
     def cjk(self) -> bool:
@@ -1025,9 +709,11 @@ class _Writer:
         """Another speaker introduces the section's topic and hands over to its presenter."""
         shape = self.shape
         if shape.opener == "headline":
-            headline = self.phrase("headline", topic=topic)
+            headline = (
+                self.phrase("headline", topic=topic) if topic else self.phrase("headline_plain")
+            )
             return self.join(headline, self.phrase("handoff", name=self.name(presenter)))
-        text = self.phrase("topic", topic=topic)
+        text = self.phrase("topic", topic=topic) if topic else self.phrase("topic_plain")
         if shape.opener == "story" and number == 0:
             text = self.join(self.phrase("story"), text)
         if shape.opener == "ask" and not self.solo:
@@ -1062,19 +748,23 @@ class _Writer:
             presenter = self._presenters(self.others()[number % len(self.others())])(0)
             if not self.solo:
                 asker = 0 if presenter != 0 else self.others()[number % len(self.others())]
+                if draft.turns and draft.turns[-1][0] == asker:
+                    # Whoever just spoke answers; the other one asks (no one speaks twice).
+                    asker, presenter = presenter, asker
                 self._say(draft, asker, self.phrase("followup"))
             self._say(draft, presenter, self.join(self.phrase("revisit"), sentence.text))
-        topic = shorten(revisits[0].text, self.language, 20 if self.cjk else 12)
-        draft.sections.append(_Section(topic, start, len(draft.turns) - 1))
+        titles = [str(self.phrases["revisit_title"])]
+        titles += [chapter_title(s.text, self.language) for s in revisits]
+        draft.sections.append(_Section(titles, start, len(draft.turns) - 1))
 
     def _outro(self, draft: _Draft, sections: list[list[Sentence]]) -> None:
         closing = self.phrase("outro")
-        if sections and not self.brief:
-            best = max((s for section in sections for s in section), key=_rank_key)
-            recap = self.join(
-                self.phrase("recap"),
-                shorten(best.text, self.language, 24 if self.cjk else 16) + self._stop(),
-            )
+        limit = 24 if self.cjk else 16
+        ranked = sorted((s for section in sections for s in section), key=_rank_key, reverse=True)
+        # The recap quotes the best sentence that is (or opens with) a short whole phrase.
+        best = next((p for s in ranked if (p := whole_phrase(s.text, self.language, limit))), None)
+        if best and not self.brief:
+            recap = self.join(self.phrase("recap"), finish_sentence(best, self.language))
             closing = self.join(recap, closing)
         self._say(draft, 0, closing)
         for guest in self.others() if not self.solo else []:
@@ -1138,12 +828,13 @@ def _plan(
 
 
 def _title(digest: SourceDigest, language: str, phrases: dict[str, Any]) -> str:
-    limit = 24 if language in CJK_LANGUAGES else 10
+    """The heading, else the best sentence's whole phrase, else that sentence cut with '…'."""
     if digest.heading:
-        return shorten(digest.heading, language, limit)
+        return cut_at_word(digest.heading, language)
     if digest.sentences:
         best = max(digest.sentences, key=_rank_key)
-        return shorten(best.text, language, limit)
+        limit = 24 if language in CJK_LANGUAGES else 10
+        return whole_phrase(best.text, language, limit) or cut_at_word(best.text, language)
     return str(phrases["default_title"])
 
 
@@ -1180,7 +871,7 @@ def write_script(
     if duration not in DURATION_BY_LEVEL:
         raise ValueError(f"unknown duration level {duration!r}")
     level = DURATION_BY_LEVEL[duration]
-    phrases = PHRASES.get(language, _EN)
+    phrases = phrases_for(language)
     shape = STYLE_SHAPES[style]
     cast = _cast(speakers, phrases)
     digest = digest_source(source_text, language)
@@ -1196,6 +887,7 @@ def write_script(
             phrases=phrases,
             cast=cast,
             title=title,
+            title_spoken=bool(digest.heading) and not title.endswith(ELLIPSIS),
             seed=seed,
             brief=level.level == 1,
         )
@@ -1212,14 +904,17 @@ def write_script(
         }
         for speaker, text in draft.turns
     ]
+    titles = unique_titles([section.titles for section in draft.sections], language)
+    for section, chosen_title in zip(draft.sections, titles, strict=True):
+        section.titles = [chosen_title]
     highlights = [
         {
-            "highlight": section.highlight,
+            "highlight": title,
             "index": number,
             "script_start_index": section.start,
             "script_end_index": section.end,
         }
-        for number, section in enumerate(draft.sections)
+        for number, (section, title) in enumerate(zip(draft.sections, titles, strict=True))
     ]
     if not highlights:
         highlights = [
@@ -1277,5 +972,5 @@ def _outline(
         "Outline:",
     ]
     for number, section in enumerate(draft.sections, start=1):
-        lines.append(f"{number}. {section.highlight} (turns {section.start}-{section.end})")
+        lines.append(f"{number}. {section.titles[0]} (turns {section.start}-{section.end})")
     return "\n".join(lines)

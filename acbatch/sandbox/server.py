@@ -26,6 +26,7 @@ BANNER = (
     "It is not the real service; nothing here is billed or published."
 )
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# FILE_PATH's shape: a restarted sandbox serves old tasks' audio at the same path.
 _FILE_PATH = re.compile(r"^/sandbox/files/([A-Za-z0-9-]{1,64})\.mp3$")
 _VOICE_PATH = re.compile(r"^/sandbox/voices/([a-z0-9_-]{1,40})\.mp3$")
 
@@ -81,6 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(document, answer.http_status)
 
     def _read_body(self) -> Any:
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise ApiAnswer(400, "Content-Type must be application/json", http_status=415)
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             raise ApiAnswer(400, "Content-Length is required", http_status=411)
@@ -154,9 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/", "/sandbox", "/sandbox/"):
             self._send_text(BANNER + "\n")
         elif path == "/sandbox/voices.json":
-            from acbatch.sandbox.catalog import sandbox_catalog
-
-            self._send_json(sandbox_catalog().to_document())
+            self._send_json(self.backend.catalog.to_document())
         elif path == "/sandbox/stats":
             self._send_json(self.backend.stats())
         elif match := _FILE_PATH.match(path):
@@ -190,14 +192,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_mp3(path.read_bytes())
 
     def _send_voice_sample(self, name: str) -> None:
-        from acbatch.sandbox.catalog import profile_for_voice_id, sandbox_catalog
+        from acbatch.sandbox.catalog import profile_for_voice_id
         from acbatch.sandbox.tts import sample_mp3
 
-        voice = sandbox_catalog().find(name)
+        voice = self.backend.catalog.find(name)
         if voice is None:
             self._send_json({"code": 404, "data": None, "message": "Not Found"}, 404)
             return
-        profile = profile_for_voice_id(voice.step2_voice_id, voice.language, 0)
+        profile = profile_for_voice_id(
+            voice.step2_voice_id, voice.language, 0, catalog=self.backend.catalog
+        )
         self._send_mp3(sample_mp3(profile, f"Hello, I am {voice.display_name}."))
 
     do_HEAD = do_GET
@@ -229,11 +233,16 @@ class SandboxServer:
         settings: SandboxSettings | None = None,
         *,
         host: str = "127.0.0.1",
-        port: int = 0,
+        port: int | None = None,
         verbose: bool = False,
     ) -> None:
         self.backend = SandboxBackend(settings)
-        self.httpd = SandboxHTTPServer((host, port), self.backend, verbose)
+        chosen = self.backend.settings.port if port is None else port
+        try:
+            self.httpd = SandboxHTTPServer((host, chosen), self.backend, verbose)
+        except OSError:
+            self.backend.close()
+            raise
         bound_host, bound_port = self.httpd.server_address[:2]
         shown_host = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
         self.url = f"http://{shown_host}:{bound_port}"

@@ -6,7 +6,11 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from acbatch.sandbox.tts import VoiceProfile
+    from acbatch.voices import VoiceCatalog
 
 SILENT_SAMPLE_RATE = 22050
 SILENT_SECONDS = 2.0
@@ -38,20 +42,57 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def speaker_profiles(
+    script: list[dict[str, Any]], language: str, catalog: VoiceCatalog | None
+) -> dict[tuple[str, str], VoiceProfile]:
+    """One offline voice per (role, voice_id) of a script, never the same for two of them.
+
+    Catalog voices are mapped by gender, language and rank; when two speakers of one script
+    would still sound alike (say two catalogs' first female voices), the later one moves on
+    to the next voice of its gender.
+    """
+    from acbatch.sandbox.catalog import profile_for_voice_id
+
+    chosen: dict[tuple[str, str], VoiceProfile] = {}
+    roles: dict[str, int] = {}
+    for turn in script:
+        key = (turn["role"], str(turn.get("voice_id") or ""))
+        if key in chosen:
+            continue
+        index = roles.setdefault(turn["role"], len(roles))
+        profile = profile_for_voice_id(key[1], language, index, catalog=catalog)
+        taken = set(chosen.values())
+        shift = 0
+        while profile in taken and shift < 64:
+            shift += 1
+            profile = _next_voice(profile, shift)
+        chosen[key] = profile
+    return chosen
+
+
+def _next_voice(profile: VoiceProfile, shift: int) -> VoiceProfile:
+    from dataclasses import replace
+
+    return replace(profile, pitch=(profile.pitch + 7 * shift) % 101, rate=profile.rate + shift)
+
+
 def render_speech(
-    request: dict[str, Any], language: str, path: Path, *, synthesize: bool = True
+    request: dict[str, Any],
+    language: str,
+    path: Path,
+    *,
+    synthesize: bool = True,
+    catalog: VoiceCatalog | None = None,
 ) -> Speech:
     script = [dict(turn) for turn in request["podcast_script"]]
     if synthesize:
-        from acbatch.sandbox.catalog import profile_for_voice_id
         from acbatch.sandbox.tts import synthesize as speak
 
-        roles: dict[str, int] = {}
         turns = []
+        profiles = speaker_profiles(script, language, catalog)
         for turn in script:
-            index = roles.setdefault(turn["role"], len(roles))
-            voice = profile_for_voice_id(str(turn.get("voice_id") or ""), language, index)
-            turns.append((turn["text"], voice))
+            key = (turn["role"], str(turn.get("voice_id") or ""))
+            turns.append((turn["text"], profiles[key]))
         result = speak(turns)
         mp3, duration, segments = result.mp3, result.duration, result.segments
     else:

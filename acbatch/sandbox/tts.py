@@ -138,6 +138,11 @@ def voice_profile(voice: Voice | None, language: str, index: int) -> VoiceProfil
         slot = index
     palette = _FEMALE if gender == "female" else _MALE
     variant, pitch, pitch_range, rate_offset = palette[slot % len(palette)]
+    # Past the palette, each round shifts pitch and pace, so large catalogs stay distinct.
+    round_ = slot // len(palette)
+    if round_:
+        pitch = (pitch + 9 * round_) % 101
+        rate_offset += 2 * (round_ % 5) - 4
     return VoiceProfile(
         espeak_voice=f"{espeak_language(language)}+{variant}",
         pitch=pitch,

@@ -610,7 +610,10 @@ class _ProjectLoader:
         publish = None if "publish" in broken else self.publish(spec, merged.get("publish") or {})
         speaker_ids = None
         if "speakers" in merged and "language" in merged:
-            speaker_ids = self.speakers(spec, merged["speakers"], merged["language"])
+            language = merged["language"]
+            if language in codes.language_values():  # else the schema has said what is wrong
+                language = codes.language_code(language)
+            speaker_ids = self.speakers(spec, merged["speakers"], language)
         if (
             episode_id is None
             or broken
@@ -795,7 +798,7 @@ def _make_episode(
         source=source,
         style=codes.style_code(merged["style"]),
         duration=codes.duration_level(merged["duration"]).level,
-        language=merged["language"],
+        language=codes.language_code(merged["language"]),  # names become codes
         speakers=tuple(merged["speakers"]),
         speaker_ids=tuple(speaker_ids),
         commercial_use=merged.get("commercial_use", _default("commercial_use")),

@@ -438,6 +438,9 @@ class _Translator:
             return message
         if keyword == "enum":
             choices = ", ".join(str(v) for v in value)
+            if set(LANGUAGES) <= set(value):
+                # Every name of every language would bury the codes: list those, say the rest.
+                choices = ", ".join(LANGUAGES) + " (or the language's name: Japanese, 日本語)"
             if isinstance(instance, str):
                 return f"'{shorten(instance)}' is not one of {choices}"
             return f"expected one of {choices}, found {_found(instance)}"
