@@ -59,19 +59,39 @@ def _no_api_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", os.environ.get("CI", "1"))
 
 
+def demo_catalog() -> dict[str, object]:
+    from acbatch.sandbox.catalog import sandbox_catalog
+
+    return sandbox_catalog().to_document()
+
+
+def account_catalog() -> dict[str, object]:
+    """An account's voice catalog, as `acbatch voices import` installs it: the sandbox's voice
+    ids and names (so the sandbox accepts them), but no demo marker and real-looking voice_ids,
+    so that live runs in tests pass the check that keeps demo voices off the real service."""
+    from acbatch.sandbox.catalog import sandbox_catalog
+
+    document = sandbox_catalog().to_document()
+    document.pop("sandbox", None)
+    document["message"] = "Request Success"
+    for record in document["data"]["records"]:
+        record["voice_id"] = f"https://resource.example.com/voices/{record['name']}.mp3"
+        record["tags"] = [t for t in record["tags"] if t != "Sandbox"]
+    return document
+
+
 def write_show(
     root: Path,
     episodes: dict[str, dict[str, object]],
     *,
     defaults: dict[str, object] | None = None,
     api: dict[str, object] | None = None,
+    catalog: str = "account",
 ) -> Path:
     """A small, valid show in `root`: acbatch.yaml, specs/<id>.yaml and the sandbox's voices."""
     import json
 
     import yaml
-
-    from acbatch.sandbox.catalog import sandbox_catalog
 
     root.mkdir(parents=True, exist_ok=True)
     config = {
@@ -91,9 +111,9 @@ def write_show(
     }
     (root / "acbatch.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (root / "cover.png").write_bytes(png_bytes(1400, (20, 90, 140)))
-    (root / "voices.json").write_text(
-        json.dumps(sandbox_catalog().to_document(), indent=2), encoding="utf-8"
-    )
+    # "account": an account's catalog (live runs pass); "demo": the sandbox's demo catalog.
+    document = account_catalog() if catalog == "account" else demo_catalog()
+    (root / "voices.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
     specs = root / "specs"
     specs.mkdir(exist_ok=True)
     for episode_id, spec in episodes.items():

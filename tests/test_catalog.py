@@ -135,7 +135,8 @@ def test_the_demo_catalog_is_marked_and_its_voice_ids_are_sandbox_only() -> None
 def test_live_check_refuses_demo_voice_names_and_overrides(tmp_path: Path) -> None:
     write_show(
         tmp_path,
-        {
+        catalog="demo",
+        episodes={
             "named": text_episode(1),
             "numbered": text_episode(2, speakers=[16098, 16093]),
             "override": text_episode(
@@ -163,7 +164,9 @@ def test_live_check_refuses_demo_voice_names_and_overrides(tmp_path: Path) -> No
 
 
 def test_validate_live_then_import_the_real_catalog(tmp_path: Path) -> None:
-    write_show(tmp_path, {"ep-1": text_episode(1, speakers=["ava", 17830])})
+    write_show(
+        catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1, speakers=["ava", 17830])}
+    )
     assert _cli("validate", cwd=tmp_path).returncode == 0  # offline, the demo voices are fine
     live = _cli("validate", "--live", cwd=tmp_path)
     assert live.returncode == 1
@@ -203,7 +206,7 @@ def test_validate_live_then_import_the_real_catalog(tmp_path: Path) -> None:
 def test_import_refuses_what_is_not_an_account_catalog(
     tmp_path: Path, document: Any, words: str
 ) -> None:
-    write_show(tmp_path, {"ep-1": text_episode(1)})
+    write_show(catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1)})
     before = (tmp_path / "voices.json").read_bytes()
     if document == "demo":
         document = sandbox_catalog().to_document()
@@ -252,7 +255,7 @@ def test_the_sandbox_gives_distinct_catalog_voices_distinct_offline_voices() -> 
 def test_doctor_fails_the_voice_check_only_for_a_remote_host(tmp_path: Path) -> None:
     from acbatch.doctor import check_voices
 
-    write_show(tmp_path, {"ep-1": text_episode(1)})
+    write_show(catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1)})
     project = _load(tmp_path)
     remote = check_voices(project, "https://audiocleaner.ai")
     assert not remote.ok and "TAI Podcast Master" in remote.fix
@@ -264,7 +267,7 @@ def test_doctor_fails_the_voice_check_only_for_a_remote_host(tmp_path: Path) -> 
 
 
 def test_voices_lists_by_language_name(tmp_path: Path) -> None:
-    write_show(tmp_path, {"ep-1": text_episode(1)})
+    write_show(catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1)})
     for name in ("ja", "Japanese", "日本語"):
         listed = _cli("voices", "--language", name, "--json", cwd=tmp_path)
         records = json.loads(listed.stdout)["data"]["records"]

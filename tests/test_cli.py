@@ -186,10 +186,11 @@ def test_review_and_approve_through_the_cli(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1, review="required")})
     first = acbatch("run", "--sandbox", "--json", cwd=tmp_path)
     assert json.loads(first.stdout)["outcomes"] == {"awaiting_review": 1}
-    assert (tmp_path / "specs" / "ep-1.script.yaml").is_file()
+    assert (tmp_path / "sandbox" / "reviews" / "ep-1.script.yaml").is_file()
+    assert not (tmp_path / "specs" / "ep-1.script.yaml").exists(), "sandbox reviews kept apart"
     plan = json.loads(acbatch("plan", "--sandbox", "--json", cwd=tmp_path).stdout)
     assert plan["episodes"][0]["action"] == "wait_review"
-    approved = acbatch("approve", "ep-1", cwd=tmp_path)
+    approved = acbatch("approve", "--sandbox", "ep-1", cwd=tmp_path)
     assert approved.returncode == 0, approved.stderr
     done = acbatch("run", "--sandbox", "--json", cwd=tmp_path)
     assert json.loads(done.stdout)["outcomes"] == {"done": 1}

@@ -98,7 +98,7 @@ def test_gitignore_and_templates_readme(tmp_path: Path) -> None:
     init(str(tmp_path / "demo"))
     root = tmp_path / "demo"
     ignored = (root / ".gitignore").read_text().splitlines()
-    assert "output/" in ignored and "state/sandbox/" in ignored
+    assert "output/" in ignored and "/sandbox/" in ignored
     readme = (root / "templates" / "README.md").read_text()
     builtin = sorted(p.name for p in (REPO / "acbatch" / "templates").glob("*") if p.is_file())
     for name in builtin:

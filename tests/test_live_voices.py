@@ -27,7 +27,8 @@ ACCOUNT = {"ava": 17827, "leo": 17828, "nora": 17829}
 def show(root: Path) -> None:
     write_show(
         root,
-        {
+        catalog="demo",
+        episodes={
             "named": text_episode(1),
             "voiced": text_episode(2, speakers=["nora", "leo"], overrides={"voices": {"A": "ava"}}),
         },

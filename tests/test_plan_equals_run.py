@@ -295,7 +295,10 @@ def test_a_failed_episode_is_retried_at_most_max_attempts_times(
     assert double.created("script") == 4 and double.created("audio") == 1
 
 
-def test_sigint_stops_new_creates_at_once_and_the_next_run_finishes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_new_creates_at_once_and_the_next_run_finishes(
+    tmp_path: Path, sent: signal.Signals, code: int
+) -> None:
     with StrictDouble(script_latency=30, audio_latency=30, concurrency=8) as double:
         show(tmp_path, 20)
         env = {**os.environ, "AUDIOCLEANER_API_KEY": KEY, "AUDIOCLEANER_API_BASE": double.url}
@@ -311,10 +314,10 @@ def test_sigint_stops_new_creates_at_once_and_the_next_run_finishes(tmp_path: Pa
             time.sleep(0.05)
         assert double.created("script") == 8
         signalled = time.monotonic()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         _out, err = process.communicate(timeout=30)
         took = time.monotonic() - signalled
-        assert process.returncode == 130, err
+        assert process.returncode == code, err
         assert took < 3, f"took {took:.1f}s to stop"
         assert double.creates_after(signalled) == 0
         assert "next run resumes" in err and "Traceback" not in err

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import load_valid_project, shown_path
+from acbatch.commands._common import load_valid_project, sandbox_option, shown_path
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.runner.review import approve
+from acbatch.runner.session import workspace
 
 
 @click.command("approve")
 @click.argument("ids", nargs=-1, required=True)
+@sandbox_option
 @click.pass_obj
-def command(ctx: Context, ids: tuple[str, ...]) -> None:
+def command(ctx: Context, ids: tuple[str, ...], sandbox: bool) -> None:
     """Approve the reviewed script of each episode ID (sets approved: true in its file).
 
     \b
     Example:
       acbatch approve tide-pools && acbatch run tide-pools
+      acbatch approve --sandbox tide-pools     (sandbox runs keep reviews in sandbox/reviews)
     """
-    project = load_valid_project(ctx)
+    project = workspace(load_valid_project(ctx), sandbox)
     for episode_id in ids:
         episode = project.episode(episode_id)
         if episode is None:

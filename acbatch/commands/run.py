@@ -36,6 +36,11 @@ EXIT_CODES_HELP = (
 )
 @click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
 @click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="With --sandbox: the sandbox's loopback port (default: any free one).",
+)
+@click.option(
     "--shard",
     metavar="K/N",
     help="Only the episodes whose id hashes to shard K of N (split a big show across CI jobs).",
@@ -51,6 +56,7 @@ def command(
     sandbox: bool,
     retry_uncertain: tuple[str, ...],
     base_url: str | None,
+    port: int | None,
     shard: str | None,
     no_render: bool,
     as_json: bool,
@@ -83,7 +89,10 @@ def command(
         retry_uncertain=frozenset(retry_uncertain),
         render=not no_render,
         shard=shard_range,
+        sandbox_port=port,
     )
+    if port is not None and not sandbox:
+        raise click.UsageError("--port goes with --sandbox")
     execute(ctx, request, as_json)
 
 

@@ -259,8 +259,10 @@ class Runner:
         service: str,
         catalog: VoiceCatalog | None = None,
         report: Reporter | None = None,
+        locate_audio: Callable[[str], str] | None = None,
     ) -> None:
         self.project = project
+        self.locate_audio = locate_audio or (lambda url: url)
         self.store = store
         self._client_source = client
         # A factory is called when the first episode needs the API; a client is used as is.
@@ -877,7 +879,7 @@ class Runner:
         destination = audio_path(self.project, episode.id)
         failures: list[tuple[str, DownloadError]] = []
         audio = None
-        for source in (url, published_audio_url(self.project, episode.id)):
+        for source in (self.locate_audio(url), published_audio_url(self.project, episode.id)):
             if source is None:
                 continue
             try:

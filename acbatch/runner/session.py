@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,8 @@ class RunRequest:
     """K/N: only the episodes whose id hashes to shard K of N."""
     deadline: float | None = None
     poll_initial: float | None = None
+    sandbox_port: int | None = None
+    """The in-process sandbox's port (None: the settings' port, else any free one)."""
     handle_signals: bool = True
     """Cancel on SIGINT/SIGTERM (only from the main thread)."""
 
@@ -69,16 +71,24 @@ class RunResult:
 
 SANDBOX_WORKSPACE = "sandbox"
 """Sandbox runs keep their state and output here, apart from the live ones."""
+SANDBOX_SERVER_FOLDER = "server"
+"""Inside the sandbox workspace: the sandbox's own tasks and audio, kept across restarts."""
 
 
 def workspace(project: Project, sandbox: bool) -> Project:
     """The project as one mode sees it: live (the configured paths) or the sandbox's own
-    `sandbox/state` and `sandbox/output`, so demo task ids and files never meet live ones."""
+    `sandbox/state`, `sandbox/output` and `sandbox/reviews` (review files), so demo task ids
+    and files never meet live ones."""
     if not sandbox:
         return project
     root = project.config.paths.root / SANDBOX_WORKSPACE
     paths = replace(project.config.paths, state=root / "state", output=root / "output")
-    return replace(project, config=replace(project.config, paths=paths))
+    reviews = root / "reviews"
+    return replace(
+        project,
+        config=replace(project.config, paths=paths),
+        episodes=[replace(e, review_folder=reviews) for e in project.episodes],
+    )
 
 
 def state_folder(project: Project, sandbox: bool) -> Path:
@@ -168,24 +178,46 @@ def load_catalog(project: Project) -> VoiceCatalog | None:
         return None
 
 
+@dataclass
+class Service:
+    """How a run reaches the API: a client factory, and where downloads of its audio go."""
+
+    factory: Callable[[], PodcastClient | None]
+    locate_audio: Callable[[str], str] | None = None
+    """Maps a stored file_url to where it is served now (a restarted sandbox's new port)."""
+
+
 @contextlib.contextmanager
-def _service(project: Project, request: RunRequest) -> Iterator[Any]:
-    """Yields a client factory for the real service or an in-process sandbox.
+def _service(project: Project, request: RunRequest) -> Iterator[Service]:
+    """A client factory for the real service or an in-process sandbox.
 
     The API settings are read, and the client (which imports requests) made, only when the
     first episode needs the API: a run with nothing left to do never loads them. The real
-    service's factory returns None when there is no API key.
+    service's factory returns None when there is no API key. The sandbox keeps its tasks in
+    the sandbox workspace, so a killed sandbox run resumes on the next one, on any port, and
+    voices the show's own catalog.
     """
     api = project.config.api
     timeouts = (api.timeouts.connect, api.timeouts.read)
     if request.sandbox:
         from acbatch.api.client import PodcastClient
+        from acbatch.sandbox.backend import SandboxSettings, rebase_file_url
         from acbatch.sandbox.server import BANNER, SandboxServer
 
-        with SandboxServer(request.sandbox_settings) as sandbox:
+        settings = request.sandbox_settings or SandboxSettings()
+        settings = replace(
+            settings,
+            state_dir=settings.state_dir
+            or project.config.paths.root / SANDBOX_WORKSPACE / SANDBOX_SERVER_FOLDER,
+            catalog=settings.catalog or load_catalog(project),
+        )
+        with SandboxServer(settings, port=request.sandbox_port) as sandbox:
             sys.stderr.write(f"{BANNER}\nacbatch sandbox listening on {sandbox.url}\n")
-            yield lambda: PodcastClient(
-                SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+            yield Service(
+                lambda: PodcastClient(
+                    SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+                ),
+                lambda url: rebase_file_url(url, sandbox.url),
             )
         return
 
@@ -202,7 +234,20 @@ def _service(project: Project, request: RunRequest) -> Iterator[Any]:
             settings.key, settings.base_url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
         )
 
-    yield factory
+    yield Service(factory)
+
+
+def refuse_sandbox_voices(project: Project, episodes: list[Episode]) -> None:
+    """Nothing sandbox-only reaches the real host: refused before any request."""
+    from acbatch.voices import live_catalog_problems
+
+    errors = [p for p in live_catalog_problems(project, episodes) if p.severity == "error"]
+    if errors:
+        raise UserError(
+            "this run would send the sandbox's demo voices to the real service:\n  "
+            + "\n  ".join(str(p) for p in errors),
+            1,
+        )
 
 
 def run_budget(project: Project, store: StateStore, max_credits: int | None) -> int | None:
@@ -218,6 +263,8 @@ def run_budget(project: Project, store: StateStore, max_credits: int | None) -> 
 def run_project(project: Project, request: RunRequest, report: Reporter | None = None) -> RunResult:
     project = workspace(project, request.sandbox)
     episodes, drafts = select_episodes(project, request.ids, request.shard)
+    if not request.sandbox:
+        refuse_sandbox_voices(project, episodes)
     api = project.config.api
     folder = project.config.paths.state
     store = StateStore(folder)
@@ -238,7 +285,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
     )
     with (
         ProjectLock(project.config.paths.root / LOCK_NAME),
-        _service(project, request) as factory,
+        _service(project, request) as service,
     ):
         store.sweep_temporary()
         sweep_partial_downloads(project.config.paths.output)
@@ -246,11 +293,12 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         runner = Runner(
             project,
             store,
-            factory,
+            service.factory,
             options,
             service=service_for(project, request),
             catalog=catalog,
             report=report,
+            locate_audio=service.locate_audio,
         )
         with cancel_on_signals(runner, enabled=request.handle_signals):
             summary = runner.run(episodes)

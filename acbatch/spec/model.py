@@ -162,6 +162,8 @@ class Episode:
     overrides: dict[str, Any] = field(default_factory=dict)
     review: str = "auto"
     raw: dict[str, Any] = field(default_factory=dict)
+    review_folder: Path | None = None
+    """Where review files go when not beside the spec (the sandbox workspace's own)."""
     """The merged spec mapping, as plain data (for fingerprints and templates)."""
 
     @property
@@ -170,12 +172,12 @@ class Episode:
 
     @property
     def script_review_path(self) -> Path:
-        return self.spec_path.with_name(f"{self.id}.script.yaml")
+        return (self.review_folder or self.spec_path.parent) / f"{self.id}.script.yaml"
 
     @property
     def previous_review_path(self) -> Path:
         """Where a review file replaced by a new script is kept, edits and all."""
-        return self.spec_path.with_name(f"{self.id}.previous.script.yaml")
+        return (self.review_folder or self.spec_path.parent) / f"{self.id}.previous.script.yaml"
 
 
 @dataclass
