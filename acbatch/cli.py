@@ -49,7 +49,13 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 ok; 1 an episode or a file has a problem; 2 usage error; 3 another "
+    "run holds the project's lock; 4 the credit budget or the account's credits ran out; "
+    "130/143 a run cancelled by SIGINT/SIGTERM (state is saved, the next run resumes).",
+)
 @click.version_option(__version__, prog_name="acbatch")
 @click.option(
     "-C",

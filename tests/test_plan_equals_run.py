@@ -350,3 +350,20 @@ def test_costs_are_kept_per_charge_and_a_monthly_budget_holds_across_runs(
     before = double.creates_by_source()
     assert acbatch(tmp_path, double, "run").returncode == 4
     assert creates_since(double, before) == {}
+
+
+@pytest.mark.parametrize("how", ["overrides-only redo", "resume at script_ready"])
+def test_max_credits_zero_sends_no_audio_for_a_script_made_earlier(
+    tmp_path: Path, double: StrictDouble, how: str
+) -> None:
+    finished_show(tmp_path, double)
+    if how == "overrides-only redo":
+        edit_spec(tmp_path, overrides={"replace": [{"find": "Welcome", "replace": "Hello"}]})
+    else:
+        edit_state(tmp_path, phase="script_ready", audio={})
+    planned = plan(tmp_path, double, "--max-credits", "0")["ep-1"]
+    assert planned["action"] == "over_budget"
+    before = double.creates_by_source()
+    result = acbatch(tmp_path, double, "run", "--max-credits", "0")
+    assert result.returncode == 4, result.stderr
+    assert creates_since(double, before) == {}
