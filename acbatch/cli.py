@@ -27,11 +27,8 @@ COMMANDS: dict[str, str] = {
     "costs": "costs",
 }
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 3
-EXIT_BUDGET = 4
+EXIT_INTERNAL = 70
+"""An unexpected error (a bug): its traceback goes to the log file named on stderr."""
 
 
 class LazyGroup(click.Group):
@@ -39,6 +36,32 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """The one error path: a UserError is one line and its exit code; anything unexpected
+        is one line naming the log file that holds its traceback (exit 70)."""
+        from acbatch.errors import UserError
+        from acbatch.redact import redact
+
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"acbatch: error: {redact(exc.message)}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("acbatch: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug: never a traceback on the terminal
+            log = write_crash_log(ctx.obj, exc)
+            click.echo(
+                f"acbatch: internal error: {type(exc).__name__}: {redact(str(exc))[:200]}; "
+                f"the traceback is in {log}; please report it",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+        return None  # pragma: no cover - ctx.exit raised
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module_name = COMMANDS.get(cmd_name)
@@ -81,6 +104,37 @@ def cli(ctx: click.Context, project_dir: str | None, verbose: int, quiet: bool) 
     from acbatch.context import Context
 
     ctx.obj = Context(project_dir=project_dir, verbosity=-1 if quiet else verbose)
+
+
+def write_crash_log(context: object, exc: BaseException) -> str:
+    """Append the traceback to the project's cache folder (else the user's), with the version."""
+    import datetime
+    import os
+    import traceback
+    from pathlib import Path
+
+    from acbatch.constants import CACHE_FOLDER, CONFIG_NAME, LOG_NAME
+    from acbatch.redact import redact
+
+    root = Path(getattr(context, "project_dir", None) or ".").resolve()
+    if (root / CONFIG_NAME).is_file():
+        folder = root / CACHE_FOLDER
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = Path(base) / "acbatch"
+    path = folder / LOG_NAME
+    text = "".join(traceback.format_exception(exc))
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder / ".gitignore"
+        if folder.name == CACHE_FOLDER and not ignore.exists():
+            ignore.write_text("# acbatch's caches and logs: never committed\n*\n", encoding="utf-8")
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"### {stamp} acbatch {__version__}\n{redact(text)}\n")
+    except OSError:
+        return "(no log: the cache folder cannot be written)"
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
+from acbatch.constants import CONFIG_NAME
 from acbatch.spec.model import Project
-
-CONFIG_NAME = "acbatch.yaml"
 
 
 @dataclass
@@ -28,11 +26,11 @@ class Context:
 
     def info(self, message: str) -> None:
         if self.verbosity >= 0:
-            click.echo(message, err=True)
+            print(message, file=sys.stderr)
 
     def debug(self, message: str) -> None:
         if self.verbosity >= 1:
-            click.echo(message, err=True)
+            print(message, file=sys.stderr)
 
     def load_project(self) -> Project:
         """Load and validate the project (schemas, cross-file checks); errors are in .problems.

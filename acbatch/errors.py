@@ -1,24 +1,22 @@
-"""Errors meant for users: one clear sentence, an exit code, never a traceback."""
+"""Errors meant for users: one clear sentence, an exit code, never a traceback.
+
+Library code raises these; `acbatch.cli.main` is the one place that prints them (as
+`acbatch: error: <message>`) and turns them into the exit code. Nothing here depends on click.
+"""
 
 from __future__ import annotations
 
-from typing import IO, Any
 
-import click
-
-
-class UserError(click.ClickException):
-    """A problem the user can fix; printed on stderr as `acbatch: error: <message>`."""
+class UserError(Exception):
+    """A problem the user can fix."""
 
     exit_code = 1
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
+        self.message = message
         if exit_code is not None:
             self.exit_code = exit_code
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"acbatch: error: {self.format_message()}", err=True)
 
 
 class ConfigError(UserError):
@@ -29,9 +27,3 @@ class LockHeld(UserError):
     """Another runner holds the project's lock."""
 
     exit_code = 3
-
-
-class BudgetExhausted(UserError):
-    """The credit budget or the account's balance ran out."""
-
-    exit_code = 4

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from acbatch import codes
+from acbatch.constants import CONFIG_NAME
 from acbatch.errors import ConfigError
 from acbatch.spec import schema
 from acbatch.spec.cache import CACHE_NAME, SpecCache, content_digest, context_key, read_regular_file
@@ -61,7 +62,6 @@ from acbatch.spec.yamlsafe import (
 )
 from acbatch.voices import CatalogError, VoiceCatalog
 
-CONFIG_NAME = "acbatch.yaml"
 SPEC_SUFFIXES = (".yaml", ".yml")
 REVIEW_SCRIPT_SUFFIXES = (".script.yaml", ".script.yml")
 REQUIRED_AFTER_DEFAULTS = ("style", "duration", "language", "speakers")

@@ -1,0 +1,10 @@
+"""Names every part of acbatch agrees on, declared once."""
+
+from __future__ import annotations
+
+CONFIG_NAME = "acbatch.yaml"
+"""The show's file; its folder is the project."""
+CACHE_FOLDER = ".acbatch"
+"""The project's caches and logs: never committed (the folder ignores itself in git)."""
+LOG_NAME = "acbatch.log"
+"""Where unexpected errors' tracebacks go, inside the cache folder."""
