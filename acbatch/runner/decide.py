@@ -47,6 +47,7 @@ FINAL_ACTIONS = frozenset(
         Action.AUDIO_LOST,
         Action.WRONG_HOST,
         Action.OVER_BUDGET,
+        Action.RENDER,
         Action.DONE,
         Action.DRAFT,
     }

@@ -618,7 +618,7 @@ class Runner:
                 raise _Stop(Outcome.NO_CREDITS, "not sent: the account is out of credits (100100)")
             if self.aborted:
                 raise _Stop(Outcome.ABORTED, self.aborted)
-            client = self.client
+            _ = self.client  # made (or the run aborted for want of a key) before a slot is taken
             if not self.limit.acquire(self.stop):
                 raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
             self.rate_gate.wait(self.stop)
@@ -630,7 +630,7 @@ class Runner:
                 self._creates_on_wire += 1
             try:
                 global_id = self._send_once(
-                    state, step, record, send, attempt + 1, sending, requested, before, client
+                    state, step, record, send, attempt + 1, sending, requested, before
                 )
             finally:
                 with self._wire:
@@ -649,7 +649,6 @@ class Runner:
         sending: Phase,
         requested: Phase,
         before: Phase,
-        client: PodcastClient,
     ) -> str | None:
         """One create: intent saved, sent, its task id saved. None: refused, try again."""
         from acbatch.api import errors as api_errors
