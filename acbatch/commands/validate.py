@@ -69,6 +69,17 @@ def report_json(result: LoadResult, cwd: Path | None = None) -> dict[str, Any]:
     }
 
 
+def _add_target_problems(result: LoadResult, live: bool) -> None:
+    """The publishing target's findings (base_url, artwork), once the files themselves load."""
+    from acbatch.publish.targets import project_target_problems
+
+    project = result.project
+    if any(p.file == project.config.paths.config for p in project.errors):
+        return  # acbatch.yaml's own errors come first; its values may be placeholders
+    project.problems += project_target_problems(project, live)
+    project.problems.sort(key=lambda p: (str(p.file), p.line, p.column, p.field))
+
+
 def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
     for path in paths:
         if not path.resolve().is_relative_to(root.resolve()):
@@ -82,24 +93,35 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
     type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@click.option(
+    "--live/--sandbox",
+    default=True,
+    help="Check for a live publish (default: a non-public show.base_url is an error), "
+    "or for a sandbox run (only a warning).",
+)
 @click.pass_obj
-def command(ctx: Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) -> None:
     """Check acbatch.yaml and the episode specs against the schemas; change nothing.
 
     With PATHS, only those spec files (or folders of specs) are checked, together with
     acbatch.yaml. Every problem is printed as file:line:column: field: message.
     Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
     next time; delete it at any time.
+    Publishing targets are checked too: the show and episode artwork (JPEG or PNG, square,
+    1400-3000 px, RGB) and show.base_url, which must be public for a live publish (--sandbox
+    accepts localhost and private addresses with a warning).
     Exit status: 0 all valid, 1 problems found, 2 usage error.
 
     \b
     Examples:
-      acbatch validate                    the whole project
+      acbatch validate                    the whole project, for a live publish
+      acbatch validate --sandbox          the same, for `acbatch run --sandbox`
       acbatch validate specs/tide-pools.yaml
       acbatch validate --json | jq '.problems[]'
     """
     _check_inside(paths, ctx.root)
     result = load_project_files(ctx.config_path, list(paths) if paths else None, cache=True)
+    _add_target_problems(result, live)
     if as_json:
         click.echo(json.dumps(report_json(result), indent=2, ensure_ascii=False))
     else:
