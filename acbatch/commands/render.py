@@ -6,6 +6,7 @@ import click
 
 from acbatch.commands._common import echo_json, json_option, load_valid_project, shown_path
 from acbatch.context import Context
+from acbatch.publish.targets import problem_line, require_publishable
 from acbatch.runner.publishing import render_project
 from acbatch.runner.session import LOCK_NAME, state_folder
 from acbatch.runner.state import StateStore
@@ -19,11 +20,17 @@ from acbatch.store import ProjectLock
 def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     """Render every finished episode into output/ and check the feed. No API calls.
 
+    The show must be publishable: artwork Apple accepts, and a public show.base_url (with
+    --sandbox, a localhost or private one is only a warning).
+
     \b
     Example:
       acbatch render && acbatch feed check
     """
     project = load_valid_project(ctx)
+    target_warnings = require_publishable(project, live=not sandbox)
+    for warning in target_warnings:
+        click.echo(problem_line(warning, project.config.paths.root), err=True)
     with ProjectLock(project.config.paths.root / LOCK_NAME):
         report = render_project(project, StateStore(state_folder(project, sandbox)))
     if as_json:

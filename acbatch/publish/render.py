@@ -41,6 +41,7 @@ from acbatch.publish.errors import AudioFileError, FeedCheckError, PublishError,
 from acbatch.publish.feedcheck import FeedProblem, check_feed, errors
 from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
 from acbatch.publish.files import write_atomic, write_text_atomic
+from acbatch.publish.identity import IdentityFileError, settle_identity
 from acbatch.publish.model import (
     PublishedEpisode,
     TimedTurn,
@@ -107,6 +108,10 @@ class RenderReport:
     """The earliest future pub_date left out; render again after it to publish that episode."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per phase: episodes, feed, check, site, write."""
+    podcast_guid: str = ""
+    """The show's podcast:guid (kept in state/.feed-identity.json once published)."""
+    new_feed_url: str | None = None
+    """Set when the feed has moved: the <itunes:new-feed-url> it carries."""
 
     @property
     def warnings(self) -> list[FeedProblem]:
@@ -172,11 +177,16 @@ def _render(
     report.next_scheduled = min(scheduled) if scheduled else None
     clock = _PhaseClock(report.timings)
 
+    try:
+        identity = settle_identity(config.paths.state, show.base_url, show.guid, now)
+    except IdentityFileError as exc:
+        raise ShowSettingsError(str(exc)) from exc
+    report.podcast_guid, report.new_feed_url = identity.podcast_guid, identity.new_feed_url
     templates = Templates(config.paths.templates)
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
         report.written.append(output / image.relpath)
-    view = show_view(show, image, now)
+    view = show_view(show, image, now, identity=identity)
     show_digest = fingerprint(__version__, repr(show), image.digest if image else "")
     file_sources = [templates.source(n) for n in FILE_TEMPLATES]
     files_show = _show_values(view, templates.fields_read(FILE_TEMPLATES, "show"))

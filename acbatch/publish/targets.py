@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from acbatch.errors import UserError
 from acbatch.publish.artwork import artwork_file_findings, artwork_url_finding
 from acbatch.spec.model import Problem, Project
 
@@ -153,6 +154,37 @@ def project_target_problems(project: Project, live: bool) -> list[Problem]:
                 check_artwork(image, config.paths.output),
             )
     return found
+
+
+class TargetError(UserError):
+    """The project cannot be published where it points (see require_publishable)."""
+
+
+def require_publishable(project: Project, live: bool) -> list[Problem]:
+    """project_target_problems(), refusing with one TargetError that lists every error.
+
+    Returns the warnings, for the caller to show. `run` and `render` call this before doing
+    anything: a live run must not pay for episodes it cannot publish.
+    """
+    problems = project_target_problems(project, live)
+    errors = [p for p in problems if p.severity == ERROR]
+    if errors:
+        lines = [f"{problem_line(p, project.config.paths.root)}" for p in errors]
+        hint = "" if not live else " (for a sandbox run, use --sandbox)"
+        raise TargetError(
+            "cannot publish" + hint + ":\n" + "\n".join(f"  {line}" for line in lines)
+        )
+    return problems
+
+
+def problem_line(problem: Problem, root: Path) -> str:
+    """file:line:column: field: [warning: ]message, the file relative to `root` when inside."""
+    try:
+        shown = str(problem.file.relative_to(root))
+    except ValueError:
+        shown = str(problem.file)
+    label = "warning: " if problem.severity == WARNING else ""
+    return f"{shown}:{problem.line}:{problem.column}: {problem.field}: {label}{problem.message}"
 
 
 class _Positions:

@@ -20,6 +20,7 @@ from acbatch import __version__
 from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.categories import group_categories
 from acbatch.publish.feedurls import FEED_FILE, base_folder_url, feed_url, podcast_guid
+from acbatch.publish.identity import FeedIdentity
 from acbatch.publish.model import Chapter, PublishedEpisode, TimedTurn
 from acbatch.publish.text import (
     clean,
@@ -122,6 +123,7 @@ class ShowView:
     feed_url: str
     feed_href: str
     podcast_guid: str
+    new_feed_url: str | None
     locked: str
     generator: str
     last_build_date: str
@@ -182,8 +184,13 @@ class EpisodeView:
 
 
 def show_view(
-    show: ShowInfo, image: PublishedImage | None, now: datetime, language: str | None = None
+    show: ShowInfo,
+    image: PublishedImage | None,
+    now: datetime,
+    language: str | None = None,
+    identity: FeedIdentity | None = None,
 ) -> ShowView:
+    """The show as templates see it; `identity` (recorded guid, feed move) when known."""
     base = base_folder_url(show.base_url)
     own_feed = feed_url(show.base_url)
     owner_email = show.owner.email if show.owner else ""
@@ -203,7 +210,10 @@ def show_view(
         categories=group_categories(show.categories),
         feed_url=own_feed,
         feed_href=FEED_FILE,
-        podcast_guid=show.guid.lower() if show.guid else podcast_guid(own_feed),
+        podcast_guid=identity.podcast_guid
+        if identity
+        else (show.guid.lower() if show.guid else podcast_guid(own_feed)),
+        new_feed_url=identity.new_feed_url if identity else None,
         locked=yes_no(show.locked),
         generator=GENERATOR,
         last_build_date=rfc2822(now),
