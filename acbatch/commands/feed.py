@@ -31,24 +31,48 @@ def command() -> None:
     help="Compare enclosure lengths with the files beside the feed "
     "(default: on for the project's own feed, off for a PATH).",
 )
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="The feed is a local preview: URLs on localhost or private addresses are warnings, "
+    "not errors.",
+)
 @click.pass_context
-def check(ctx: click.Context, target: str | None, as_json: bool, files: bool | None) -> None:
+def check(
+    ctx: click.Context, target: str | None, as_json: bool, files: bool | None, sandbox: bool
+) -> None:
     """Check a feed (default: the project's output/feed.xml) for missing or invalid tags.
+
+    Apple's and Podcasting 2.0's rules, and more than the W3C validator checks: artwork must
+    name a JPEG or PNG and the image itself must be square, 1400-3000 px and RGB (read from
+    beside a feed file, or downloaded for a URL); titles are plain text; the language is an
+    ISO 639 code; every URL must be on a public host (a localhost or private-network feed is
+    an error, a warning with --sandbox).
 
     \b
     Exit status: 0 when there is no error (warnings allowed), 1 when there is one.
     Examples:
       acbatch feed check
+      acbatch feed check --sandbox        a sandbox render served from localhost
       acbatch feed check public/feed.xml --json
       acbatch feed check https://example.com/podcast/feed.xml
     """
-    from acbatch.publish.feedcheck import check_feed, check_feed_file, errors, fetch_feed
+    from acbatch.publish.feedcheck import (
+        ERROR,
+        WARNING,
+        check_feed,
+        check_feed_file,
+        errors,
+        fetch_artwork,
+        fetch_feed,
+    )
 
+    non_public = WARNING if sandbox else ERROR
     if target and target.lower().startswith(("http://", "https://")):
         if files:
             raise UserError("--files needs a local feed file, not a URL")
         source = target
-        problems = check_feed(fetch_feed(target))
+        problems = check_feed(fetch_feed(target), non_public=non_public, artwork=fetch_artwork)
     else:
         path = Path(target) if target else _project_feed(ctx)
         source = str(path)
@@ -56,7 +80,10 @@ def check(ctx: click.Context, target: str | None, as_json: bool, files: bool | N
             raise UserError(f"{path}: no such feed file (render the show first, or pass a path)")
         try:
             problems = check_feed_file(
-                path, compare_files=target is None if files is None else files
+                path,
+                compare_files=target is None if files is None else files,
+                non_public=non_public,
+                check_artwork=True,
             )
         except OSError as exc:
             raise UserError(f"{path}: cannot read the feed ({exc.strerror or exc})") from exc

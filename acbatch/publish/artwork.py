@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit
 
 from acbatch.publish.errors import ArtworkError
+from acbatch.publish.feedurls import ARTWORK_EXTENSIONS, names_artwork_file
 from acbatch.publish.files import same_content
 from acbatch.publish.id3 import Artwork
 from acbatch.publish.text import join_url, safe_http_url
@@ -26,7 +26,6 @@ _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
 MIN_ARTWORK_PX = 1400
 MAX_ARTWORK_PX = 3000
-ARTWORK_EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 # Pillow modes in the RGB colour space; with an alpha channel they are accepted with a warning.
 _RGB_MODES = frozenset({"RGB", "P"})
 _RGB_ALPHA_MODES = frozenset({"RGBA", "RGBa", "PA"})
@@ -99,8 +98,7 @@ def artwork_findings(data: bytes, name: str = "") -> list[ArtworkFinding]:
 
 def artwork_url_finding(url: str) -> ArtworkFinding | None:
     """An artwork URL whose path does not end in .jpg, .jpeg or .png (Apple wants the extension)."""
-    path = unquote(urlsplit(url.strip()).path)
-    if posixpath.splitext(path.lower())[1] in ARTWORK_EXTENSIONS:
+    if names_artwork_file(url):
         return None
     return ArtworkFinding(
         "error", f"'{url}' does not name a JPEG or PNG file (.jpg or .png); Apple refuses it"

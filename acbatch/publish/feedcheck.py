@@ -12,7 +12,7 @@ import os
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from acbatch.publish.categories import APPLE_CATEGORIES
+from acbatch.publish.feedurls import names_artwork_file
+from acbatch.publish.languages import is_iso_639
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ITUNES_ALIASES = (ITUNES, "http://www.itunes.com/DTDs/Podcast-1.0.dtd")
@@ -49,6 +51,16 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _HTTP_URL = re.compile(r"^https?://[^/?#\s]+[^\s]*$", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A tag or an entity left in text once the XML is parsed: HTML where plain text belongs.
+_HTML_IN_TEXT = re.compile(
+    r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?\s*>|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
+)
+CHAPTERS_TYPE = "application/json+chapters"
+ArtworkLoader = Callable[[str, "str | None"], "bytes | None"]
+"""Gets an artwork URL's bytes for the artwork check, given the URL and the folder of the
+feed's own URL: None when it is not within reach (not checked), OSError when fetching it
+failed (a warning)."""
+MAX_ARTWORK_CHECKS = 20
 # The form feeds (and acbatch) write: "Mon, 01 Jan 2024 09:00:00 +0000".
 _PLAIN_RFC2822 = re.compile(
     r"^[A-Za-z]{3}, (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
@@ -75,10 +87,12 @@ _NUMBERED = (
 # An enclosure path below the base URL with nothing to unquote or normalise: plain parts
 # (none of them "." or ".." or empty) joined by single slashes.
 _PLAIN_RELATIVE = re.compile(r"(?:[A-Za-z0-9_~-][A-Za-z0-9_.~-]*/)*[A-Za-z0-9_~-][A-Za-z0-9_.~-]*")
+_CHAPTERS = f"{{{PODCAST}}}chapters"
 _LINKED_FILES = (
     (f"{{{PODCAST}}}transcript", "item/podcast:transcript"),
-    (f"{{{PODCAST}}}chapters", "item/podcast:chapters"),
+    (_CHAPTERS, "item/podcast:chapters"),
 )
+_TITLES = (("title", "item/title"), (f"{_ITUNES_PREFIX}title", "item/itunes:title"))
 _CHUNK = 1 << 20
 
 ERROR = "error"
@@ -178,11 +192,25 @@ class FeedChecker:
 
     With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
     default the folder of the feed's atom:link rel=self) must exist there with their exact size.
+    `non_public`: the severity for URLs on hosts no directory can reach (localhost, private
+    addresses), or None not to judge hosts. `artwork`: gets each distinct artwork URL's bytes
+    (at most MAX_ARTWORK_CHECKS) to check the image itself, or None to check only the URLs.
     """
 
-    def __init__(self, *, local_root: Path | None = None, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        local_root: Path | None = None,
+        base_url: str | None = None,
+        non_public: str | None = None,
+        artwork: ArtworkLoader | None = None,
+    ) -> None:
         self.local_root = local_root
         self.base_url = base_url
+        self.non_public = non_public
+        self.artwork = artwork
+        self._artwork_urls: dict[str, str] = {}
+        self._self_base: str | None = None
         self._root = os.path.abspath(local_root) if local_root is not None else ""
         self._root_prefix = self._root.rstrip(os.sep) + os.sep
         self._guard: ET.XMLParser | None = ET.XMLParser(target=_PrologGuard())
@@ -233,7 +261,53 @@ class FeedChecker:
             return [self._fatal]
         if self._last is not None:
             self._check_document(self._last)
+            if self.artwork is not None:
+                self._check_artwork_files(self.artwork)
         return self.problems
+
+    def _check_artwork_files(self, load: ArtworkLoader) -> None:
+        from acbatch.publish.artwork import artwork_findings
+
+        for number, (url, where) in enumerate(self._artwork_urls.items()):
+            if number == MAX_ARTWORK_CHECKS:
+                self.add(WARNING, where, f"only the first {number} artwork files were checked")
+                break
+            try:
+                data = load(url, self._self_base)
+            except OSError as exc:
+                self.add(WARNING, where, f"'{url}' could not be fetched to check it ({exc})")
+                continue
+            if data is None:
+                continue
+            name = unquote(url.split("?", 1)[0].split("#", 1)[0]).rsplit("/", 1)[-1]
+            for finding in artwork_findings(data, name):
+                self.add(finding.severity, where, f"'{url}' {finding.message}")
+
+    def _check_url_host(self, url: str, where: str, found: list[Any] | None = None) -> None:
+        """A URL on a host no directory can reach (when hosts are judged)."""
+        if self.non_public is None or not url:
+            return
+        from acbatch.publish.targets import non_public_reason
+
+        reason = non_public_reason(url)
+        if reason is None:
+            return
+        message = f"'{url}' is not public ({reason}); directories and apps cannot fetch it"
+        if found is None:
+            self.add(self.non_public, where, message)
+        else:
+            found.append(_Message(self.non_public, where, message))
+
+    def _check_artwork_url(self, url: str, where: str) -> _Message | None:
+        """An artwork URL that does not name a JPEG or PNG; remembered for the file check.
+
+        The finding depends on the URL alone (render caches each item's findings by its bytes).
+        """
+        if self.artwork is not None:
+            self._artwork_urls.setdefault(url, where)
+        if names_artwork_file(url):
+            return None
+        return _Message(ERROR, where, f"'{url}' does not name a JPEG or PNG file (.jpg or .png)")
 
     def _drain(self) -> None:
         element = self._last
@@ -267,8 +341,9 @@ class FeedChecker:
         if channel is None:
             self.add(ERROR, "channel", "missing")
             return
+        self._self_base = _self_folder(channel)
         if self.local_root is not None and self.base_url is None:
-            self.base_url = _self_folder(channel)
+            self.base_url = self._self_base
         self.check_channel(channel)
         items = channel.findall("item")
         if not items:
@@ -282,6 +357,8 @@ class FeedChecker:
         title = _text(channel.find("title"))
         if not title:
             self.add(ERROR, f"{where}/title", "missing or empty")
+        elif _HTML_IN_TEXT.search(title):
+            self.add(ERROR, f"{where}/title", f"'{title}' contains HTML; a title is plain text")
         description = _text(channel.find("description"))
         if not description:
             self.add(ERROR, f"{where}/description", "missing or empty")
@@ -295,10 +372,19 @@ class FeedChecker:
         language = _text(channel.find("language"))
         if not language:
             self.add(ERROR, f"{where}/language", "missing")
-        elif not _LANGUAGE.match(language):
-            self.add(WARNING, f"{where}/language", f"'{language}' is not an ISO 639 code")
-        if not _text(channel.find("link")):
+        elif not _LANGUAGE.match(language) or not is_iso_639(language.split("-", 1)[0]):
+            self.add(
+                ERROR,
+                f"{where}/language",
+                f"'{language}' is not a language code (ISO 639, like en or en-US)",
+            )
+        link = _text(channel.find("link"))
+        if not link:
             self.add(WARNING, f"{where}/link", "missing (the show's website)")
+        elif not _is_http_url(link):
+            self.add(ERROR, f"{where}/link", f"'{link}' is not an http(s) URL")
+        else:
+            self._check_url_host(link, f"{where}/link")
 
         image = _itunes(channel, "image")
         href = image.get("href", "").strip() if image is not None else ""
@@ -306,6 +392,27 @@ class FeedChecker:
             self.add(ERROR, f"{where}/itunes:image", "missing (Apple requires show artwork)")
         elif not _is_http_url(href):
             self.add(ERROR, f"{where}/itunes:image", f"href '{href}' is not an http(s) URL")
+        else:
+            finding = self._check_artwork_url(href, f"{where}/itunes:image")
+            if finding is not None:
+                self.add(*finding)
+            self._check_url_host(href, f"{where}/itunes:image")
+        image_url = _text(channel.find("image/url"))
+        if image_url:
+            if not _is_http_url(image_url):
+                self.add(ERROR, f"{where}/image/url", f"'{image_url}' is not an http(s) URL")
+            else:
+                if not names_artwork_file(image_url):
+                    message = f"'{image_url}' does not name a JPEG or PNG file (.jpg or .png)"
+                    self.add(ERROR, f"{where}/image/url", message)
+                self._check_url_host(image_url, f"{where}/image/url")
+        new_feed_url = _text(_itunes(channel, "new-feed-url"))
+        if new_feed_url:
+            if not _is_http_url(new_feed_url):
+                message = f"'{new_feed_url}' is not an http(s) URL"
+                self.add(ERROR, f"{where}/itunes:new-feed-url", message)
+            else:
+                self._check_url_host(new_feed_url, f"{where}/itunes:new-feed-url")
 
         self.check_categories(channel)
         explicit = _text(_itunes(channel, "explicit"))
@@ -335,6 +442,8 @@ class FeedChecker:
             self.add(WARNING, f"{where}/atom:link", 'no rel="self" link to the feed\'s own URL')
         elif not _is_http_url(self_links[0].get("href", "")):
             self.add(ERROR, f"{where}/atom:link", 'rel="self" href is not an http(s) URL')
+        else:
+            self._check_url_host(self_links[0].get("href", "").strip(), f"{where}/atom:link")
         self.check_podcast_channel(channel)
 
     def check_categories(self, channel: ET.Element) -> None:
@@ -449,8 +558,15 @@ class FeedChecker:
             if value and _positive_int(value) is None:
                 add(_Message(ERROR, where, f"'{value}' is not a positive integer"))
         image = children.get(_ITUNES_IMAGE)
-        if image is not None and not _HTTP_URL.match(image.get("href", "").strip()):
-            add(_Message(ERROR, "item/itunes:image", "href is not an http(s) URL"))
+        if image is not None:
+            href = image.get("href", "").strip()
+            if not _HTTP_URL.match(href):
+                add(_Message(ERROR, "item/itunes:image", "href is not an http(s) URL"))
+            else:
+                finding = self._check_artwork_url(href, "item/itunes:image")
+                if finding is not None:
+                    add(finding)
+                self._check_url_host(href, "item/itunes:image", found)
         for tag, where in _LINKED_FILES:
             if tag in children:
                 for element in _all_children(item, tag):
@@ -459,8 +575,22 @@ class FeedChecker:
                         add(_Message(ERROR, where, "url is missing"))
                     elif not _HTTP_URL.match(url):
                         add(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
-                    if not element.get("type", "").strip():
+                    else:
+                        self._check_url_host(url, where, found)
+                    media_type = element.get("type", "").strip()
+                    if not media_type:
                         add(_Message(ERROR, where, "type is missing"))
+                    elif tag == _CHAPTERS and media_type != CHAPTERS_TYPE:
+                        message = f"type '{media_type}' must be {CHAPTERS_TYPE}"
+                        add(_Message(ERROR, where, message))
+        for tag, where in _TITLES:
+            value = get(tag, "")
+            if ("<" in value or "&" in value) and _HTML_IN_TEXT.search(value):
+                add(_Message(ERROR, where, f"'{value}' contains HTML; a title is plain text"))
+        if self.non_public is not None:
+            link = get("link", "")
+            if link and _HTTP_URL.match(link):
+                self._check_url_host(link, "item/link", found)
         return _ItemFindings(get("title", ""), get("guid", ""), found)
 
     def _check_enclosure(
@@ -477,6 +607,8 @@ class FeedChecker:
             found.append(_Message(ERROR, where, "url is missing"))
         elif not _HTTP_URL.match(url):
             found.append(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
+        elif self.non_public is not None:
+            self._check_url_host(url, where, found)
         if not length:
             found.append(_Message(ERROR, where, "length is missing"))
         elif _positive_int(length) is None:
@@ -739,24 +871,43 @@ def _parse_plainly(document: bytes) -> ET.Element | None:
 
 
 def check_feed_chunks(
-    chunks: Iterable[bytes], *, local_root: Path | None = None, base_url: str | None = None
+    chunks: Iterable[bytes],
+    *,
+    local_root: Path | None = None,
+    base_url: str | None = None,
+    non_public: str | None = None,
+    artwork: ArtworkLoader | None = None,
 ) -> list[FeedProblem]:
     """Every problem in the feed whose bytes are `chunks`; see FeedChecker."""
-    checker = FeedChecker(local_root=local_root, base_url=base_url)
+    checker = FeedChecker(
+        local_root=local_root, base_url=base_url, non_public=non_public, artwork=artwork
+    )
     for chunk in chunks:
         checker.feed(chunk)
     return checker.close()
 
 
 def check_feed(
-    data: bytes, *, local_root: Path | None = None, base_url: str | None = None
+    data: bytes,
+    *,
+    local_root: Path | None = None,
+    base_url: str | None = None,
+    non_public: str | None = None,
+    artwork: ArtworkLoader | None = None,
 ) -> list[FeedProblem]:
     """Every problem in the feed `data`.
 
     With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
     default the folder of the feed's atom:link rel=self) must exist there with their exact size.
+    `non_public` and `artwork`: see FeedChecker.
     """
-    return check_feed_chunks(_slices(data), local_root=local_root, base_url=base_url)
+    return check_feed_chunks(
+        _slices(data),
+        local_root=local_root,
+        base_url=base_url,
+        non_public=non_public,
+        artwork=artwork,
+    )
 
 
 def _slices(data: bytes) -> Iterator[bytes]:
@@ -765,11 +916,64 @@ def _slices(data: bytes) -> Iterator[bytes]:
         yield bytes(view[start : start + _CHUNK])
 
 
-def check_feed_file(path: Path, *, compare_files: bool = True) -> list[FeedProblem]:
-    """Check a feed on disk; with `compare_files`, enclosures must match the files beside it."""
+def check_feed_file(
+    path: Path,
+    *,
+    compare_files: bool = True,
+    non_public: str | None = None,
+    check_artwork: bool = False,
+) -> list[FeedProblem]:
+    """Check a feed on disk; with `compare_files`, enclosures must match the files beside it.
+
+    With `check_artwork`, artwork under the folder of the feed's own URL is read from beside
+    the feed and checked (other artwork URLs are checked by name only).
+    """
     with path.open("rb") as feed:
         chunks = iter(lambda: feed.read(_CHUNK), b"")
-        return check_feed_chunks(chunks, local_root=path.parent if compare_files else None)
+        return check_feed_chunks(
+            chunks,
+            local_root=path.parent if compare_files else None,
+            non_public=non_public,
+            artwork=LocalArtwork(path) if check_artwork else None,
+        )
+
+
+class LocalArtwork:
+    """Artwork URLs under the folder of the feed's own URL, read from beside the feed file."""
+
+    def __init__(self, feed_path: Path) -> None:
+        self.folder = feed_path.parent.resolve()
+
+    def __call__(self, url: str, self_folder: str | None) -> bytes | None:
+        if not self_folder or not url.startswith(self_folder):
+            return None
+        relative = unquote(_QUERY_OR_FRAGMENT.split(url[len(self_folder) :], 1)[0])
+        local = (self.folder / relative).resolve()
+        if not local.is_relative_to(self.folder) or not local.is_file():
+            return None
+        return local.read_bytes()
+
+
+def fetch_artwork(
+    url: str, self_folder: str | None = None, *, timeout: float = 20.0, max_bytes: int = 20 << 20
+) -> bytes:
+    """Download an image for the artwork check (bounded); raises OSError when it cannot."""
+    import requests
+
+    try:
+        with requests.get(url, timeout=(10.0, timeout), stream=True) as response:
+            if response.status_code != 200:
+                raise OSError(f"HTTP {response.status_code}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise OSError(f"larger than {max_bytes} bytes")
+                chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise OSError(exc.__class__.__name__) from exc
+    return b"".join(chunks)
 
 
 def errors(problems: Iterable[FeedProblem]) -> list[FeedProblem]:
