@@ -303,8 +303,10 @@ class FeedChecker:
 
         The finding depends on the URL alone (render caches each item's findings by its bytes).
         """
-        if self.artwork is not None:
-            self._artwork_urls.setdefault(url, where)
+        if self.artwork is not None and (
+            url not in self._artwork_urls or where.startswith("channel/")
+        ):
+            self._artwork_urls[url] = where  # the show's artwork is named as such
         if names_artwork_file(url):
             return None
         return _Message(ERROR, where, f"'{url}' does not name a JPEG or PNG file (.jpg or .png)")
