@@ -193,8 +193,10 @@ class FeedChecker:
     With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
     default the folder of the feed's atom:link rel=self) must exist there with their exact size.
     `non_public`: the severity for URLs on hosts no directory can reach (localhost, private
-    addresses), or None not to judge hosts. `artwork`: gets each distinct artwork URL's bytes
-    (at most MAX_ARTWORK_CHECKS) to check the image itself, or None to check only the URLs.
+    addresses), or None not to judge hosts. `html_titles`: the severity for HTML in a title
+    (render, which publishes text as written, only warns). `artwork`: gets each distinct
+    artwork URL's bytes (at most MAX_ARTWORK_CHECKS) to check the image itself, or None to
+    check only the URLs.
     """
 
     def __init__(
@@ -204,10 +206,12 @@ class FeedChecker:
         base_url: str | None = None,
         non_public: str | None = None,
         artwork: ArtworkLoader | None = None,
+        html_titles: str = ERROR,
     ) -> None:
         self.local_root = local_root
         self.base_url = base_url
         self.non_public = non_public
+        self.html_titles = html_titles
         self.artwork = artwork
         self._artwork_urls: dict[str, str] = {}
         self._self_base: str | None = None
@@ -360,7 +364,8 @@ class FeedChecker:
         if not title:
             self.add(ERROR, f"{where}/title", "missing or empty")
         elif _HTML_IN_TEXT.search(title):
-            self.add(ERROR, f"{where}/title", f"'{title}' contains HTML; a title is plain text")
+            message = f"'{title}' contains HTML; a title is plain text"
+            self.add(self.html_titles, f"{where}/title", message)
         description = _text(channel.find("description"))
         if not description:
             self.add(ERROR, f"{where}/description", "missing or empty")
@@ -588,7 +593,8 @@ class FeedChecker:
         for tag, where in _TITLES:
             value = get(tag, "")
             if ("<" in value or "&" in value) and _HTML_IN_TEXT.search(value):
-                add(_Message(ERROR, where, f"'{value}' contains HTML; a title is plain text"))
+                message = f"'{value}' contains HTML; a title is plain text"
+                add(_Message(self.html_titles, where, message))
         if self.non_public is not None:
             link = get("link", "")
             if link and _HTTP_URL.match(link):
@@ -777,15 +783,21 @@ class FeedItemsChecker:
         local_root: Path | None = None,
         base_url: str | None = None,
         batch_items: int = 64,
+        html_titles: str = ERROR,
     ) -> None:
         self.head, self.separator, self.tail = head, separator, tail
         self.local_root, self.base_url = local_root, base_url
+        self.html_titles = html_titles
         self.batch_items = batch_items
         self.items: list[bytes] = []
         self._pending: list[bytes] = []
         self._findings: list[_ItemFindings] = []
-        self._channel_problems = check_feed(head + tail, local_root=local_root, base_url=base_url)
-        self._item_checker = FeedChecker(local_root=local_root, base_url=base_url)
+        self._channel_problems = check_feed(
+            head + tail, local_root=local_root, base_url=base_url, html_titles=html_titles
+        )
+        self._item_checker = FeedChecker(
+            local_root=local_root, base_url=base_url, html_titles=html_titles
+        )
         self._layout = self._channel_layout()
 
     def _channel_layout(self) -> tuple[int, int, int] | None:
@@ -840,7 +852,10 @@ class FeedItemsChecker:
         self._check_batch()
         if self._layout is None:
             return check_feed_chunks(
-                self._document(), local_root=self.local_root, base_url=self.base_url
+                self._document(),
+                local_root=self.local_root,
+                base_url=self.base_url,
+                html_titles=self.html_titles,
             )
         checker = self._item_checker
         checker.problems = [
@@ -879,10 +894,15 @@ def check_feed_chunks(
     base_url: str | None = None,
     non_public: str | None = None,
     artwork: ArtworkLoader | None = None,
+    html_titles: str = ERROR,
 ) -> list[FeedProblem]:
     """Every problem in the feed whose bytes are `chunks`; see FeedChecker."""
     checker = FeedChecker(
-        local_root=local_root, base_url=base_url, non_public=non_public, artwork=artwork
+        local_root=local_root,
+        base_url=base_url,
+        non_public=non_public,
+        artwork=artwork,
+        html_titles=html_titles,
     )
     for chunk in chunks:
         checker.feed(chunk)
@@ -896,6 +916,7 @@ def check_feed(
     base_url: str | None = None,
     non_public: str | None = None,
     artwork: ArtworkLoader | None = None,
+    html_titles: str = ERROR,
 ) -> list[FeedProblem]:
     """Every problem in the feed `data`.
 
@@ -909,6 +930,7 @@ def check_feed(
         base_url=base_url,
         non_public=non_public,
         artwork=artwork,
+        html_titles=html_titles,
     )
 
 

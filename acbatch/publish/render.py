@@ -81,6 +81,9 @@ STYLE_TEMPLATE = "_style.css.j2"
 FILE_TEMPLATES = (NOTES_HTML_TEMPLATE, NOTES_MD_TEMPLATE, STYLE_TEMPLATE)
 ITEM_TEMPLATES = (FEED_ITEM_TEMPLATE, SITE_ITEM_TEMPLATE)
 EPISODES_FOLDER = "episodes"
+RENDER_HTML_TITLES = "warning"
+"""Titles are published as written (escaped): markup in one is reported, not refused
+(`acbatch feed check` refuses it)."""
 OPTIONAL_FILES = (*TRANSCRIPT_FORMATS, CHAPTERS_FILE)
 # A POSIX path abspath() would leave as it is (absolute; no ".", ".." or empty parts).
 _NORMAL_ABSOLUTE = re.compile(r"(?:/(?!\.\.?(?:/|$))[^/]+)+" if os.sep == "/" else r"(?!)")
@@ -228,6 +231,7 @@ def _render(
                     local_root=output,
                     base_url=base_folder_url(show.base_url),
                     worker_min_items=WORKER_MIN_ITEMS,
+                    html_titles=RENDER_HTML_TITLES,
                 )
             )
         records: list[EpisodeRecord] = []
@@ -359,6 +363,7 @@ def _check(
             feed_bytes,
             local_root=config.paths.output,
             base_url=base_folder_url(config.show.base_url),
+            html_titles=RENDER_HTML_TITLES,
         )
         for record in records:
             record.item_problems = []
