@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,13 @@ from PIL import Image
 
 from acbatch.cli import cli
 from acbatch.publish.artwork import artwork_findings, artwork_url_finding
+from acbatch.publish.errors import ArtworkError
+from acbatch.publish.render import render_show
+from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.publish.targets import check_base_url, non_public_reason
 from tests.conftest import text_episode, write_show
+
+NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 
 
 def image_bytes(size: tuple[int, int], mode: str = "RGB", kind: str = "PNG") -> bytes:
@@ -139,3 +146,47 @@ def test_localhost_base_url_fails_validate_only_for_a_live_publish(tmp_path: Pat
     sandbox = validate(root, "--sandbox")
     assert sandbox.exit_code == 0, sandbox.output
     assert "show.base_url: warning: 'http://localhost:8000/' is not public" in sandbox.output
+
+
+def test_render_refuses_artwork_apple_refuses(tmp_path: Path) -> None:
+    config = sample_config(tmp_path / "show")
+    episodes = [sample_episode(config, "one")]
+    (config.paths.root / "cover.png").write_bytes(image_bytes((200, 200)))
+    with pytest.raises(ArtworkError, match=r"cover.png' is 200x200 px; Apple requires 1400"):
+        render_show(config, episodes, now=NOW)
+    (config.paths.root / "cover.png").write_bytes(image_bytes((1400, 1400), "CMYK", "JPEG"))
+    with pytest.raises(ArtworkError, match="is a JPEG image but its name says PNG"):
+        render_show(config, episodes, now=NOW)
+    remote = dataclasses.replace(
+        config, show=dataclasses.replace(config.show, image="https://cdn.example.com/a.webp")
+    )
+    with pytest.raises(ArtworkError, match="does not name a JPEG or PNG file"):
+        render_show(remote, episodes, now=NOW)
+
+
+def test_render_command_refuses_a_local_base_url_unless_sandbox(tmp_path: Path) -> None:
+    root = show_with(tmp_path, base_url="http://localhost:8000/")
+    live = CliRunner().invoke(cli, ["-C", str(root), "render"])
+    assert live.exit_code == 1
+    assert "cannot publish (for a sandbox run, use --sandbox):" in live.output
+    assert "acbatch.yaml:11:13: show.base_url: 'http://localhost:8000/' is not public" in (
+        live.output
+    )
+    assert not (root / "output" / "feed.xml").exists()
+    sandbox = CliRunner().invoke(cli, ["-C", str(root), "render", "--sandbox"])
+    assert sandbox.exit_code == 0, sandbox.output
+    assert "show.base_url: warning: 'http://localhost:8000/' is not public" in sandbox.output
+    assert (root / "output" / "feed.xml").is_file()
+
+
+def test_scaffold_cover_is_a_readable_placeholder_apple_accepts() -> None:
+    from acbatch.scaffold import placeholder_cover
+
+    cover = placeholder_cover("Small Wonders")
+    assert artwork_findings(cover, "cover.png") == []
+    with Image.open(io.BytesIO(cover)) as image:
+        assert image.size == (1400, 1400) and image.mode == "RGB"
+        colours = image.getcolors(maxcolors=1 << 16)
+    # Lettering, not a flat colour: the background, the text colour and the anti-aliasing.
+    assert colours is not None and len(colours) > 20
+    assert placeholder_cover("Another Show") != cover
