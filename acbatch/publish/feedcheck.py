@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from acbatch.publish.categories import APPLE_CATEGORIES
-from acbatch.publish.feedurls import names_artwork_file
+from acbatch.publish.feedurls import names_artwork_file, non_public_reason
 from acbatch.publish.languages import is_iso_639
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -291,8 +291,6 @@ class FeedChecker:
         """A URL on a host no directory can reach (when hosts are judged)."""
         if self.non_public is None or not url:
             return
-        from acbatch.publish.targets import non_public_reason
-
         reason = non_public_reason(url)
         if reason is None:
             return

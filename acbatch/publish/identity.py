@@ -20,8 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from acbatch.publish.feedurls import feed_url, podcast_guid
-from acbatch.publish.targets import non_public_reason
+from acbatch.publish.feedurls import feed_url, non_public_reason, podcast_guid
 from acbatch.store import atomic_write_json
 
 IDENTITY_FILE = ".feed-identity.json"

@@ -11,76 +11,23 @@ spec Problems (file, line, column, field), for commands to print and refuse on.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from acbatch.errors import UserError
 from acbatch.publish.artwork import artwork_file_findings, artwork_url_finding
+from acbatch.publish.feedurls import non_public_reason
 from acbatch.spec.model import Problem, Project
 
 ERROR = "error"
 WARNING = "warning"
-
-# Names reserved for local networks and documentation-only use (RFC 2606, 6761, 6762, 8375)
-# or commonly used on private networks; no public resolver answers for them.
-PRIVATE_SUFFIXES = (
-    "localhost",
-    "local",
-    "localdomain",
-    "internal",
-    "intranet",
-    "lan",
-    "home",
-    "corp",
-    "private",
-    "home.arpa",
-    "test",
-    "invalid",
-    "example",
-    "onion",
-)
-
 
 @dataclass(frozen=True)
 class TargetProblem:
     severity: str
     """'error' or 'warning'."""
     message: str
-
-
-def non_public_reason(url: str) -> str | None:
-    """Why no directory could fetch `url` (e.g. 'localhost', 'a private address'), or None.
-
-    Only the host is judged: a public name, or a globally routable IP address, passes.
-    """
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
-        return "not a valid URL"
-    if not host:
-        return "no host name"
-    host = host.rstrip(".").lower()
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None:
-        if address.is_loopback:
-            return "a loopback address"
-        if address.is_private or address.is_link_local:
-            return "a private network address"
-        if not address.is_global:
-            return "a reserved address"
-        return None
-    if "." not in host:
-        return "localhost" if host == "localhost" else "a host name without a dot"
-    for suffix in PRIVATE_SUFFIXES:
-        if host == suffix or host.endswith("." + suffix):
-            return f"a .{suffix} name, which only resolves on a local network"
-    return None
 
 
 def check_base_url(url: str, live: bool) -> list[TargetProblem]:
