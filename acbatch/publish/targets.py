@@ -23,6 +23,7 @@ from acbatch.spec.model import Problem, Project
 ERROR = "error"
 WARNING = "warning"
 
+
 @dataclass(frozen=True)
 class TargetProblem:
     severity: str
