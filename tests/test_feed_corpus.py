@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from acbatch.cli import cli
+from acbatch.publish.feedcheck import RemoteArtwork
 from acbatch.publish.render import render_show
 from acbatch.publish.samples import sample_config, sample_episode
 
@@ -159,3 +160,16 @@ def test_feed_check_fetches_artwork_for_a_feed_url(
     assert code == 1
     found = [p for p in report["problems"] if "200x200" in p["message"]]
     assert [p["where"] for p in found] == ["channel/itunes:image"]
+
+
+def test_a_public_feed_cannot_make_feed_check_fetch_from_private_addresses(
+    tmp_path: Path, served_folder: Callable[[Path], str]
+) -> None:
+    folder = tmp_path / "private"
+    folder.mkdir()
+    (folder / "cover.png").write_bytes(png(200))
+    private_url = served_folder(folder) + "cover.png"
+    public_feed = RemoteArtwork("https://podcasts.example.com/show/feed.xml")
+    assert public_feed(private_url, None) is None  # not fetched: nothing to report
+    local_feed = RemoteArtwork(private_url.replace("cover.png", "feed.xml"))
+    assert local_feed(private_url, None) == png(200)

@@ -60,10 +60,10 @@ def check(
     from acbatch.publish.feedcheck import (
         ERROR,
         WARNING,
+        RemoteArtwork,
         check_feed,
         check_feed_file,
         errors,
-        fetch_artwork,
         fetch_feed,
     )
 
@@ -72,7 +72,9 @@ def check(
         if files:
             raise UserError("--files needs a local feed file, not a URL")
         source = target
-        problems = check_feed(fetch_feed(target), non_public=non_public, artwork=fetch_artwork)
+        problems = check_feed(
+            fetch_feed(target), non_public=non_public, artwork=RemoteArtwork(target)
+        )
     else:
         path = Path(target) if target else _project_feed(ctx)
         source = str(path)

@@ -976,9 +976,23 @@ class LocalArtwork:
         return local.read_bytes()
 
 
-def fetch_artwork(
-    url: str, self_folder: str | None = None, *, timeout: float = 20.0, max_bytes: int = 20 << 20
-) -> bytes:
+class RemoteArtwork:
+    """Artwork of a feed fetched from `feed_url`, downloaded for the check.
+
+    The feed is untrusted: artwork on a loopback or private address is only fetched when the
+    feed itself came from such an address (a local preview), never on a public feed's say-so.
+    """
+
+    def __init__(self, feed_url: str) -> None:
+        self.local_feed = non_public_reason(feed_url) is not None
+
+    def __call__(self, url: str, self_folder: str | None) -> bytes | None:
+        if not self.local_feed and non_public_reason(url) is not None:
+            return None
+        return fetch_artwork(url)
+
+
+def fetch_artwork(url: str, *, timeout: float = 20.0, max_bytes: int = 20 << 20) -> bytes:
     """Download an image for the artwork check (bounded); raises OSError when it cannot."""
     import requests
 
