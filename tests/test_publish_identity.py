@@ -10,7 +10,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from click.testing import CliRunner, Result
 
+from acbatch.cli import cli
 from acbatch.publish.errors import ShowSettingsError
 from acbatch.publish.feedcheck import check_feed_file, errors
 from acbatch.publish.feedurls import podcast_guid
@@ -18,6 +20,7 @@ from acbatch.publish.identity import IDENTITY_FILE
 from acbatch.publish.render import render_show
 from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.spec.model import ShowConfig
+from tests.conftest import text_episode, write_show
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
@@ -99,3 +102,39 @@ def test_show_guid_wins_and_a_damaged_record_is_one_clear_error(tmp_path: Path) 
     (config.paths.state / IDENTITY_FILE).write_text("[1, 2]")
     with pytest.raises(ShowSettingsError, match="not a feed identity record"):
         render_show(config, episodes, now=NOW)
+
+
+def test_moving_a_project_feed_end_to_end(tmp_path: Path) -> None:
+    """`acbatch render` records the guid, a base_url change moves the feed, `feed identity`
+    tells the story."""
+    config = write_show(tmp_path / "show", {"ep-1": text_episode(1)})
+    root = config.parent
+
+    def cli_run(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["-C", str(root), *args], catch_exceptions=False)
+
+    before = json.loads(cli_run("feed", "identity", "--json").stdout)
+    assert before["recorded"] is False
+    assert cli_run("render").exit_code == 0
+    recorded = json.loads(cli_run("feed", "identity", "--json").stdout)
+    assert recorded == {
+        "podcast_guid": podcast_guid("https://podcast.example.com/feed.xml"),
+        "feed_url": "https://podcast.example.com/feed.xml",
+        "previous_feed_urls": [],
+        "recorded": True,
+    }
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("https://podcast.example.com/", "https://cdn.example.org/pod/"))
+    pending = cli_run("feed", "identity")
+    assert "the next render moves the feed there" in pending.output
+    assert cli_run("render").exit_code == 0
+    moved_to = json.loads(cli_run("feed", "identity", "--json").stdout)
+    assert moved_to["podcast_guid"] == recorded["podcast_guid"]
+    assert moved_to["feed_url"] == "https://cdn.example.org/pod/feed.xml"
+    assert moved_to["previous_feed_urls"] == ["https://podcast.example.com/feed.xml"]
+    channel = ET.parse(root / "output" / "feed.xml").getroot().find("channel")
+    assert channel is not None
+    assert channel.findtext(f"{PODCAST}guid") == recorded["podcast_guid"]
+    assert channel.findtext(f"{ITUNES}new-feed-url") == "https://cdn.example.org/pod/feed.xml"
+    check = cli_run("feed", "check")
+    assert check.exit_code == 0, check.output

@@ -19,6 +19,7 @@ def command() -> None:
     Examples:
       acbatch feed check                  the project's output/feed.xml
       acbatch feed check https://podcast.example.com/feed.xml
+      acbatch feed identity               the show's podcast:guid and where the feed moved
     """
 
 
@@ -117,3 +118,61 @@ def _project_feed(ctx: click.Context) -> Path:
     if not obj.config_path.is_file():
         raise UserError(f"no PATH given and no project here ({obj.config_path} not found)")
     return obj.load_project().config.paths.output / FEED_FILE
+
+
+@command.command("identity")
+@click.option("--json", "as_json", is_flag=True, help="Print the identity as JSON.")
+@click.pass_context
+def identity(ctx: click.Context, as_json: bool) -> None:
+    """Show the show's podcast:guid, its feed URL and the addresses it moved from.
+
+    The guid is recorded in state/.feed-identity.json the first time the show is rendered for
+    a public base_url, and kept from then on: changing show.base_url moves the feed (the feed
+    then carries itunes:new-feed-url) without changing the show's identity.
+
+    \b
+    Example:
+      acbatch feed identity
+    """
+    from acbatch.publish.feedurls import feed_url, podcast_guid
+    from acbatch.publish.identity import IDENTITY_FILE, IdentityFileError, load_identity
+
+    obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
+    if not obj.config_path.is_file():
+        raise UserError(f"no project here ({obj.config_path} not found)")
+    config = obj.load_project().config
+    show = config.show
+    try:
+        recorded = load_identity(config.paths.state)
+    except IdentityFileError as exc:
+        raise UserError(str(exc)) from exc
+    current_url = feed_url(show.base_url)
+    if recorded is None:
+        guid = (show.guid or podcast_guid(current_url)).lower()
+        document = {
+            "podcast_guid": guid,
+            "feed_url": current_url,
+            "previous_feed_urls": [],
+            "recorded": False,
+        }
+    else:
+        document = {
+            "podcast_guid": (show.guid or recorded.podcast_guid).lower(),
+            "feed_url": recorded.feed_url,
+            "previous_feed_urls": recorded.previous_feed_urls,
+            "recorded": True,
+        }
+    if as_json:
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"podcast:guid  {document['podcast_guid']}")
+    click.echo(f"feed URL      {document['feed_url']}")
+    for previous in document["previous_feed_urls"]:
+        click.echo(f"moved from    {previous}")
+    if recorded is None:
+        click.echo(
+            f"not recorded yet: the first render for a public base_url records it in "
+            f"{config.paths.state / IDENTITY_FILE}"
+        )
+    elif recorded.feed_url != current_url:
+        click.echo(f"show.base_url now gives {current_url}: the next render moves the feed there")
