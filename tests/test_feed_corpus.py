@@ -173,3 +173,18 @@ def test_a_public_feed_cannot_make_feed_check_fetch_from_private_addresses(
     assert public_feed(private_url, None) is None  # not fetched: nothing to report
     local_feed = RemoteArtwork(private_url.replace("cover.png", "feed.xml"))
     assert local_feed(private_url, None) == png(200)
+
+
+def test_a_localhost_feed_is_one_error_naming_its_own_url(tmp_path: Path) -> None:
+    config = sample_config(tmp_path / "show", base_url="http://localhost:8000/")
+    episodes = [sample_episode(config, "one"), sample_episode(config, "two")]
+    render_show(config, episodes, now=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    code, report = feed_check(str(config.paths.output / "feed.xml"))
+    assert code == 1
+    (problem,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert problem["where"] == "channel/atom:link"
+    assert problem["message"].startswith(
+        "'http://localhost:8000/feed.xml' is not public (localhost); directories and apps "
+        "cannot fetch it (nor "
+    )
+    assert problem["message"].endswith(" more URLs on localhost:8000)")

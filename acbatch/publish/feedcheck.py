@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from acbatch.publish.categories import APPLE_CATEGORIES
 from acbatch.publish.feedurls import names_artwork_file, non_public_reason
@@ -61,6 +61,12 @@ ArtworkLoader = Callable[[str, "str | None"], "bytes | None"]
 feed's own URL: None when it is not within reach (not checked), OSError when fetching it
 failed (a warning)."""
 MAX_ARTWORK_CHECKS = 20
+
+
+def _host_report_order(where: str) -> int:
+    return 0 if where == "channel/atom:link" else 1 if where.startswith("channel/") else 2
+
+
 # The form feeds (and acbatch) write: "Mon, 01 Jan 2024 09:00:00 +0000".
 _PLAIN_RFC2822 = re.compile(
     r"^[A-Za-z]{3}, (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
@@ -214,6 +220,8 @@ class FeedChecker:
         self.html_titles = html_titles
         self.artwork = artwork
         self._artwork_urls: dict[str, str] = {}
+        self._non_public_urls: dict[str, list[tuple[str, str, str]]] = {}
+        """Host (and port) -> (where, URL, why not public) for each URL on it."""
         self._self_base: str | None = None
         self._root = os.path.abspath(local_root) if local_root is not None else ""
         self._root_prefix = self._root.rstrip(os.sep) + os.sep
@@ -265,9 +273,22 @@ class FeedChecker:
             return [self._fatal]
         if self._last is not None:
             self._check_document(self._last)
+            self._report_non_public_hosts()
             if self.artwork is not None:
                 self._check_artwork_files(self.artwork)
         return self.problems
+
+    def _report_non_public_hosts(self) -> None:
+        """One finding per non-public host: its most telling URL (the feed's own first, then
+        the channel's, then the items'), and how many more there are."""
+        severity = self.non_public or ERROR
+        for host, found in self._non_public_urls.items():
+            where, url, reason = min(found, key=lambda f: _host_report_order(f[0]))
+            message = f"'{url}' is not public ({reason}); directories and apps cannot fetch it"
+            more = len(found) - 1
+            if more:
+                message += f" (nor {more} more URL{'s' if more > 1 else ''} on {host})"
+            self.add(severity, where, message)
 
     def _check_artwork_files(self, load: ArtworkLoader) -> None:
         from acbatch.publish.artwork import artwork_findings
@@ -287,18 +308,19 @@ class FeedChecker:
             for finding in artwork_findings(data, name):
                 self.add(finding.severity, where, f"'{url}' {finding.message}")
 
-    def _check_url_host(self, url: str, where: str, found: list[Any] | None = None) -> None:
-        """A URL on a host no directory can reach (when hosts are judged)."""
+    def _check_url_host(self, url: str, where: str) -> None:
+        """Note a URL on a host no directory can reach (when hosts are judged); they are
+        reported per host once the whole feed is read (see _report_non_public_hosts)."""
         if self.non_public is None or not url:
             return
         reason = non_public_reason(url)
         if reason is None:
             return
-        message = f"'{url}' is not public ({reason}); directories and apps cannot fetch it"
-        if found is None:
-            self.add(self.non_public, where, message)
-        else:
-            found.append(_Message(self.non_public, where, message))
+        try:
+            host = urlsplit(url).netloc.lower()
+        except ValueError:
+            host = url
+        self._non_public_urls.setdefault(host, []).append((where, url, reason))
 
     def _check_artwork_url(self, url: str, where: str) -> _Message | None:
         """An artwork URL that does not name a JPEG or PNG; remembered for the file check.
@@ -571,7 +593,7 @@ class FeedChecker:
                 finding = self._check_artwork_url(href, "item/itunes:image")
                 if finding is not None:
                     add(finding)
-                self._check_url_host(href, "item/itunes:image", found)
+                self._check_url_host(href, "item/itunes:image")
         for tag, where in _LINKED_FILES:
             if tag in children:
                 for element in _all_children(item, tag):
@@ -581,7 +603,7 @@ class FeedChecker:
                     elif not _HTTP_URL.match(url):
                         add(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
                     else:
-                        self._check_url_host(url, where, found)
+                        self._check_url_host(url, where)
                     media_type = element.get("type", "").strip()
                     if not media_type:
                         add(_Message(ERROR, where, "type is missing"))
@@ -596,7 +618,7 @@ class FeedChecker:
         if self.non_public is not None:
             link = get("link", "")
             if link and _HTTP_URL.match(link):
-                self._check_url_host(link, "item/link", found)
+                self._check_url_host(link, "item/link")
         return _ItemFindings(get("title", ""), get("guid", ""), found)
 
     def _check_enclosure(
@@ -614,7 +636,7 @@ class FeedChecker:
         elif not _HTTP_URL.match(url):
             found.append(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
         elif self.non_public is not None:
-            self._check_url_host(url, where, found)
+            self._check_url_host(url, where)
         if not length:
             found.append(_Message(ERROR, where, "length is missing"))
         elif _positive_int(length) is None:
