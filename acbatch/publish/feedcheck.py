@@ -46,7 +46,8 @@ AUDIO_TYPES = frozenset(
 )
 EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
 SHOW_TYPES = frozenset({"episodic", "serial"})
-_DURATION = re.compile(r"^(\d+|\d+:[0-5]?\d|\d+:[0-5]?\d:[0-5]?\d)(\.\d+)?$")
+# Seconds, M:SS or H:MM:SS, whole seconds (what directories and the W3C validator accept).
+_DURATION = re.compile(r"^\d+(?::[0-5]\d(?::[0-5]\d)?)?$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _HTTP_URL = re.compile(r"^https?://[^/?#\s]+[^\s]*$", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
@@ -63,15 +64,82 @@ failed (a warning)."""
 MAX_ARTWORK_CHECKS = 20
 
 
+_CHANNEL_SINGLETONS = frozenset(
+    {
+        "title",
+        "link",
+        "description",
+        "language",
+        "copyright",
+        "lastBuildDate",
+        "pubDate",
+        "ttl",
+        "image",
+        *(
+            f"{{{ITUNES}}}{name}"
+            for name in ("author", "explicit", "image", "owner", "type", "summary", "new-feed-url")
+        ),
+        f"{{{PODCAST}}}guid",
+        f"{{{PODCAST}}}locked",
+    }
+)
+_ITEM_SINGLETONS = frozenset(
+    {
+        "title",
+        "link",
+        "description",
+        "guid",
+        "pubDate",
+        "enclosure",
+        *(
+            f"{{{ITUNES}}}{name}"
+            for name in (
+                "title",
+                "duration",
+                "episode",
+                "season",
+                "episodeType",
+                "explicit",
+                "image",
+            )
+        ),
+        f"{{{CONTENT}}}encoded",
+    }
+)
+
+
+def _repeated(parent: ET.Element, singletons: frozenset[str]) -> list[str]:
+    """Tags of `parent`'s children that may appear once and appear more often, in order."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for child in parent:
+        tag = _canonical(child.tag) if isinstance(child.tag, str) else ""
+        if tag in singletons:
+            if tag in seen and tag not in repeated:
+                repeated.append(tag)
+            seen.add(tag)
+    return repeated
+
+
+def _pretty_tag(tag: str) -> str:
+    """'{namespace}name' as the prefix:name feeds use ('itunes:image'), plain names as they are."""
+    for prefix, namespace in (("itunes", ITUNES), ("podcast", PODCAST), ("content", CONTENT)):
+        if tag.startswith(f"{{{namespace}}}"):
+            return f"{prefix}:{tag.rsplit('}', 1)[-1]}"
+    return tag
+
+
 def _host_report_order(where: str) -> int:
     return 0 if where == "channel/atom:link" else 1 if where.startswith("channel/") else 2
 
 
 # The form feeds (and acbatch) write: "Mon, 01 Jan 2024 09:00:00 +0000".
 _PLAIN_RFC2822 = re.compile(
-    r"^[A-Za-z]{3}, (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
-    r"(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
 )
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_LEADING_WEEKDAY = re.compile(r"^\s*([A-Za-z]{3})\s*,")
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -322,6 +390,10 @@ class FeedChecker:
             host = url
         self._non_public_urls.setdefault(host, []).append((where, url, reason))
 
+    def _check_repeats(self, parent: ET.Element, singletons: frozenset[str], where: str) -> None:
+        for tag in _repeated(parent, singletons):
+            self.add(ERROR, f"{where}/{_pretty_tag(tag)}", "appears more than once")
+
     def _check_artwork_url(self, url: str, where: str) -> _Message | None:
         """An artwork URL that does not name a JPEG or PNG; remembered for the file check.
 
@@ -386,6 +458,20 @@ class FeedChecker:
         elif _HTML_IN_TEXT.search(title):
             message = f"'{title}' contains HTML; a title is plain text"
             self.add(self.html_titles, f"{where}/title", message)
+        self._check_repeats(channel, _CHANNEL_SINGLETONS, where)
+        for name in ("lastBuildDate", "pubDate"):
+            value = _text(channel.find(name))
+            problem = _pub_date_problem(value) if value else None
+            if problem:
+                self.add(ERROR, f"{where}/{name}", f"'{value}' {problem}")
+        ttl = _text(channel.find("ttl"))
+        if ttl and _positive_int(ttl) is None:
+            self.add(ERROR, f"{where}/ttl", f"'{ttl}' is not a number of minutes")
+        rss_image = channel.find("image")
+        if rss_image is not None:
+            for part in ("url", "title", "link"):
+                if not _text(rss_image.find(part)):
+                    self.add(ERROR, f"{where}/image", f"has no {part}")
         description = _text(channel.find("description"))
         if not description:
             self.add(ERROR, f"{where}/description", "missing or empty")
@@ -454,8 +540,10 @@ class FeedChecker:
             self.add(WARNING, f"{where}/itunes:author", "missing")
         owner = _itunes(channel, "owner")
         email = _text(_itunes(owner, "email")) if owner is not None else ""
-        if not email:
+        if owner is None:
             self.add(WARNING, f"{where}/itunes:owner", "missing owner email (Apple recommends it)")
+        elif not email:
+            self.add(ERROR, f"{where}/itunes:owner", "has no itunes:email")
         elif not _EMAIL.match(email):
             self.add(ERROR, f"{where}/itunes:owner/itunes:email", f"'{email}' is not an email")
         show_type = _text(_itunes(channel, "type"))
@@ -551,7 +639,22 @@ class FeedChecker:
         get = text.get
         found: list[_Message | _LocalFile] = []
         add = found.append
+        if len(item) != len(children):  # some tag repeats: fine for transcripts, not for these
+            for tag in _repeated(item, _ITEM_SINGLETONS):
+                add(_Message(ERROR, f"item/{_pretty_tag(tag)}", "appears more than once"))
         self._check_enclosure(children.get("enclosure"), found)
+        link = get("link", "")
+        if link and not _HTTP_URL.match(link):
+            add(_Message(ERROR, "item/link", f"'{link}' is not an http(s) URL"))
+        guid_element = children.get("guid")
+        if (
+            guid_element is not None
+            and guid_element.get("isPermaLink", "true").strip().lower() == "true"
+            and get("guid")
+            and not _HTTP_URL.match(get("guid", ""))
+        ):
+            message = f"'{get('guid')}' is a permalink (isPermaLink is true) but not a URL"
+            add(_Message(ERROR, "item/guid", message))
         pub_date = get("pubDate", "")
         if not pub_date:
             add(_Message(ERROR, "item/pubDate", "missing"))
@@ -688,12 +791,13 @@ def _positive_int(text: str) -> int | None:
 
 
 def _explicit_finding(text: str, where: str) -> _Message | None:
-    """itunes:explicit must be true or false (yes, no and clean are deprecated spellings)."""
+    """itunes:explicit must be true or false (the old yes, no and clean no longer validate)."""
     value = text.lower()
     if not value or value in ("true", "false"):
         return None
     if value in ("yes", "no", "clean"):
-        return _Message(WARNING, where, f"'{value}' is deprecated; use true or false")
+        message = f"'{value}' is an old spelling; Apple and the W3C validator need true or false"
+        return _Message(ERROR, where, message)
     return _Message(ERROR, where, f"'{value}' is not true or false")
 
 
@@ -701,15 +805,21 @@ def _pub_date_problem(value: str) -> str | None:
     """Why `value` is not an RFC 2822 date with a time zone, or None when it is one."""
     plain = _PLAIN_RFC2822.match(value)
     if plain is not None:
-        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = plain.groups()
+        weekday, day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = (
+            plain.groups()
+        )
         offset = int(zone_hours) * 60 + int(zone_minutes)
         # '-0000' means "zone unknown"; anything odd is left to the full parser below.
         if offset < 24 * 60 and not (sign == "-" and offset == 0):
             try:
-                datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+                moment = datetime(
+                    int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second)
+                )
             except ValueError:
                 pass
             else:
+                if _WEEKDAYS[moment.weekday()] != weekday:
+                    return f"names the wrong day of the week ({_WEEKDAYS[moment.weekday()]})"
                 return None
     try:
         parsed = parsedate_to_datetime(value)
@@ -719,6 +829,10 @@ def _pub_date_problem(value: str) -> str | None:
         return "is not an RFC 2822 date"
     if parsed.tzinfo is None:
         return "has no time zone"
+    named = _LEADING_WEEKDAY.match(value)
+    actual = _WEEKDAYS[parsed.weekday()]
+    if named is not None and named.group(1).capitalize() != actual:
+        return f"names the wrong day of the week ({actual})"
     return None
 
 
