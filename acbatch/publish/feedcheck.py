@@ -108,6 +108,128 @@ _ITEM_SINGLETONS = frozenset(
 )
 
 
+# RSS 2.0's own elements, and the iTunes tags Apple documents (or the W3C validator knows).
+_RSS_CHANNEL_ELEMENTS = frozenset(
+    [
+        "title",
+        "link",
+        "description",
+        "language",
+        "copyright",
+        "managingEditor",
+        "webMaster",
+        "pubDate",
+        "lastBuildDate",
+        "category",
+        "generator",
+        "docs",
+        "cloud",
+        "ttl",
+        "image",
+        "rating",
+        "textInput",
+        "skipHours",
+        "skipDays",
+        "item",
+    ]
+)
+_RSS_ITEM_ELEMENTS = frozenset(
+    [
+        "title",
+        "link",
+        "description",
+        "author",
+        "category",
+        "comments",
+        "enclosure",
+        "guid",
+        "pubDate",
+        "source",
+    ]
+)
+_ITUNES_CHANNEL_TAGS = frozenset(
+    [
+        "author",
+        "block",
+        "category",
+        "complete",
+        "explicit",
+        "image",
+        "keywords",
+        "new-feed-url",
+        "owner",
+        "pubDate",
+        "subtitle",
+        "summary",
+        "title",
+        "type",
+        "applepodcastsverify",
+    ]
+)
+_ITUNES_ITEM_TAGS = frozenset(
+    [
+        "author",
+        "block",
+        "duration",
+        "episode",
+        "episodeType",
+        "explicit",
+        "image",
+        "keywords",
+        "order",
+        "season",
+        "subtitle",
+        "summary",
+        "title",
+    ]
+)
+# Length limits (characters) Apple and the W3C validator set on iTunes text tags.
+_ITUNES_MAX_CHARS = {"author": 255, "keywords": 255, "subtitle": 255, "summary": 4000}
+_MIME_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
+_HAS_EMAIL = re.compile(r"[^@\s()<>]+@[^@\s()<>]+\.[^@\s()<>]+")
+
+
+def _element_findings(parent: ET.Element, level: str) -> Iterator[tuple[str, str]]:
+    """(where, message) for children a directory or the W3C validator would refuse: unknown
+    RSS or iTunes elements, iTunes text over its length limit, contacts without an email,
+    links that are not full URLs."""
+    rss, itunes = (
+        (_RSS_CHANNEL_ELEMENTS, _ITUNES_CHANNEL_TAGS)
+        if level == "channel"
+        else (_RSS_ITEM_ELEMENTS, _ITUNES_ITEM_TAGS)
+    )
+    for child in parent:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if not tag.startswith("{"):
+            if tag not in rss:
+                yield f"{level}/{tag}", "is not an RSS 2.0 element"
+            elif tag in ("managingEditor", "webMaster", "author"):
+                if not _HAS_EMAIL.search(child.text or ""):
+                    yield f"{level}/{tag}", "must give an email address"
+            elif tag in ("docs", "comments"):
+                if not _HTTP_URL.match((child.text or "").strip()):
+                    yield f"{level}/{tag}", f"'{(child.text or '').strip()}' is not an http(s) URL"
+            elif tag == "source" and not child.get("url", "").strip():
+                yield f"{level}/source", "url is missing"
+            continue
+        if _canonical(tag).startswith(_ITUNES_PREFIX):
+            name = tag.rsplit("}", 1)[-1]
+            if name not in itunes:
+                yield f"{level}/itunes:{name}", "is not an Apple Podcasts tag"
+                continue
+            limit = _ITUNES_MAX_CHARS.get(name)
+            if limit is not None and len((child.text or "").strip()) > limit:
+                length = len((child.text or "").strip())
+                yield f"{level}/itunes:{name}", f"{length} characters; at most {limit} allowed"
+            if name in ("block", "complete"):
+                value = (child.text or "").strip()
+                allowed = ("yes", "no", "clean") if name == "block" else ("yes",)
+                if value.lower() not in allowed:
+                    yield f"{level}/itunes:{name}", f"'{value}' is not Yes"
+
+
 def _repeated(parent: ET.Element, singletons: frozenset[str]) -> list[str]:
     """Tags of `parent`'s children that may appear once and appear more often, in order."""
     seen: set[str] = set()
@@ -434,7 +556,7 @@ class FeedChecker:
             self.add(ERROR, "rss", f"the root element is <{_pretty(root.tag)}>, not <rss>")
             return
         if root.get("version") != "2.0":
-            self.add(WARNING, "rss@version", "should be 2.0")
+            self.add(ERROR, "rss@version", f"'{root.get('version', '')}' is not 2.0")
         channel = root.find("channel")
         if channel is None:
             self.add(ERROR, "channel", "missing")
@@ -459,6 +581,8 @@ class FeedChecker:
             message = f"'{title}' contains HTML; a title is plain text"
             self.add(self.html_titles, f"{where}/title", message)
         self._check_repeats(channel, _CHANNEL_SINGLETONS, where)
+        for place, message in _element_findings(channel, "channel"):
+            self.add(ERROR, place, message)
         for name in ("lastBuildDate", "pubDate"):
             value = _text(channel.find(name))
             problem = _pub_date_problem(value) if value else None
@@ -493,7 +617,7 @@ class FeedChecker:
             )
         link = _text(channel.find("link"))
         if not link:
-            self.add(WARNING, f"{where}/link", "missing (the show's website)")
+            self.add(ERROR, f"{where}/link", "missing (the show's website)")
         elif not _is_http_url(link):
             self.add(ERROR, f"{where}/link", f"'{link}' is not an http(s) URL")
         else:
@@ -642,6 +766,8 @@ class FeedChecker:
         if len(item) != len(children):  # some tag repeats: fine for transcripts, not for these
             for tag in _repeated(item, _ITEM_SINGLETONS):
                 add(_Message(ERROR, f"item/{_pretty_tag(tag)}", "appears more than once"))
+        for place, message in _element_findings(item, "item"):
+            add(_Message(ERROR, place, message))
         self._check_enclosure(children.get("enclosure"), found)
         link = get("link", "")
         if link and not _HTTP_URL.match(link):
@@ -747,6 +873,8 @@ class FeedChecker:
             found.append(_Message(ERROR, where, message))
         if not media_type:
             found.append(_Message(ERROR, where, "type is missing"))
+        elif not _MIME_TYPE.match(media_type):
+            found.append(_Message(ERROR, where, f"type '{media_type}' is not a media type"))
         elif media_type not in AUDIO_TYPES:
             message = f"type '{media_type}' is not one Apple supports"
             found.append(_Message(WARNING, where, message))
