@@ -205,8 +205,9 @@ def _render(
         image=image,
         view=view,
         audio_shared=fingerprint(__version__, show.title, show.author)[:16],
+        # Episode views also mark the show's words with its language (show_lang_attr).
         files_shared=fingerprint(
-            __version__, show.base_url, files_explicit, files_show, *file_sources
+            __version__, show.base_url, show.language, files_explicit, files_show, *file_sources
         )[:16],
         items_shared=fingerprint(show_digest, *(templates.source(n) for n in ITEM_TEMPLATES))[:16],
         feed_item=_item_renderer(templates, FEED_ITEM_TEMPLATE),
