@@ -190,3 +190,26 @@ def test_scaffold_cover_is_a_readable_placeholder_apple_accepts() -> None:
     # Lettering, not a flat colour: the background, the text colour and the anti-aliasing.
     assert colours is not None and len(colours) > 20
     assert placeholder_cover("Another Show") != cover
+
+
+def test_the_scaffold_publishes_for_the_sandbox_and_not_live_until_its_url_is_public(
+    tmp_path: Path,
+) -> None:
+    """init, a sandbox run, then feed check: the placeholder cover passes, the localhost feed
+    is fine for a preview and one clear error for the directories."""
+    from acbatch.scaffold import scaffold_project
+
+    root = tmp_path / "show"
+    scaffold_project(root)
+    ran = CliRunner().invoke(cli, ["-C", str(root), "run", "--sandbox"], catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    feed = root / "output" / "feed.xml"
+    preview = CliRunner().invoke(cli, ["feed", "check", str(feed), "--sandbox", "--json"])
+    assert preview.exit_code == 0, preview.output
+    live = CliRunner().invoke(cli, ["feed", "check", str(feed), "--json"])
+    assert live.exit_code == 1
+    report = yaml.safe_load(live.stdout)
+    (error,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert error["where"] == "channel/atom:link"
+    assert "'http://localhost:8000/feed.xml' is not public (localhost)" in error["message"]
+    assert not any("cover.png'" in p["message"] for p in report["problems"])
