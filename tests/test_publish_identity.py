@@ -115,7 +115,9 @@ def test_moving_a_project_feed_end_to_end(tmp_path: Path) -> None:
 
     before = json.loads(cli_run("feed", "identity", "--json").stdout)
     assert before["recorded"] is False
-    assert cli_run("render").exit_code == 0
+    first = cli_run("render")
+    assert first.exit_code == 0
+    assert "recorded podcast:guid " in first.output
     recorded = json.loads(cli_run("feed", "identity", "--json").stdout)
     assert recorded == {
         "podcast_guid": podcast_guid("https://podcast.example.com/feed.xml"),
@@ -127,7 +129,13 @@ def test_moving_a_project_feed_end_to_end(tmp_path: Path) -> None:
     config.write_text(text.replace("https://podcast.example.com/", "https://cdn.example.org/pod/"))
     pending = cli_run("feed", "identity")
     assert "the next render moves the feed there" in pending.output
-    assert cli_run("render").exit_code == 0
+    move = cli_run("render")
+    assert move.exit_code == 0
+    assert (
+        "the feed moved from https://podcast.example.com/feed.xml to "
+        "https://cdn.example.org/pod/feed.xml" in move.output
+    )
+    assert "moved" not in cli_run("render").output  # said once, when it happens
     moved_to = json.loads(cli_run("feed", "identity", "--json").stdout)
     assert moved_to["podcast_guid"] == recorded["podcast_guid"]
     assert moved_to["feed_url"] == "https://cdn.example.org/pod/feed.xml"

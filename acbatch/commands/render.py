@@ -46,6 +46,8 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
         return
     for problem in report.warnings:
         click.echo(str(problem), err=True)
+    if report.identity_change:
+        click.echo(report.identity_change, err=True)
     click.echo(
         f"rendered {len(report.published)} episodes: {shown_path(report.feed_path)}, "
         f"{shown_path(report.site_path)}",

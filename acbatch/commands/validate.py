@@ -107,10 +107,11 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     acbatch.yaml. Every problem is printed as file:line:column: field: message.
     Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
     next time; delete it at any time.
+    Exit status: 0 all valid, 1 problems found, 2 usage error.
+
     Publishing targets are checked too: the show and episode artwork (JPEG or PNG, square,
     1400-3000 px, RGB) and show.base_url, which must be public for a live publish (--sandbox
     accepts localhost and private addresses with a warning).
-    Exit status: 0 all valid, 1 problems found, 2 usage error.
 
     \b
     Examples:

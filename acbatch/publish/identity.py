@@ -35,6 +35,8 @@ class FeedIdentity:
     previous_feed_urls: list[str] = field(default_factory=list)
     """Where the feed was published before, oldest first."""
     recorded_at: str = ""
+    change: str = field(default="", compare=False)
+    """What settling it did, in words, when it recorded something ('' otherwise)."""
 
     @property
     def new_feed_url(self) -> str | None:
@@ -97,6 +99,10 @@ def settle_identity(
         )
         if public:
             atomic_write_json(state / IDENTITY_FILE, identity.to_json())
+            identity.change = (
+                f"recorded podcast:guid {identity.podcast_guid} for {url} in "
+                f"{state / IDENTITY_FILE} (keep it under version control)"
+            )
         return identity
     identity = FeedIdentity(
         podcast_guid=(configured_guid or recorded.podcast_guid).lower(),
@@ -113,6 +119,10 @@ def settle_identity(
             u for u in identity.previous_feed_urls if u not in (url, moved_from)
         ] + [moved_from]
         identity.feed_url = url
+        identity.change = (
+            f"the feed moved from {moved_from} to {url}: podcast:guid {identity.podcast_guid} "
+            "is kept and the feed carries itunes:new-feed-url (redirect the old URL here too)"
+        )
     if identity != recorded:
         atomic_write_json(state / IDENTITY_FILE, identity.to_json())
     return identity

@@ -115,6 +115,8 @@ class RenderReport:
     """The show's podcast:guid (kept in state/.feed-identity.json once published)."""
     new_feed_url: str | None = None
     """Set when the feed has moved: the <itunes:new-feed-url> it carries."""
+    identity_change: str = ""
+    """What this render recorded about the feed's identity (first guid, a move), in words."""
 
     @property
     def warnings(self) -> list[FeedProblem]:
@@ -185,6 +187,7 @@ def _render(
     except IdentityFileError as exc:
         raise ShowSettingsError(str(exc)) from exc
     report.podcast_guid, report.new_feed_url = identity.podcast_guid, identity.new_feed_url
+    report.identity_change = identity.change
     templates = Templates(config.paths.templates)
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
