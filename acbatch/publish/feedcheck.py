@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -189,10 +190,26 @@ _MIME_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 _HAS_EMAIL = re.compile(r"[^@\s()<>]+@[^@\s()<>]+\.[^@\s()<>]+")
 
 
+# Children whose tag alone settles them (no value rule below): skipped at the cost of one lookup.
+_VALUE_RULES = frozenset(
+    {"managingEditor", "webMaster", "author", "docs", "comments", "source"}
+    | {f"{{{ITUNES}}}{name}" for name in ("author", "keywords", "subtitle", "summary")}
+    | {f"{{{ITUNES}}}{name}" for name in ("block", "complete")}
+)
+_QUIET_TAGS = {
+    level: (rss | {f"{{{ITUNES}}}{name}" for name in itunes}) - _VALUE_RULES
+    for level, rss, itunes in (
+        ("channel", _RSS_CHANNEL_ELEMENTS, _ITUNES_CHANNEL_TAGS),
+        ("item", _RSS_ITEM_ELEMENTS, _ITUNES_ITEM_TAGS),
+    )
+}
+
+
 def _element_findings(parent: ET.Element, level: str) -> Iterator[tuple[str, str]]:
     """(where, message) for children a directory or the W3C validator would refuse: unknown
     RSS or iTunes elements, iTunes text over its length limit, contacts without an email,
     links that are not full URLs."""
+    quiet = _QUIET_TAGS[level]
     rss, itunes = (
         (_RSS_CHANNEL_ELEMENTS, _ITUNES_CHANNEL_TAGS)
         if level == "channel"
@@ -200,7 +217,7 @@ def _element_findings(parent: ET.Element, level: str) -> Iterator[tuple[str, str
     )
     for child in parent:
         tag = child.tag
-        if not isinstance(tag, str):
+        if tag in quiet or not isinstance(tag, str):
             continue
         if not tag.startswith("{"):
             if tag not in rss:
@@ -214,33 +231,28 @@ def _element_findings(parent: ET.Element, level: str) -> Iterator[tuple[str, str
             elif tag == "source" and not child.get("url", "").strip():
                 yield f"{level}/source", "url is missing"
             continue
-        if _canonical(tag).startswith(_ITUNES_PREFIX):
-            name = tag.rsplit("}", 1)[-1]
-            if name not in itunes:
-                yield f"{level}/itunes:{name}", "is not an Apple Podcasts tag"
-                continue
-            limit = _ITUNES_MAX_CHARS.get(name)
-            if limit is not None and len((child.text or "").strip()) > limit:
-                length = len((child.text or "").strip())
-                yield f"{level}/itunes:{name}", f"{length} characters; at most {limit} allowed"
-            if name in ("block", "complete"):
-                value = (child.text or "").strip()
-                allowed = ("yes", "no", "clean") if name == "block" else ("yes",)
-                if value.lower() not in allowed:
-                    yield f"{level}/itunes:{name}", f"'{value}' is not Yes"
+        if not _canonical(tag).startswith(_ITUNES_PREFIX):
+            continue  # another namespace (Podcasting 2.0, content, Atom...): checked elsewhere
+        name = tag.rsplit("}", 1)[-1]
+        if name not in itunes:
+            yield f"{level}/itunes:{name}", "is not an Apple Podcasts tag"
+            continue
+        text = (child.text or "").strip()
+        limit = _ITUNES_MAX_CHARS.get(name)
+        if limit is not None and len(text) > limit:
+            yield f"{level}/itunes:{name}", f"{len(text)} characters; at most {limit} allowed"
+        if name in ("block", "complete"):
+            allowed = ("yes", "no", "clean") if name == "block" else ("yes",)
+            if text.lower() not in allowed:
+                yield f"{level}/itunes:{name}", f"'{text}' is not Yes"
 
 
 def _repeated(parent: ET.Element, singletons: frozenset[str]) -> list[str]:
-    """Tags of `parent`'s children that may appear once and appear more often, in order."""
-    seen: set[str] = set()
-    repeated: list[str] = []
-    for child in parent:
-        tag = _canonical(child.tag) if isinstance(child.tag, str) else ""
-        if tag in singletons:
-            if tag in seen and tag not in repeated:
-                repeated.append(tag)
-            seen.add(tag)
-    return repeated
+    """Tags of `parent`'s children that may appear once and appear more often."""
+    tags = [child.tag for child in parent]
+    if any(isinstance(t, str) and t.startswith(_ITUNES_ALIAS_PREFIX) for t in tags):
+        tags = [_canonical(t) if isinstance(t, str) else t for t in tags]
+    return [tag for tag, count in Counter(tags).items() if count > 1 and tag in singletons]
 
 
 def _pretty_tag(tag: str) -> str:
