@@ -83,7 +83,7 @@ def build_episodes(
             sample_episode(
                 config,
                 f"ep{index:05d}",
-                title=f"Episode {index}: a title with <tags> & emoji 🎧",
+                title=f"Episode {index}: a title where 3 < 4 & emoji 🎧",
                 description=f"Episode {index} covers things.\n\nSecond paragraph ]]> done.",
                 turns=turns,
                 highlights=highlights,

@@ -40,10 +40,21 @@ def test_init_then_validate_in_a_real_shell(tmp_path: Path) -> None:
     )
     assert created.returncode == 0, created.stderr
     checked = subprocess.run(
-        [*acbatch, "validate"], cwd=tmp_path / "demo", capture_output=True, text=True, check=False
+        [*acbatch, "validate", "--sandbox"],
+        cwd=tmp_path / "demo",
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert checked.returncode == 0, checked.stderr
-    assert checked.stderr.startswith("valid: ")
+    assert "valid: " in checked.stderr
+    assert "base_url: warning: 'http://localhost:8000/' is not public" in checked.stderr
+    # For a live publish the scaffold's localhost base URL is refused until it is changed.
+    live = subprocess.run(
+        [*acbatch, "validate"], cwd=tmp_path / "demo", capture_output=True, text=True, check=False
+    )
+    assert live.returncode == 1
+    assert "show.base_url: 'http://localhost:8000/' is not public (localhost)" in live.stderr
 
 
 def test_scaffold_layout_and_content(tmp_path: Path) -> None:

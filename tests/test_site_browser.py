@@ -125,6 +125,8 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
+        self.targets: dict[str, str] = {}
+        """Session id -> target id of each tab opened."""
 
     def send(
         self, method: str, params: dict[str, Any] | None = None, session: str | None = None
@@ -174,6 +176,7 @@ class Browser:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
+        self.targets[session] = target
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable", session=session)
         self.send("Page.navigate", {"url": url}, session=session)
@@ -345,3 +348,194 @@ def test_notes_page_over_http(browser: Browser, site: ShowConfig, served: str) -
     assert [a["outcome"] for a in page["audio"]] == ["ok"]
     assert all(status == 200 for status in page["fetched"].values())
     assert served + "index.html#first" in page["links"]
+
+
+# -- accessibility: axe-core on the example show, in two languages ------------------------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
+AXE_RUN_JS = """
+(async () => {
+  const results = await axe.run(document, {runOnly: {type: 'tag', values: %s},
+                                           resultTypes: ['violations']});
+  return {
+    version: axe.version,
+    rules: axe.getRules(%s).length,
+    violations: results.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map((n) => n.html.slice(0, 160)),
+    })),
+  };
+})()
+"""
+UI_HEADINGS_JS = """
+[...document.querySelectorAll('h2')].map((h) => [h.textContent, h.closest('[lang]').lang])
+"""
+JAPANESE_TURNS = (
+    Turn("A", "ゆい", "おちゃは、むかしから にほんの くらしに ちかい のみものです。"),
+    Turn("B", "はると", "すこし さました おゆで いれると、あまくて やさしい あじに なります。"),
+)
+
+
+def axe_script() -> str:
+    """axe-core's browser script, as shipped by its PyPI wrapper."""
+    from importlib.resources import files
+
+    return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+
+
+def example_show(root: Path, language: str) -> ShowConfig:
+    """The repository's example show (its acbatch.yaml, specs and cover), rendered into `root`
+    with real MP3s, the show in `language`."""
+    import dataclasses
+
+    from acbatch.publish.model import PublishedEpisode
+    from acbatch.publish.samples import write_mp3
+    from acbatch.spec.loader import load_project
+
+    project = load_project(Path(__file__).parents[1] / "acbatch.yaml")
+    config = project.config
+    paths = dataclasses.replace(
+        config.paths, output=root / "output", state=root / "state", templates=root / "templates"
+    )
+    show = dataclasses.replace(config.show, language=language)
+    config = dataclasses.replace(config, show=show, paths=paths)
+    episodes = []
+    for number, episode in enumerate(e for e in project.episodes if not e.draft):
+        audio = write_mp3(paths.output / "episodes" / episode.id / f"{episode.id}.mp3", 2.0)
+        turns = JAPANESE_TURNS if episode.language == "ja" else None
+        sample = sample_episode(config, episode.id, write_audio=False, turns=turns)
+        episodes.append(
+            dataclasses.replace(
+                sample,
+                title=episode.title or episode.id,
+                audio_path=audio,
+                language=episode.language,
+                publish=episode.publish,
+                pub_date=datetime(2026, 1, 1 + number, tzinfo=timezone.utc),
+                highlights=(Highlight(turns[0].text[:12], 0, 0),) if turns else sample.highlights,
+            )
+        )
+        assert isinstance(episodes[-1], PublishedEpisode)
+    render_show(config, episodes, now=datetime(2026, 6, 1, tzinfo=timezone.utc))
+    return config
+
+
+@pytest.fixture(scope="module")
+def example_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[str]]]:
+    """The example show rendered with an English and with a Japanese show page, served: each
+    language's page URLs (the index, then every notes page)."""
+    root = tmp_path_factory.mktemp("example")
+    configs = {lang: example_show(root / lang, lang) for lang in ("en", "ja")}
+    handler = partial(QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        yield {
+            lang: page_urls(f"{base}{lang}/output/", config.paths.output)
+            for lang, config in configs.items()
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def page_urls(site: str, output: Path) -> list[str]:
+    notes = sorted(p.relative_to(output).as_posix() for p in output.glob("episodes/*/notes.html"))
+    return [site + "index.html", *(site + quote_path(n) for n in notes)]
+
+
+def quote_path(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path)
+
+
+def evaluate(browser: Browser, session: str, expression: str) -> Any:
+    evaluated = browser.send(
+        "Runtime.evaluate",
+        {"expression": expression, "awaitPromise": True, "returnByValue": True},
+        session=session,
+    )
+    if "exceptionDetails" in evaluated:
+        raise AssertionError(f"script failed: {evaluated['exceptionDetails']}")
+    return evaluated["result"].get("value")
+
+
+def test_axe_core_finds_no_violations_on_any_page(
+    browser: Browser, example_sites: dict[str, list[str]]
+) -> None:
+    """Every page of the example show, English and Japanese: WCAG 2.2 A/AA and best practice."""
+    script = axe_script()
+    tags = json.dumps(AXE_TAGS)
+    checked: dict[str, list[Any]] = {}
+    for lang, urls in example_sites.items():
+        for url in urls:
+            session, _page, events = browser.open_page(url)
+            assert console_errors(events) == [], url
+            evaluate(browser, session, script + "\n;true")
+            result = evaluate(browser, session, AXE_RUN_JS % (tags, tags))
+            assert result["rules"] > 50, result
+            checked[f"{lang}: {url}"] = result["violations"]
+            browser.send("Target.closeTarget", {"targetId": browser.targets[session]})
+    assert len(checked) == 2 * (1 + 5)
+    violations = [
+        f"{page}: {v['id']} ({v['impact']}): {v['help']}: {v['nodes'][:2]}"
+        for page, found in checked.items()
+        for v in found
+    ]
+    if violations:
+        pytest.fail("axe-core violations:\n" + "\n".join(violations), pytrace=False)
+
+
+LANGUAGES_JS = """
+({
+  page: document.documentElement.lang,
+  headings: [...document.querySelectorAll('h2')].map(
+    (h) => [h.textContent.trim(), h.closest('[lang]').lang]),
+  articles: Object.fromEntries([...document.querySelectorAll('article')].map(
+    (a) => [a.id, a.closest('[lang]').lang])),
+  links: Object.fromEntries([...document.querySelectorAll('a')].map(
+    (a) => [a.textContent.trim(), a.closest('[lang]').lang])),
+})
+"""
+
+
+def test_every_text_carries_its_language(
+    browser: Browser, example_sites: dict[str, list[str]]
+) -> None:
+    """Articles in another language than the index, and the pages' own English words on a
+    Japanese page, are marked with lang (as a screen reader needs them)."""
+    found: dict[str, dict[str, Any]] = {}
+    for lang, urls in example_sites.items():
+        for url in (urls[0], *(u for u in urls if "ocha-no-hanashi" in u or "sleep-debt" in u)):
+            session, _page, _events = browser.open_page(url)
+            name = "index" if url.endswith("index.html") else url.rsplit("/", 2)[-2]
+            found[f"{lang}/{name}"] = evaluate(browser, session, LANGUAGES_JS)
+            browser.send("Target.closeTarget", {"targetId": browser.targets[session]})
+
+    english_index = found["en/index"]
+    assert english_index["page"] == "en"
+    assert english_index["articles"]["ocha-no-hanashi"] == "ja"
+    assert english_index["articles"]["sleep-debt"] == "en"
+    assert english_index["links"]["Show notes"] == "en"
+    japanese_index = found["ja/index"]
+    assert japanese_index["page"] == "ja"
+    assert japanese_index["articles"]["ocha-no-hanashi"] == "ja"
+    assert japanese_index["articles"]["sleep-debt"] == "en"
+    assert japanese_index["links"]["RSS feed"] == "en"
+
+    for show_language in ("en", "ja"):
+        japanese_notes = found[f"{show_language}/ocha-no-hanashi"]
+        assert japanese_notes["page"] == "ja"
+        assert japanese_notes["headings"] and all(
+            language == "en" for _text, language in japanese_notes["headings"]
+        )
+        assert japanese_notes["links"]["Audio (MP3)"] == "en"
+        assert japanese_notes["links"]["Small Wonders"] == show_language
+        english_notes = found[f"{show_language}/sleep-debt"]
+        assert english_notes["page"] == "en"
+        assert {language for _text, language in english_notes["headings"]} == {"en"}
+        assert english_notes["links"]["Small Wonders"] == show_language

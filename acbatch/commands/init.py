@@ -37,4 +37,4 @@ def command(ctx: Context, directory: Path | None, force: bool) -> None:
     for path in written:
         ctx.info(f"  {path.relative_to(target)}")
     step = "" if directory is None else f"cd {directory} && "
-    ctx.info(f"Next: {step}acbatch validate, then acbatch run --sandbox")
+    ctx.info(f"Next: {step}acbatch validate --sandbox, then acbatch run --sandbox")

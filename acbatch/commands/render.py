@@ -13,6 +13,7 @@ from acbatch.commands._common import (
 )
 from acbatch.context import Context
 from acbatch.errors import UserError
+from acbatch.publish.targets import problem_line, require_publishable
 from acbatch.runner.publishing import render_project
 from acbatch.runner.session import LOCK_NAME, live_state_hint, workspace
 from acbatch.runner.state import StateStore
@@ -30,6 +31,9 @@ from acbatch.store import ProjectLock
 def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     """Render every finished episode into output/ and check the feed. No API calls.
 
+    The show must be publishable: artwork Apple accepts, and a public show.base_url (with
+    --sandbox, a localhost or private one is only a warning).
+
     \b
     Example:
       acbatch render && acbatch feed check
@@ -38,6 +42,8 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     hint = live_state_hint(project, sandbox)
     if hint:
         raise UserError(f"{hint}; nothing was rendered")
+    for warning in require_publishable(project, live=not sandbox):
+        click.echo(problem_line(warning, project.config.paths.root), err=True)
     with ProjectLock(project.config.paths.root / LOCK_NAME):
         report = render_project(project, StateStore(project.config.paths.state))
     if as_json:
@@ -53,6 +59,8 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
         return
     for problem in report.warnings:
         click.echo(str(problem), err=True)
+    if report.identity_change:
+        click.echo(report.identity_change, err=True)
     click.echo(
         f"rendered {len(report.published)} episodes: {shown_path(report.feed_path)}, "
         f"{shown_path(report.site_path)}",

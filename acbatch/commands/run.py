@@ -99,6 +99,12 @@ def command(
 def execute(ctx: Context, request: RunRequest, as_json: bool) -> None:
     """Run a request and report it: shared by `run` and the episode controls."""
     project = load_valid_project(ctx)
+    if request.render and request.shard is None:
+        from acbatch.publish.targets import problem_line, require_publishable
+
+        # A live publish needs a public base_url and good artwork: refused before any request.
+        for warning in require_publishable(project, live=not request.sandbox):
+            click.echo(problem_line(warning, project.config.paths.root), err=True)
     progress = Progress(len(project.episodes), verbosity=ctx.verbosity)
     try:
         result = run_project(project, request, report=progress)

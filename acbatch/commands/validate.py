@@ -69,6 +69,17 @@ def report_json(result: LoadResult, cwd: Path | None = None) -> dict[str, Any]:
     }
 
 
+def _add_target_problems(result: LoadResult, live: bool) -> None:
+    """The publishing target's findings (base_url, artwork), once the files themselves load."""
+    from acbatch.publish.targets import project_target_problems
+
+    project = result.project
+    if any(p.file == project.config.paths.config for p in project.errors):
+        return  # acbatch.yaml's own errors come first; its values may be placeholders
+    project.problems += project_target_problems(project, live)
+    project.problems.sort(key=lambda p: (str(p.file), p.line, p.column, p.field))
+
+
 def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
     for path in paths:
         if not path.resolve().is_relative_to(root.resolve()):
@@ -83,10 +94,11 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
 @click.option(
-    "--live",
-    is_flag=True,
-    help="Also check what a run against the real service would send: no sandbox-only "
-    "voices, speaker ids that the voice catalog holds.",
+    "--live/--sandbox",
+    default=True,
+    help="Check for a live publish (the default: a non-public show.base_url is an error, and "
+    "no sandbox-only voice may reach the real service), or for a sandbox run (a non-public "
+    "base_url is only a warning; the demo voices are fine).",
 )
 @click.pass_obj
 def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) -> None:
@@ -100,15 +112,20 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     next time; delete it at any time.
     Exit status: 0 all valid, 1 problems found, 2 usage error.
 
+    Publishing targets are checked too: the show and episode artwork (JPEG or PNG, square,
+    1400-3000 px, RGB) and show.base_url, which must be public for a live publish (--sandbox
+    accepts localhost and private addresses with a warning).
+
     \b
     Examples:
-      acbatch validate                    the whole project
+      acbatch validate                    the whole project, for a live publish
+      acbatch validate --sandbox          the same, for `acbatch run --sandbox`
       acbatch validate specs/tide-pools.yaml
       acbatch validate --json | jq '.problems[]'
-      acbatch validate --live             before the first run against audiocleaner.ai
     """
     _check_inside(paths, ctx.root)
     result = load_project_files(ctx.config_path, list(paths) if paths else None, cache=True)
+    _add_target_problems(result, live)
     if live:
         from acbatch.voices import live_catalog_problems
 

@@ -1,18 +1,117 @@
-"""Show and episode artwork: remote URLs are referenced, local JPEG/PNG files are published."""
+"""Show and episode artwork: remote URLs are referenced, local JPEG/PNG files are published.
+
+Artwork is checked against Apple's requirements (which every other directory accepts): a JPEG
+or PNG file with the matching extension, square, 1400 to 3000 pixels a side, in the RGB colour
+space. Only the image header is read (Pillow decodes no pixels), so a huge or hostile file
+costs nothing to check.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import posixpath
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from acbatch.publish.errors import ArtworkError
+from acbatch.publish.feedurls import ARTWORK_EXTENSIONS, names_artwork_file
 from acbatch.publish.files import same_content
 from acbatch.publish.id3 import Artwork
 from acbatch.publish.text import join_url, safe_http_url
 
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+
+MIN_ARTWORK_PX = 1400
+MAX_ARTWORK_PX = 3000
+# Pillow modes in the RGB colour space; with an alpha channel they are accepted with a warning.
+_RGB_MODES = frozenset({"RGB", "P"})
+_RGB_ALPHA_MODES = frozenset({"RGBA", "RGBa", "PA"})
+_MODE_NAMES = {
+    "CMYK": "CMYK",
+    "L": "greyscale",
+    "LA": "greyscale",
+    "La": "greyscale",
+    "1": "black and white",
+    "I": "32-bit greyscale",
+    "I;16": "16-bit greyscale",
+    "I;16B": "16-bit greyscale",
+    "I;16L": "16-bit greyscale",
+    "F": "floating-point greyscale",
+    "LAB": "Lab",
+    "HSV": "HSV",
+    "YCbCr": "YCbCr",
+}
+
+
+class ArtworkFinding(NamedTuple):
+    severity: str
+    """'error' (Apple Podcasts refuses the artwork) or 'warning'."""
+    message: str
+
+
+def artwork_findings(data: bytes, name: str = "") -> list[ArtworkFinding]:
+    """What Apple Podcasts would refuse (or frown at) in the image file `data`.
+
+    `name` (a file name or URL path) is checked for the extension matching the format.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as image:
+            kind, (width, height), mode = image.format, image.size, image.mode
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return [ArtworkFinding("error", "is not a JPEG or PNG image")]
+    found: list[ArtworkFinding] = []
+    expected = ARTWORK_EXTENSIONS.get(posixpath.splitext(name.lower())[1]) if name else kind
+    if name and expected is None:
+        found.append(
+            ArtworkFinding("error", f"is a {kind} image but its name does not end in .jpg or .png")
+        )
+    elif expected != kind:
+        found.append(ArtworkFinding("error", f"is a {kind} image but its name says {expected}"))
+    if width != height:
+        found.append(ArtworkFinding("error", f"is {width}x{height} px; it must be square"))
+    if not (
+        MIN_ARTWORK_PX <= width <= MAX_ARTWORK_PX and MIN_ARTWORK_PX <= height <= MAX_ARTWORK_PX
+    ):
+        found.append(
+            ArtworkFinding(
+                "error",
+                f"is {width}x{height} px; Apple requires {MIN_ARTWORK_PX} to {MAX_ARTWORK_PX} px "
+                "a side",
+            )
+        )
+    if mode in _RGB_ALPHA_MODES:
+        found.append(
+            ArtworkFinding(
+                "warning", "has transparency; podcast apps show it on a background of their own"
+            )
+        )
+    elif mode not in _RGB_MODES:
+        colours = _MODE_NAMES.get(mode, mode)
+        found.append(ArtworkFinding("error", f"is {colours}; Apple requires the RGB colour space"))
+    return found
+
+
+def artwork_url_finding(url: str) -> ArtworkFinding | None:
+    """An artwork URL whose path does not end in .jpg, .jpeg or .png (Apple wants the extension)."""
+    if names_artwork_file(url):
+        return None
+    return ArtworkFinding(
+        "error", f"'{url}' does not name a JPEG or PNG file (.jpg or .png); Apple refuses it"
+    )
+
+
+def artwork_file_findings(path: Path) -> list[ArtworkFinding]:
+    """artwork_findings() for a file on disk (an unreadable file is one error)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [ArtworkFinding("error", f"cannot be read ({exc.strerror or exc})")]
+    return artwork_findings(data, path.name)
 
 
 @dataclass(frozen=True)
@@ -47,6 +146,9 @@ def _load_local(path: Path, what: str) -> Artwork:
     mime = image_mime(data)
     if mime is None:
         raise ArtworkError(f"{what}: '{path}' is not a JPEG or PNG image")
+    refused = [f.message for f in artwork_findings(data, path.name) if f.severity == "error"]
+    if refused:
+        raise ArtworkError(f"{what}: '{path}' " + "; it ".join(refused))
     return Artwork(data=data, mime=mime)
 
 
@@ -54,6 +156,9 @@ def _remote(value: str, what: str) -> PublishedImage:
     url = safe_http_url(value)
     if url is None:
         raise ArtworkError(f"{what}: '{value}' is not a valid http(s) URL")
+    finding = artwork_url_finding(url)
+    if finding is not None:
+        raise ArtworkError(f"{what}: {finding.message}")
     return PublishedImage(url=url, digest=url)
 
 

@@ -20,7 +20,7 @@ ItemRenderer = Callable[[EpisodeView, ShowView], str]
 
 SOURCE_DIGESTS = {
     "feed_item.xml.j2": "d8e1362f5be50c1b89ea7a983e5aef85609c813f7a4426c21c3c7b9c5394db82",
-    "index_item.html.j2": "2479979541eba0ce455921656726aa8f5065346e4832cd9406f8145bec1cedcd",
+    "index_item.html.j2": "9b6e5ec583215e3fe02dea0cb6c881c623c5faf3536816af4c31321fd13ec992",
 }
 
 
@@ -98,12 +98,13 @@ def feed_item(episode: EpisodeView, show: ShowView) -> str:
 def site_item(episode: EpisodeView, show: ShowView) -> str:
     """index_item.html.j2, stripped as render_show keeps it."""
     e = escape
+    ui = episode.ui_lang_attr
     notes_href = e(episode.notes_href)
     numbers = ""
     if episode.season is not None:
-        numbers += f" · Season {_number(episode.season)}"
+        numbers += f" · <span{ui}>Season {_number(episode.season)}</span>"
     if episode.episode is not None:
-        numbers += f" · Episode {_number(episode.episode)}"
+        numbers += f" · <span{ui}>Episode {_number(episode.episode)}</span>"
     chapters = ""
     if episode.highlights:
         lines = "".join(
@@ -115,25 +116,25 @@ def site_item(episode: EpisodeView, show: ShowView) -> str:
         chapters = f'<ul class="chapters">\n{lines}</ul>\n'
     speakers = ""
     if episode.speakers:
-        speakers = f'<p class="meta">With {e(", ".join(episode.speakers))}</p>\n'
+        speakers = f'<p class="meta"><span{ui}>With</span> {e(", ".join(episode.speakers))}</p>\n'
     links = "".join(
         [
-            f'<a href="{e(t.href)}" type="{e(t.type)}">Transcript ({e(t.label)})</a>'
+            f'<a href="{e(t.href)}" type="{e(t.type)}"{ui}>Transcript ({e(t.label)})</a>'
             for t in episode.transcripts
         ]
     )
     if episode.chapters:
-        links += f'<a href="{e(episode.chapters.href)}" type="application/json">Chapters</a>'
+        links += f'<a href="{e(episode.chapters.href)}" type="application/json"{ui}>Chapters</a>'
     if episode.source_link:
-        links += f'<a href="{e(episode.source_link)}" rel="nofollow noopener">Source</a>'
+        links += f'<a href="{e(episode.source_link)}" rel="nofollow noopener"{ui}>Source</a>'
     return (
-        f'<article id="{e(episode.id)}">\n'
+        f'<article id="{e(episode.id)}"{episode.lang_attr}>\n'
         f'<h2><a href="{notes_href}">{e(episode.title)}</a></h2>\n'
         f'<p class="meta"><time datetime="{e(episode.pub_date_iso)}">{e(episode.pub_day)}</time>'
         f" · {e(episode.duration_clock)}{numbers}</p>\n"
         f'<audio controls preload="none" src="{e(episode.audio_href)}"></audio>\n'
         f"{episode.description_html}\n{chapters}{speakers}"
-        f'<p class="links"><a href="{notes_href}">Show notes</a>{links}</p>\n</article>'
+        f'<p class="links"><a href="{notes_href}"{ui}>Show notes</a>{links}</p>\n</article>'
     )
 
 

@@ -47,10 +47,12 @@ class ItemCheck:
         local_root: Path,
         base_url: str,
         worker_min_items: int = WORKER_MIN_ITEMS,
+        html_titles: str = "error",
     ) -> None:
         self.head, self.separator, self.tail = head, separator, tail
         self.local_root = local_root
         self.base_url = base_url
+        self.html_titles = html_titles
         self.worker_min_items = worker_min_items
         self.items: list[bytes] = []
         self._process: subprocess.Popen[bytes] | None = None
@@ -106,6 +108,7 @@ class ItemCheck:
                 self.tail,
                 local_root=self.local_root,
                 base_url=self.base_url,
+                html_titles=self.html_titles,
             )
             for item in self.items:
                 checker.add(item)
@@ -116,7 +119,15 @@ class ItemCheck:
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        command = [sys.executable, "-m", __name__, "--", str(self.local_root), self.base_url]
+        command = [
+            sys.executable,
+            "-m",
+            __name__,
+            f"--html-titles={self.html_titles}",
+            "--",
+            str(self.local_root),
+            self.base_url,
+        ]
         try:
             if not sys.executable or getattr(sys, "frozen", False):
                 raise OSError("no Python interpreter to start (embedded or frozen)")
@@ -218,11 +229,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {__name__}")
     parser.add_argument("local_root", type=Path)
     parser.add_argument("base_url")
+    parser.add_argument("--html-titles", default="error", choices=("error", "warning"))
     args = parser.parse_args(argv)
     frames = _frames(sys.stdin.buffer)
     head, separator, tail = next(frames), next(frames), next(frames)
     checker = FeedItemsChecker(
-        head, separator, tail, local_root=args.local_root, base_url=args.base_url
+        head,
+        separator,
+        tail,
+        local_root=args.local_root,
+        base_url=args.base_url,
+        html_titles=args.html_titles,
     )
     for item in frames:
         checker.add(item)

@@ -12,16 +12,19 @@ import os
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from acbatch.publish.categories import APPLE_CATEGORIES
+from acbatch.publish.feedurls import names_artwork_file, non_public_reason
+from acbatch.publish.languages import is_iso_639
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ITUNES_ALIASES = (ITUNES, "http://www.itunes.com/DTDs/Podcast-1.0.dtd")
@@ -44,16 +47,233 @@ AUDIO_TYPES = frozenset(
 )
 EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
 SHOW_TYPES = frozenset({"episodic", "serial"})
-_DURATION = re.compile(r"^(\d+|\d+:[0-5]?\d|\d+:[0-5]?\d:[0-5]?\d)(\.\d+)?$")
+# Seconds, M:SS or H:MM:SS, whole seconds (what directories and the W3C validator accept).
+_DURATION = re.compile(r"^\d+(?::[0-5]\d(?::[0-5]\d)?)?$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _HTTP_URL = re.compile(r"^https?://[^/?#\s]+[^\s]*$", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A tag or an entity left in text once the XML is parsed: HTML where plain text belongs.
+_HTML_IN_TEXT = re.compile(
+    r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?\s*>|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
+)
+CHAPTERS_TYPE = "application/json+chapters"
+ArtworkLoader = Callable[[str, "str | None"], "bytes | None"]
+"""Gets an artwork URL's bytes for the artwork check, given the URL and the folder of the
+feed's own URL: None when it is not within reach (not checked), OSError when fetching it
+failed (a warning)."""
+MAX_ARTWORK_CHECKS = 20
+
+
+_CHANNEL_SINGLETONS = frozenset(
+    {
+        "title",
+        "link",
+        "description",
+        "language",
+        "copyright",
+        "lastBuildDate",
+        "pubDate",
+        "ttl",
+        "image",
+        *(
+            f"{{{ITUNES}}}{name}"
+            for name in ("author", "explicit", "image", "owner", "type", "summary", "new-feed-url")
+        ),
+        f"{{{PODCAST}}}guid",
+        f"{{{PODCAST}}}locked",
+    }
+)
+_ITEM_SINGLETONS = frozenset(
+    {
+        "title",
+        "link",
+        "description",
+        "guid",
+        "pubDate",
+        "enclosure",
+        *(
+            f"{{{ITUNES}}}{name}"
+            for name in (
+                "title",
+                "duration",
+                "episode",
+                "season",
+                "episodeType",
+                "explicit",
+                "image",
+            )
+        ),
+        f"{{{CONTENT}}}encoded",
+    }
+)
+
+
+# RSS 2.0's own elements, and the iTunes tags Apple documents (or the W3C validator knows).
+_RSS_CHANNEL_ELEMENTS = frozenset(
+    [
+        "title",
+        "link",
+        "description",
+        "language",
+        "copyright",
+        "managingEditor",
+        "webMaster",
+        "pubDate",
+        "lastBuildDate",
+        "category",
+        "generator",
+        "docs",
+        "cloud",
+        "ttl",
+        "image",
+        "rating",
+        "textInput",
+        "skipHours",
+        "skipDays",
+        "item",
+    ]
+)
+_RSS_ITEM_ELEMENTS = frozenset(
+    [
+        "title",
+        "link",
+        "description",
+        "author",
+        "category",
+        "comments",
+        "enclosure",
+        "guid",
+        "pubDate",
+        "source",
+    ]
+)
+_ITUNES_CHANNEL_TAGS = frozenset(
+    [
+        "author",
+        "block",
+        "category",
+        "complete",
+        "explicit",
+        "image",
+        "keywords",
+        "new-feed-url",
+        "owner",
+        "pubDate",
+        "subtitle",
+        "summary",
+        "title",
+        "type",
+        "applepodcastsverify",
+    ]
+)
+_ITUNES_ITEM_TAGS = frozenset(
+    [
+        "author",
+        "block",
+        "duration",
+        "episode",
+        "episodeType",
+        "explicit",
+        "image",
+        "keywords",
+        "order",
+        "season",
+        "subtitle",
+        "summary",
+        "title",
+    ]
+)
+# Length limits (characters) Apple and the W3C validator set on iTunes text tags.
+_ITUNES_MAX_CHARS = {"author": 255, "keywords": 255, "subtitle": 255, "summary": 4000}
+_MIME_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
+_HAS_EMAIL = re.compile(r"[^@\s()<>]+@[^@\s()<>]+\.[^@\s()<>]+")
+
+
+# Children whose tag alone settles them (no value rule below): skipped at the cost of one lookup.
+_VALUE_RULES = frozenset(
+    {"managingEditor", "webMaster", "author", "docs", "comments", "source"}
+    | {f"{{{ITUNES}}}{name}" for name in ("author", "keywords", "subtitle", "summary")}
+    | {f"{{{ITUNES}}}{name}" for name in ("block", "complete")}
+)
+_QUIET_TAGS = {
+    level: (rss | {f"{{{ITUNES}}}{name}" for name in itunes}) - _VALUE_RULES
+    for level, rss, itunes in (
+        ("channel", _RSS_CHANNEL_ELEMENTS, _ITUNES_CHANNEL_TAGS),
+        ("item", _RSS_ITEM_ELEMENTS, _ITUNES_ITEM_TAGS),
+    )
+}
+
+
+def _element_findings(parent: ET.Element, level: str) -> Iterator[tuple[str, str]]:
+    """(where, message) for children a directory or the W3C validator would refuse: unknown
+    RSS or iTunes elements, iTunes text over its length limit, contacts without an email,
+    links that are not full URLs."""
+    quiet = _QUIET_TAGS[level]
+    rss, itunes = (
+        (_RSS_CHANNEL_ELEMENTS, _ITUNES_CHANNEL_TAGS)
+        if level == "channel"
+        else (_RSS_ITEM_ELEMENTS, _ITUNES_ITEM_TAGS)
+    )
+    for child in parent:
+        tag = child.tag
+        if tag in quiet or not isinstance(tag, str):
+            continue
+        if not tag.startswith("{"):
+            if tag not in rss:
+                yield f"{level}/{tag}", "is not an RSS 2.0 element"
+            elif tag in ("managingEditor", "webMaster", "author"):
+                if not _HAS_EMAIL.search(child.text or ""):
+                    yield f"{level}/{tag}", "must give an email address"
+            elif tag in ("docs", "comments"):
+                if not _HTTP_URL.match((child.text or "").strip()):
+                    yield f"{level}/{tag}", f"'{(child.text or '').strip()}' is not an http(s) URL"
+            elif tag == "source" and not child.get("url", "").strip():
+                yield f"{level}/source", "url is missing"
+            continue
+        if not _canonical(tag).startswith(_ITUNES_PREFIX):
+            continue  # another namespace (Podcasting 2.0, content, Atom...): checked elsewhere
+        name = tag.rsplit("}", 1)[-1]
+        if name not in itunes:
+            yield f"{level}/itunes:{name}", "is not an Apple Podcasts tag"
+            continue
+        text = (child.text or "").strip()
+        limit = _ITUNES_MAX_CHARS.get(name)
+        if limit is not None and len(text) > limit:
+            yield f"{level}/itunes:{name}", f"{len(text)} characters; at most {limit} allowed"
+        if name in ("block", "complete"):
+            allowed = ("yes", "no", "clean") if name == "block" else ("yes",)
+            if text.lower() not in allowed:
+                yield f"{level}/itunes:{name}", f"'{text}' is not Yes"
+
+
+def _repeated(parent: ET.Element, singletons: frozenset[str]) -> list[str]:
+    """Tags of `parent`'s children that may appear once and appear more often."""
+    tags = [child.tag for child in parent]
+    if any(isinstance(t, str) and t.startswith(_ITUNES_ALIAS_PREFIX) for t in tags):
+        tags = [_canonical(t) if isinstance(t, str) else t for t in tags]
+    return [tag for tag, count in Counter(tags).items() if count > 1 and tag in singletons]
+
+
+def _pretty_tag(tag: str) -> str:
+    """'{namespace}name' as the prefix:name feeds use ('itunes:image'), plain names as they are."""
+    for prefix, namespace in (("itunes", ITUNES), ("podcast", PODCAST), ("content", CONTENT)):
+        if tag.startswith(f"{{{namespace}}}"):
+            return f"{prefix}:{tag.rsplit('}', 1)[-1]}"
+    return tag
+
+
+def _host_report_order(where: str) -> int:
+    return 0 if where == "channel/atom:link" else 1 if where.startswith("channel/") else 2
+
+
 # The form feeds (and acbatch) write: "Mon, 01 Jan 2024 09:00:00 +0000".
 _PLAIN_RFC2822 = re.compile(
-    r"^[A-Za-z]{3}, (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
-    r"(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
 )
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_LEADING_WEEKDAY = re.compile(r"^\s*([A-Za-z]{3})\s*,")
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -75,10 +295,12 @@ _NUMBERED = (
 # An enclosure path below the base URL with nothing to unquote or normalise: plain parts
 # (none of them "." or ".." or empty) joined by single slashes.
 _PLAIN_RELATIVE = re.compile(r"(?:[A-Za-z0-9_~-][A-Za-z0-9_.~-]*/)*[A-Za-z0-9_~-][A-Za-z0-9_.~-]*")
+_CHAPTERS = f"{{{PODCAST}}}chapters"
 _LINKED_FILES = (
     (f"{{{PODCAST}}}transcript", "item/podcast:transcript"),
-    (f"{{{PODCAST}}}chapters", "item/podcast:chapters"),
+    (_CHAPTERS, "item/podcast:chapters"),
 )
+_TITLES = (("title", "item/title"), (f"{_ITUNES_PREFIX}title", "item/itunes:title"))
 _CHUNK = 1 << 20
 
 ERROR = "error"
@@ -178,11 +400,31 @@ class FeedChecker:
 
     With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
     default the folder of the feed's atom:link rel=self) must exist there with their exact size.
+    `non_public`: the severity for URLs on hosts no directory can reach (localhost, private
+    addresses), or None not to judge hosts. `html_titles`: the severity for HTML in a title
+    (render, which publishes text as written, only warns). `artwork`: gets each distinct
+    artwork URL's bytes (at most MAX_ARTWORK_CHECKS) to check the image itself, or None to
+    check only the URLs.
     """
 
-    def __init__(self, *, local_root: Path | None = None, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        local_root: Path | None = None,
+        base_url: str | None = None,
+        non_public: str | None = None,
+        artwork: ArtworkLoader | None = None,
+        html_titles: str = ERROR,
+    ) -> None:
         self.local_root = local_root
         self.base_url = base_url
+        self.non_public = non_public
+        self.html_titles = html_titles
+        self.artwork = artwork
+        self._artwork_urls: dict[str, str] = {}
+        self._non_public_urls: dict[str, list[tuple[str, str, str]]] = {}
+        """Host (and port) -> (where, URL, why not public) for each URL on it."""
+        self._self_base: str | None = None
         self._root = os.path.abspath(local_root) if local_root is not None else ""
         self._root_prefix = self._root.rstrip(os.sep) + os.sep
         self._guard: ET.XMLParser | None = ET.XMLParser(target=_PrologGuard())
@@ -233,7 +475,71 @@ class FeedChecker:
             return [self._fatal]
         if self._last is not None:
             self._check_document(self._last)
+            self._report_non_public_hosts()
+            if self.artwork is not None:
+                self._check_artwork_files(self.artwork)
         return self.problems
+
+    def _report_non_public_hosts(self) -> None:
+        """One finding per non-public host: its most telling URL (the feed's own first, then
+        the channel's, then the items'), and how many more there are."""
+        severity = self.non_public or ERROR
+        for host, found in self._non_public_urls.items():
+            where, url, reason = min(found, key=lambda f: _host_report_order(f[0]))
+            message = f"'{url}' is not public ({reason}); directories and apps cannot fetch it"
+            more = len(found) - 1
+            if more:
+                message += f" (nor {more} more URL{'s' if more > 1 else ''} on {host})"
+            self.add(severity, where, message)
+
+    def _check_artwork_files(self, load: ArtworkLoader) -> None:
+        from acbatch.publish.artwork import artwork_findings
+
+        for number, (url, where) in enumerate(self._artwork_urls.items()):
+            if number == MAX_ARTWORK_CHECKS:
+                self.add(WARNING, where, f"only the first {number} artwork files were checked")
+                break
+            try:
+                data = load(url, self._self_base)
+            except OSError as exc:
+                self.add(WARNING, where, f"'{url}' could not be fetched to check it ({exc})")
+                continue
+            if data is None:
+                continue
+            name = unquote(url.split("?", 1)[0].split("#", 1)[0]).rsplit("/", 1)[-1]
+            for finding in artwork_findings(data, name):
+                self.add(finding.severity, where, f"'{url}' {finding.message}")
+
+    def _check_url_host(self, url: str, where: str) -> None:
+        """Note a URL on a host no directory can reach (when hosts are judged); they are
+        reported per host once the whole feed is read (see _report_non_public_hosts)."""
+        if self.non_public is None or not url:
+            return
+        reason = non_public_reason(url)
+        if reason is None:
+            return
+        try:
+            host = urlsplit(url).netloc.lower()
+        except ValueError:
+            host = url
+        self._non_public_urls.setdefault(host, []).append((where, url, reason))
+
+    def _check_repeats(self, parent: ET.Element, singletons: frozenset[str], where: str) -> None:
+        for tag in _repeated(parent, singletons):
+            self.add(ERROR, f"{where}/{_pretty_tag(tag)}", "appears more than once")
+
+    def _check_artwork_url(self, url: str, where: str) -> _Message | None:
+        """An artwork URL that does not name a JPEG or PNG; remembered for the file check.
+
+        The finding depends on the URL alone (render caches each item's findings by its bytes).
+        """
+        if self.artwork is not None and (
+            url not in self._artwork_urls or where.startswith("channel/")
+        ):
+            self._artwork_urls[url] = where  # the show's artwork is named as such
+        if names_artwork_file(url):
+            return None
+        return _Message(ERROR, where, f"'{url}' does not name a JPEG or PNG file (.jpg or .png)")
 
     def _drain(self) -> None:
         element = self._last
@@ -262,13 +568,14 @@ class FeedChecker:
             self.add(ERROR, "rss", f"the root element is <{_pretty(root.tag)}>, not <rss>")
             return
         if root.get("version") != "2.0":
-            self.add(WARNING, "rss@version", "should be 2.0")
+            self.add(ERROR, "rss@version", f"'{root.get('version', '')}' is not 2.0")
         channel = root.find("channel")
         if channel is None:
             self.add(ERROR, "channel", "missing")
             return
+        self._self_base = _self_folder(channel)
         if self.local_root is not None and self.base_url is None:
-            self.base_url = _self_folder(channel)
+            self.base_url = self._self_base
         self.check_channel(channel)
         items = channel.findall("item")
         if not items:
@@ -282,6 +589,25 @@ class FeedChecker:
         title = _text(channel.find("title"))
         if not title:
             self.add(ERROR, f"{where}/title", "missing or empty")
+        elif _HTML_IN_TEXT.search(title):
+            message = f"'{title}' contains HTML; a title is plain text"
+            self.add(self.html_titles, f"{where}/title", message)
+        self._check_repeats(channel, _CHANNEL_SINGLETONS, where)
+        for place, message in _element_findings(channel, "channel"):
+            self.add(ERROR, place, message)
+        for name in ("lastBuildDate", "pubDate"):
+            value = _text(channel.find(name))
+            problem = _pub_date_problem(value) if value else None
+            if problem:
+                self.add(ERROR, f"{where}/{name}", f"'{value}' {problem}")
+        ttl = _text(channel.find("ttl"))
+        if ttl and _positive_int(ttl) is None:
+            self.add(ERROR, f"{where}/ttl", f"'{ttl}' is not a number of minutes")
+        rss_image = channel.find("image")
+        if rss_image is not None:
+            for part in ("url", "title", "link"):
+                if not _text(rss_image.find(part)):
+                    self.add(ERROR, f"{where}/image", f"has no {part}")
         description = _text(channel.find("description"))
         if not description:
             self.add(ERROR, f"{where}/description", "missing or empty")
@@ -295,10 +621,19 @@ class FeedChecker:
         language = _text(channel.find("language"))
         if not language:
             self.add(ERROR, f"{where}/language", "missing")
-        elif not _LANGUAGE.match(language):
-            self.add(WARNING, f"{where}/language", f"'{language}' is not an ISO 639 code")
-        if not _text(channel.find("link")):
-            self.add(WARNING, f"{where}/link", "missing (the show's website)")
+        elif not _LANGUAGE.match(language) or not is_iso_639(language.split("-", 1)[0]):
+            self.add(
+                ERROR,
+                f"{where}/language",
+                f"'{language}' is not a language code (ISO 639, like en or en-US)",
+            )
+        link = _text(channel.find("link"))
+        if not link:
+            self.add(ERROR, f"{where}/link", "missing (the show's website)")
+        elif not _is_http_url(link):
+            self.add(ERROR, f"{where}/link", f"'{link}' is not an http(s) URL")
+        else:
+            self._check_url_host(link, f"{where}/link")
 
         image = _itunes(channel, "image")
         href = image.get("href", "").strip() if image is not None else ""
@@ -306,6 +641,27 @@ class FeedChecker:
             self.add(ERROR, f"{where}/itunes:image", "missing (Apple requires show artwork)")
         elif not _is_http_url(href):
             self.add(ERROR, f"{where}/itunes:image", f"href '{href}' is not an http(s) URL")
+        else:
+            finding = self._check_artwork_url(href, f"{where}/itunes:image")
+            if finding is not None:
+                self.add(*finding)
+            self._check_url_host(href, f"{where}/itunes:image")
+        image_url = _text(channel.find("image/url"))
+        if image_url:
+            if not _is_http_url(image_url):
+                self.add(ERROR, f"{where}/image/url", f"'{image_url}' is not an http(s) URL")
+            else:
+                if not names_artwork_file(image_url):
+                    message = f"'{image_url}' does not name a JPEG or PNG file (.jpg or .png)"
+                    self.add(ERROR, f"{where}/image/url", message)
+                self._check_url_host(image_url, f"{where}/image/url")
+        new_feed_url = _text(_itunes(channel, "new-feed-url"))
+        if new_feed_url:
+            if not _is_http_url(new_feed_url):
+                message = f"'{new_feed_url}' is not an http(s) URL"
+                self.add(ERROR, f"{where}/itunes:new-feed-url", message)
+            else:
+                self._check_url_host(new_feed_url, f"{where}/itunes:new-feed-url")
 
         self.check_categories(channel)
         explicit = _text(_itunes(channel, "explicit"))
@@ -320,8 +676,10 @@ class FeedChecker:
             self.add(WARNING, f"{where}/itunes:author", "missing")
         owner = _itunes(channel, "owner")
         email = _text(_itunes(owner, "email")) if owner is not None else ""
-        if not email:
+        if owner is None:
             self.add(WARNING, f"{where}/itunes:owner", "missing owner email (Apple recommends it)")
+        elif not email:
+            self.add(ERROR, f"{where}/itunes:owner", "has no itunes:email")
         elif not _EMAIL.match(email):
             self.add(ERROR, f"{where}/itunes:owner/itunes:email", f"'{email}' is not an email")
         show_type = _text(_itunes(channel, "type"))
@@ -335,6 +693,8 @@ class FeedChecker:
             self.add(WARNING, f"{where}/atom:link", 'no rel="self" link to the feed\'s own URL')
         elif not _is_http_url(self_links[0].get("href", "")):
             self.add(ERROR, f"{where}/atom:link", 'rel="self" href is not an http(s) URL')
+        else:
+            self._check_url_host(self_links[0].get("href", "").strip(), f"{where}/atom:link")
         self.check_podcast_channel(channel)
 
     def check_categories(self, channel: ET.Element) -> None:
@@ -415,7 +775,24 @@ class FeedChecker:
         get = text.get
         found: list[_Message | _LocalFile] = []
         add = found.append
+        if len(item) != len(children):  # some tag repeats: fine for transcripts, not for these
+            for tag in _repeated(item, _ITEM_SINGLETONS):
+                add(_Message(ERROR, f"item/{_pretty_tag(tag)}", "appears more than once"))
+        for place, message in _element_findings(item, "item"):
+            add(_Message(ERROR, place, message))
         self._check_enclosure(children.get("enclosure"), found)
+        link = get("link", "")
+        if link and not _HTTP_URL.match(link):
+            add(_Message(ERROR, "item/link", f"'{link}' is not an http(s) URL"))
+        guid_element = children.get("guid")
+        if (
+            guid_element is not None
+            and guid_element.get("isPermaLink", "true").strip().lower() == "true"
+            and get("guid")
+            and not _HTTP_URL.match(get("guid", ""))
+        ):
+            message = f"'{get('guid')}' is a permalink (isPermaLink is true) but not a URL"
+            add(_Message(ERROR, "item/guid", message))
         pub_date = get("pubDate", "")
         if not pub_date:
             add(_Message(ERROR, "item/pubDate", "missing"))
@@ -449,8 +826,15 @@ class FeedChecker:
             if value and _positive_int(value) is None:
                 add(_Message(ERROR, where, f"'{value}' is not a positive integer"))
         image = children.get(_ITUNES_IMAGE)
-        if image is not None and not _HTTP_URL.match(image.get("href", "").strip()):
-            add(_Message(ERROR, "item/itunes:image", "href is not an http(s) URL"))
+        if image is not None:
+            href = image.get("href", "").strip()
+            if not _HTTP_URL.match(href):
+                add(_Message(ERROR, "item/itunes:image", "href is not an http(s) URL"))
+            else:
+                finding = self._check_artwork_url(href, "item/itunes:image")
+                if finding is not None:
+                    add(finding)
+                self._check_url_host(href, "item/itunes:image")
         for tag, where in _LINKED_FILES:
             if tag in children:
                 for element in _all_children(item, tag):
@@ -459,8 +843,23 @@ class FeedChecker:
                         add(_Message(ERROR, where, "url is missing"))
                     elif not _HTTP_URL.match(url):
                         add(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
-                    if not element.get("type", "").strip():
+                    else:
+                        self._check_url_host(url, where)
+                    media_type = element.get("type", "").strip()
+                    if not media_type:
                         add(_Message(ERROR, where, "type is missing"))
+                    elif tag == _CHAPTERS and media_type != CHAPTERS_TYPE:
+                        message = f"type '{media_type}' must be {CHAPTERS_TYPE}"
+                        add(_Message(ERROR, where, message))
+        for tag, where in _TITLES:
+            value = get(tag, "")
+            if ("<" in value or "&" in value) and _HTML_IN_TEXT.search(value):
+                message = f"'{value}' contains HTML; a title is plain text"
+                add(_Message(self.html_titles, where, message))
+        if self.non_public is not None:
+            link = get("link", "")
+            if link and _HTTP_URL.match(link):
+                self._check_url_host(link, "item/link")
         return _ItemFindings(get("title", ""), get("guid", ""), found)
 
     def _check_enclosure(
@@ -477,6 +876,8 @@ class FeedChecker:
             found.append(_Message(ERROR, where, "url is missing"))
         elif not _HTTP_URL.match(url):
             found.append(_Message(ERROR, where, f"url '{url}' is not an http(s) URL"))
+        elif self.non_public is not None:
+            self._check_url_host(url, where)
         if not length:
             found.append(_Message(ERROR, where, "length is missing"))
         elif _positive_int(length) is None:
@@ -484,6 +885,8 @@ class FeedChecker:
             found.append(_Message(ERROR, where, message))
         if not media_type:
             found.append(_Message(ERROR, where, "type is missing"))
+        elif not _MIME_TYPE.match(media_type):
+            found.append(_Message(ERROR, where, f"type '{media_type}' is not a media type"))
         elif media_type not in AUDIO_TYPES:
             message = f"type '{media_type}' is not one Apple supports"
             found.append(_Message(WARNING, where, message))
@@ -528,12 +931,13 @@ def _positive_int(text: str) -> int | None:
 
 
 def _explicit_finding(text: str, where: str) -> _Message | None:
-    """itunes:explicit must be true or false (yes, no and clean are deprecated spellings)."""
+    """itunes:explicit must be true or false (the old yes, no and clean no longer validate)."""
     value = text.lower()
     if not value or value in ("true", "false"):
         return None
     if value in ("yes", "no", "clean"):
-        return _Message(WARNING, where, f"'{value}' is deprecated; use true or false")
+        message = f"'{value}' is an old spelling; Apple and the W3C validator need true or false"
+        return _Message(ERROR, where, message)
     return _Message(ERROR, where, f"'{value}' is not true or false")
 
 
@@ -541,15 +945,21 @@ def _pub_date_problem(value: str) -> str | None:
     """Why `value` is not an RFC 2822 date with a time zone, or None when it is one."""
     plain = _PLAIN_RFC2822.match(value)
     if plain is not None:
-        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = plain.groups()
+        weekday, day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = (
+            plain.groups()
+        )
         offset = int(zone_hours) * 60 + int(zone_minutes)
         # '-0000' means "zone unknown"; anything odd is left to the full parser below.
         if offset < 24 * 60 and not (sign == "-" and offset == 0):
             try:
-                datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+                moment = datetime(
+                    int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second)
+                )
             except ValueError:
                 pass
             else:
+                if _WEEKDAYS[moment.weekday()] != weekday:
+                    return f"names the wrong day of the week ({_WEEKDAYS[moment.weekday()]})"
                 return None
     try:
         parsed = parsedate_to_datetime(value)
@@ -559,6 +969,10 @@ def _pub_date_problem(value: str) -> str | None:
         return "is not an RFC 2822 date"
     if parsed.tzinfo is None:
         return "has no time zone"
+    named = _LEADING_WEEKDAY.match(value)
+    actual = _WEEKDAYS[parsed.weekday()]
+    if named is not None and named.group(1).capitalize() != actual:
+        return f"names the wrong day of the week ({actual})"
     return None
 
 
@@ -643,15 +1057,21 @@ class FeedItemsChecker:
         local_root: Path | None = None,
         base_url: str | None = None,
         batch_items: int = 64,
+        html_titles: str = ERROR,
     ) -> None:
         self.head, self.separator, self.tail = head, separator, tail
         self.local_root, self.base_url = local_root, base_url
+        self.html_titles = html_titles
         self.batch_items = batch_items
         self.items: list[bytes] = []
         self._pending: list[bytes] = []
         self._findings: list[_ItemFindings] = []
-        self._channel_problems = check_feed(head + tail, local_root=local_root, base_url=base_url)
-        self._item_checker = FeedChecker(local_root=local_root, base_url=base_url)
+        self._channel_problems = check_feed(
+            head + tail, local_root=local_root, base_url=base_url, html_titles=html_titles
+        )
+        self._item_checker = FeedChecker(
+            local_root=local_root, base_url=base_url, html_titles=html_titles
+        )
         self._layout = self._channel_layout()
 
     def _channel_layout(self) -> tuple[int, int, int] | None:
@@ -706,7 +1126,10 @@ class FeedItemsChecker:
         self._check_batch()
         if self._layout is None:
             return check_feed_chunks(
-                self._document(), local_root=self.local_root, base_url=self.base_url
+                self._document(),
+                local_root=self.local_root,
+                base_url=self.base_url,
+                html_titles=self.html_titles,
             )
         checker = self._item_checker
         checker.problems = [
@@ -739,24 +1162,50 @@ def _parse_plainly(document: bytes) -> ET.Element | None:
 
 
 def check_feed_chunks(
-    chunks: Iterable[bytes], *, local_root: Path | None = None, base_url: str | None = None
+    chunks: Iterable[bytes],
+    *,
+    local_root: Path | None = None,
+    base_url: str | None = None,
+    non_public: str | None = None,
+    artwork: ArtworkLoader | None = None,
+    html_titles: str = ERROR,
 ) -> list[FeedProblem]:
     """Every problem in the feed whose bytes are `chunks`; see FeedChecker."""
-    checker = FeedChecker(local_root=local_root, base_url=base_url)
+    checker = FeedChecker(
+        local_root=local_root,
+        base_url=base_url,
+        non_public=non_public,
+        artwork=artwork,
+        html_titles=html_titles,
+    )
     for chunk in chunks:
         checker.feed(chunk)
     return checker.close()
 
 
 def check_feed(
-    data: bytes, *, local_root: Path | None = None, base_url: str | None = None
+    data: bytes,
+    *,
+    local_root: Path | None = None,
+    base_url: str | None = None,
+    non_public: str | None = None,
+    artwork: ArtworkLoader | None = None,
+    html_titles: str = ERROR,
 ) -> list[FeedProblem]:
     """Every problem in the feed `data`.
 
     With `local_root` (the folder the feed is served from), enclosures under `base_url` (by
     default the folder of the feed's atom:link rel=self) must exist there with their exact size.
+    `non_public` and `artwork`: see FeedChecker.
     """
-    return check_feed_chunks(_slices(data), local_root=local_root, base_url=base_url)
+    return check_feed_chunks(
+        _slices(data),
+        local_root=local_root,
+        base_url=base_url,
+        non_public=non_public,
+        artwork=artwork,
+        html_titles=html_titles,
+    )
 
 
 def _slices(data: bytes) -> Iterator[bytes]:
@@ -765,11 +1214,78 @@ def _slices(data: bytes) -> Iterator[bytes]:
         yield bytes(view[start : start + _CHUNK])
 
 
-def check_feed_file(path: Path, *, compare_files: bool = True) -> list[FeedProblem]:
-    """Check a feed on disk; with `compare_files`, enclosures must match the files beside it."""
+def check_feed_file(
+    path: Path,
+    *,
+    compare_files: bool = True,
+    non_public: str | None = None,
+    check_artwork: bool = False,
+) -> list[FeedProblem]:
+    """Check a feed on disk; with `compare_files`, enclosures must match the files beside it.
+
+    With `check_artwork`, artwork under the folder of the feed's own URL is read from beside
+    the feed and checked (other artwork URLs are checked by name only).
+    """
     with path.open("rb") as feed:
         chunks = iter(lambda: feed.read(_CHUNK), b"")
-        return check_feed_chunks(chunks, local_root=path.parent if compare_files else None)
+        return check_feed_chunks(
+            chunks,
+            local_root=path.parent if compare_files else None,
+            non_public=non_public,
+            artwork=LocalArtwork(path) if check_artwork else None,
+        )
+
+
+class LocalArtwork:
+    """Artwork URLs under the folder of the feed's own URL, read from beside the feed file."""
+
+    def __init__(self, feed_path: Path) -> None:
+        self.folder = feed_path.parent.resolve()
+
+    def __call__(self, url: str, self_folder: str | None) -> bytes | None:
+        if not self_folder or not url.startswith(self_folder):
+            return None
+        relative = unquote(_QUERY_OR_FRAGMENT.split(url[len(self_folder) :], 1)[0])
+        local = (self.folder / relative).resolve()
+        if not local.is_relative_to(self.folder) or not local.is_file():
+            return None
+        return local.read_bytes()
+
+
+class RemoteArtwork:
+    """Artwork of a feed fetched from `feed_url`, downloaded for the check.
+
+    The feed is untrusted: artwork on a loopback or private address is only fetched when the
+    feed itself came from such an address (a local preview), never on a public feed's say-so.
+    """
+
+    def __init__(self, feed_url: str) -> None:
+        self.local_feed = non_public_reason(feed_url) is not None
+
+    def __call__(self, url: str, self_folder: str | None) -> bytes | None:
+        if not self.local_feed and non_public_reason(url) is not None:
+            return None
+        return fetch_artwork(url)
+
+
+def fetch_artwork(url: str, *, timeout: float = 20.0, max_bytes: int = 20 << 20) -> bytes:
+    """Download an image for the artwork check (bounded); raises OSError when it cannot."""
+    import requests
+
+    try:
+        with requests.get(url, timeout=(10.0, timeout), stream=True) as response:
+            if response.status_code != 200:
+                raise OSError(f"HTTP {response.status_code}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise OSError(f"larger than {max_bytes} bytes")
+                chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise OSError(exc.__class__.__name__) from exc
+    return b"".join(chunks)
 
 
 def errors(problems: Iterable[FeedProblem]) -> list[FeedProblem]:

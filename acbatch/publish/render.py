@@ -41,6 +41,7 @@ from acbatch.publish.errors import AudioFileError, FeedCheckError, PublishError,
 from acbatch.publish.feedcheck import FeedProblem, check_feed, errors
 from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
 from acbatch.publish.files import write_atomic, write_text_atomic
+from acbatch.publish.identity import IdentityFileError, settle_identity
 from acbatch.publish.model import (
     PublishedEpisode,
     TimedTurn,
@@ -80,6 +81,9 @@ STYLE_TEMPLATE = "_style.css.j2"
 FILE_TEMPLATES = (NOTES_HTML_TEMPLATE, NOTES_MD_TEMPLATE, STYLE_TEMPLATE)
 ITEM_TEMPLATES = (FEED_ITEM_TEMPLATE, SITE_ITEM_TEMPLATE)
 EPISODES_FOLDER = "episodes"
+RENDER_HTML_TITLES = "warning"
+"""Titles are published as written (escaped): markup in one is reported, not refused
+(`acbatch feed check` refuses it)."""
 OPTIONAL_FILES = (*TRANSCRIPT_FORMATS, CHAPTERS_FILE)
 # A POSIX path abspath() would leave as it is (absolute; no ".", ".." or empty parts).
 _NORMAL_ABSOLUTE = re.compile(r"(?:/(?!\.\.?(?:/|$))[^/]+)+" if os.sep == "/" else r"(?!)")
@@ -107,6 +111,12 @@ class RenderReport:
     """The earliest future pub_date left out; render again after it to publish that episode."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per phase: episodes, feed, check, site, write."""
+    podcast_guid: str = ""
+    """The show's podcast:guid (kept in state/.feed-identity.json once published)."""
+    new_feed_url: str | None = None
+    """Set when the feed has moved: the <itunes:new-feed-url> it carries."""
+    identity_change: str = ""
+    """What this render recorded about the feed's identity (first guid, a move), in words."""
 
     @property
     def warnings(self) -> list[FeedProblem]:
@@ -172,11 +182,17 @@ def _render(
     report.next_scheduled = min(scheduled) if scheduled else None
     clock = _PhaseClock(report.timings)
 
+    try:
+        identity = settle_identity(config.paths.state, show.base_url, show.guid, now)
+    except IdentityFileError as exc:
+        raise ShowSettingsError(str(exc)) from exc
+    report.podcast_guid, report.new_feed_url = identity.podcast_guid, identity.new_feed_url
+    report.identity_change = identity.change
     templates = Templates(config.paths.templates)
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
         report.written.append(output / image.relpath)
-    view = show_view(show, image, now)
+    view = show_view(show, image, now, identity=identity)
     show_digest = fingerprint(__version__, repr(show), image.digest if image else "")
     file_sources = [templates.source(n) for n in FILE_TEMPLATES]
     files_show = _show_values(view, templates.fields_read(FILE_TEMPLATES, "show"))
@@ -192,8 +208,9 @@ def _render(
         image=image,
         view=view,
         audio_shared=fingerprint(__version__, show.title, show.author)[:16],
+        # Episode views also mark the show's words with its language (show_lang_attr).
         files_shared=fingerprint(
-            __version__, show.base_url, files_explicit, files_show, *file_sources
+            __version__, show.base_url, show.language, files_explicit, files_show, *file_sources
         )[:16],
         items_shared=fingerprint(show_digest, *(templates.source(n) for n in ITEM_TEMPLATES))[:16],
         feed_item=_item_renderer(templates, FEED_ITEM_TEMPLATE),
@@ -218,6 +235,7 @@ def _render(
                     local_root=output,
                     base_url=base_folder_url(show.base_url),
                     worker_min_items=WORKER_MIN_ITEMS,
+                    html_titles=RENDER_HTML_TITLES,
                 )
             )
         records: list[EpisodeRecord] = []
@@ -349,6 +367,7 @@ def _check(
             feed_bytes,
             local_root=config.paths.output,
             base_url=base_folder_url(config.show.base_url),
+            html_titles=RENDER_HTML_TITLES,
         )
         for record in records:
             record.item_problems = []

@@ -10,6 +10,7 @@ import math
 import struct
 import zlib
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import lameenc
@@ -18,6 +19,8 @@ from acbatch.publish.model import Highlight, PublishedEpisode, Turn
 from acbatch.spec.model import ApiSettings, Owner, Paths, Publish, ShowConfig, ShowInfo
 
 SAMPLE_RATE = 22050
+COVER_PX = 1400
+"""Sample artwork is the smallest size Apple accepts."""
 
 
 def mp3_bytes(seconds: float, frequency: float = 440.0, bitrate_kbps: int = 32) -> bytes:
@@ -39,8 +42,9 @@ def write_mp3(path: Path, seconds: float, frequency: float = 440.0) -> Path:
     return path
 
 
+@lru_cache(maxsize=8)
 def png_bytes(size: int = 16, rgb: tuple[int, int, int] = (200, 40, 40)) -> bytes:
-    """A solid-colour RGB PNG."""
+    """A solid-colour RGB PNG, `size` pixels square."""
     row = b"\x00" + bytes(rgb) * size
     raw = row * size
 
@@ -67,7 +71,7 @@ def sample_config(
     """A project rooted at `root` (acbatch.yaml need not exist); writes the cover image."""
     root.mkdir(parents=True, exist_ok=True)
     if image and not image.startswith(("http://", "https://")):
-        (root / image).write_bytes(png_bytes())
+        (root / image).write_bytes(png_bytes(COVER_PX))
     fields: dict[str, object] = {
         "title": "Sample Show",
         "description": "A show about samples.",

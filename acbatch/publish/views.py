@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -20,6 +20,7 @@ from acbatch import __version__
 from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.categories import group_categories
 from acbatch.publish.feedurls import FEED_FILE, base_folder_url, feed_url, podcast_guid
+from acbatch.publish.identity import FeedIdentity
 from acbatch.publish.model import Chapter, PublishedEpisode, TimedTurn
 from acbatch.publish.text import (
     clean,
@@ -52,6 +53,24 @@ TRANSCRIPT_LABELS = {
 
 def bcp47(api_language: str) -> str:
     return _BCP47.get(api_language, api_language.replace("_", "-"))
+
+
+UI_LANGUAGE = "en"
+"""The language of the words templates write themselves (headings, link labels)."""
+_NO_ATTRIBUTE = Markup("")
+
+
+@lru_cache(maxsize=256)
+def lang_attribute(language: str, within: str) -> Markup:
+    """' lang="<language>"' for text in `language` inside an element in `within`, or nothing
+    when both are the same language (their primary subtags match)."""
+    if _primary(language) == _primary(within) or not language:
+        return _NO_ATTRIBUTE
+    return Markup(' lang="%s"') % language
+
+
+def _primary(language: str) -> str:
+    return language.split("-", 1)[0].lower()
 
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -122,10 +141,13 @@ class ShowView:
     feed_url: str
     feed_href: str
     podcast_guid: str
+    new_feed_url: str | None
     locked: str
     generator: str
     last_build_date: str
     keywords: list[str]
+    ui_lang_attr: Markup
+    """' lang="en"' for the templates' own English words on a page in another language."""
 
 
 @dataclass
@@ -161,6 +183,12 @@ class EpisodeView:
     chapters: Link | None
     timed_turns: list[TimedTurn]
     """Spoken turns on the timeline; empty when only the feed and page fragments are built."""
+    lang_attr: Markup
+    """' lang="xx"' when the episode's language is not the show's (its article on the index)."""
+    ui_lang_attr: Markup
+    """' lang="en"' for the templates' own English words within the episode's content."""
+    show_lang_attr: Markup
+    """' lang="xx"' for the show's own text (its title) on the episode's notes page."""
 
     @cached_property
     def turns(self) -> list[TurnView]:
@@ -182,8 +210,13 @@ class EpisodeView:
 
 
 def show_view(
-    show: ShowInfo, image: PublishedImage | None, now: datetime, language: str | None = None
+    show: ShowInfo,
+    image: PublishedImage | None,
+    now: datetime,
+    language: str | None = None,
+    identity: FeedIdentity | None = None,
 ) -> ShowView:
+    """The show as templates see it; `identity` (recorded guid, feed move) when known."""
     base = base_folder_url(show.base_url)
     own_feed = feed_url(show.base_url)
     owner_email = show.owner.email if show.owner else ""
@@ -203,11 +236,15 @@ def show_view(
         categories=group_categories(show.categories),
         feed_url=own_feed,
         feed_href=FEED_FILE,
-        podcast_guid=show.guid.lower() if show.guid else podcast_guid(own_feed),
+        podcast_guid=identity.podcast_guid
+        if identity
+        else (show.guid.lower() if show.guid else podcast_guid(own_feed)),
+        new_feed_url=identity.new_feed_url if identity else None,
         locked=yes_no(show.locked),
         generator=GENERATOR,
         last_build_date=rfc2822(now),
         keywords=[one_line(k) for k in show.keywords if one_line(k)],
+        ui_lang_attr=lang_attribute(UI_LANGUAGE, language or show.language),
     )
 
 
@@ -248,6 +285,7 @@ def episode_view(
     pub_date = episode.pub_date
     description = clean(episode.description)
     pub_date_iso = pub_date.isoformat()
+    language = bcp47(episode.language)
     return EpisodeView(
         id=xml_safe(episode.id),
         guid=one_line(episode.guid),
@@ -273,10 +311,13 @@ def episode_view(
         notes_href=folder + NOTES_HTML,
         source_link=safe_http_url(episode.source_link),
         keywords=[k for k in map(one_line_cached, publish.keywords) if k],
-        language=bcp47(episode.language),
+        language=language,
         speakers=[s for s in map(one_line_cached, episode.speakers) if s],
         highlights=[HighlightView(c.title, c.start, clock(c.start)) for c in chapters],
         transcripts=transcripts,
         chapters=chapters_link,
         timed_turns=[t for t in turns if t.text],
+        lang_attr=lang_attribute(language, show.language),
+        ui_lang_attr=lang_attribute(UI_LANGUAGE, language),
+        show_lang_attr=lang_attribute(show.language, language),
     )

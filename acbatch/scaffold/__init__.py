@@ -7,9 +7,11 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import acbatch
 from acbatch.errors import UserError
@@ -22,6 +24,8 @@ the package's own folder)."""
 SCHEMAS = ("show", "episode", "script")
 WORKFLOW = Path(acbatch.__file__).parent / "workflows" / "podcast.yml"
 COVER_COLOUR = (34, 87, 122)
+COVER_TEXT_COLOUR = (255, 255, 255)
+COVER_PX = 1400
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,57 @@ def scaffold_project(target: Path, force: bool = False) -> list[Path]:
 
 
 def _cover_art() -> bytes:
-    """Placeholder show artwork at Apple's minimum size; replace it with your own."""
-    from acbatch.publish.samples import png_bytes
+    """Placeholder show artwork made from the scaffold's show title; replace it with your own."""
+    import yaml
 
-    return png_bytes(1400, COVER_COLOUR)
+    config = yaml.safe_load((FILES_DIR / "acbatch.yaml").read_text(encoding="utf-8"))
+    return placeholder_cover(str(config["show"]["title"]))
+
+
+def placeholder_cover(title: str, size: int = COVER_PX) -> bytes:
+    """A square RGB PNG Apple accepts: the title in large type on a plain background.
+
+    Pillow's bundled font has Latin, Greek and Cyrillic letters; other scripts come out as
+    boxes, so a show in another script should bring its own artwork (a placeholder anyway).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (size, size), COVER_COLOUR)
+    draw = ImageDraw.Draw(image)
+    margin = size // 10
+    width = size - 2 * margin
+    # The largest type size at which the title wraps into at most three lines.
+    words = title.split() or ["Podcast"]
+    for points in range(size // 6, size // 40, -size // 140):
+        font = ImageFont.load_default(size=points)
+        lines = _wrap(words, font, width)
+        if len(lines) <= 3 and all(font.getlength(line) <= width for line in lines):
+            break
+    line_height = int(points * 1.2)
+    top = (size - line_height * len(lines)) // 2
+    for index, line in enumerate(lines):
+        draw.text(
+            (size // 2, top + index * line_height + line_height // 2),
+            line,
+            font=font,
+            fill=COVER_TEXT_COLOUR,
+            anchor="mm",
+        )
+    band = size // 60
+    draw.rectangle((margin, size - margin - band, size - margin, size - margin), COVER_TEXT_COLOUR)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _wrap(words: list[str], font: Any, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in words:
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def _voices_document() -> bytes:
