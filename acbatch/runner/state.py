@@ -393,3 +393,13 @@ class StateStore:
         if not self.folder.is_dir():
             return []
         return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
+
+
+def state_diagram() -> str:
+    """The transition table as a Mermaid state diagram (docs/architecture.md shows it)."""
+    lines = ["stateDiagram-v2", "    [*] --> new"]
+    order = list(Phase)
+    for frm, to in sorted(EDGES, key=lambda e: (order.index(e[0]), order.index(e[1]))):
+        lines.append(f"    {frm.value} --> {to.value}")
+    lines.append("    rendered --> [*]")
+    return "\n".join(lines) + "\n"
