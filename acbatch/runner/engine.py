@@ -34,6 +34,7 @@ from acbatch.runner.state import (
     StateStore,
     StepRecord,
     now_iso,
+    parse_iso,
 )
 from acbatch.spec.model import Episode, Project
 from acbatch.store import StoreError
@@ -239,11 +240,8 @@ def is_review_error(exc: BaseException) -> bool:
 
 
 def seconds_since(iso: str | None) -> float:
-    if not iso:
-        return 0.0
-    try:
-        moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
+    moment = parse_iso(iso)
+    if moment is None:
         return 0.0
     return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
 

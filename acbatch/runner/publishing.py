@@ -8,7 +8,7 @@ from typing import Any
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
 from acbatch.publish.render import RenderReport, render_show
 from acbatch.runner import bodies
-from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore
+from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore, parse_iso
 from acbatch.spec.model import Episode, Project
 
 
@@ -16,15 +16,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return None
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def _turns(script: list[Any]) -> tuple[Turn, ...]:
@@ -83,8 +74,8 @@ def published_episode(project: Project, episode: Episode, state: EpisodeState) -
     )
     pub_date = (
         episode.publish.date
-        or _parse_iso(state.first_published)
-        or _parse_iso(state.download.downloaded_at)
+        or parse_iso(state.first_published)
+        or parse_iso(state.download.downloaded_at)
         or datetime.now(timezone.utc)
     )
     source_link = episode.publish.link or (

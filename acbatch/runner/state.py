@@ -18,10 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from acbatch.constants import TIMESTAMP_FORMAT
 from acbatch.store import StoreError, atomic_write_json
 
 STATE_VERSION = 1
@@ -126,7 +128,17 @@ PROBLEM_PHASES = frozenset(
 
 
 def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return time.strftime(TIMESTAMP_FORMAT, time.gmtime())
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """A time now_iso() wrote, or None when there is none or it is not one."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 @dataclass
