@@ -80,6 +80,11 @@ def check_service(base_url: str | None) -> list[Check]:
             Check("api host", True, f"{host} answers"),
             Check("api key", True, "accepted (a read-only status call answered 101008)"),
         ]
+    except errors.UnusableApiKey as exc:
+        return [
+            Check("api host", True, "not contacted: the key cannot be sent", skipped=True),
+            Check("api key", False, str(exc), f"set {ENV_KEY} to the key exactly as issued"),
+        ]
     except errors.InvalidApiKey:
         return [
             Check("api host", True, f"{host} answers"),
@@ -145,5 +150,3 @@ def run_checks(ctx: Context, base_url: str | None) -> list[Check]:
         checks.append(check_writable(paths.output, "output folder"))
         checks.append(check_writable(paths.state, "state folder"))
     return checks
-
-
