@@ -33,6 +33,7 @@ from acbatch.api.transport import (
     BoundedAdapter,
     ExpectContinueAdapter,
     ResponseNotReceived,
+    trust_api_host,
 )
 from acbatch.redact import Secret, clean_data, header_value_problem, redact
 
@@ -165,6 +166,7 @@ class PodcastClient:
         """`read_timeout`: seconds for the whole answer once connected, not per byte."""
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self.base_url = base_url.rstrip("/")
+        trust_api_host(self.base_url)
         self.timeout = (connect_timeout, read_timeout)
         self.max_field_chars = max_field_chars
         self.limits = AnswerLimits(

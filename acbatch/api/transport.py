@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import ssl
 import threading
@@ -302,3 +303,72 @@ def ExpectContinueAdapter(
 ) -> BoundedAdapter:
     """The adapter for paid creates."""
     return BoundedAdapter(limits, expect_continue=True, continue_wait=continue_wait)
+
+
+# -- where acbatch may connect ------------------------------------------------------------------
+
+_api_hosts: dict[str, int] = {}
+_api_address_kinds: dict[tuple[str, int], set[str]] = {}
+_kinds_lock = threading.Lock()
+
+
+def address_kind(address: str) -> str:
+    """'public', or which kind of non-public address this is (loopback, link-local, private...)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_private or ip.is_reserved or not ip.is_global:
+        return "private"
+    return "public"
+
+
+def resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise OSError(f"cannot resolve {host!r}: {exc}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def trust_api_host(base_url: str) -> None:
+    """The API lives at `base_url`: when that is a non-public address (the sandbox on loopback,
+    a test server on a private network), files may be fetched from addresses of the same kind.
+    Resolved only when a fetch needs to know."""
+    parts = urlsplit(base_url)
+    if parts.hostname:
+        with _kinds_lock:
+            _api_hosts[parts.hostname] = parts.port or 443
+
+
+def _allowed_kinds() -> set[str]:
+    allowed = {"public"}
+    with _kinds_lock:
+        hosts = list(_api_hosts.items())
+    for host, port in hosts:
+        known = _api_address_kinds.get((host, port))
+        if known is None:
+            try:
+                known = {address_kind(address) for address in resolve(host, port)}
+            except (OSError, ValueError):
+                continue
+            _api_address_kinds[(host, port)] = known
+        allowed |= known
+    return allowed
+
+
+def refused_address(addresses: list[str]) -> str | None:
+    """The first address a fetch must not connect to, with why, or None when all are fine."""
+    allowed = _allowed_kinds()
+    for address in addresses:
+        kind = address_kind(address)
+        if kind not in allowed:
+            return f"{address} is a {kind} address"
+    return None
