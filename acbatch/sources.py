@@ -2,10 +2,16 @@
 
 A spec's `file` source is extracted here and sent to the API as plain text; the sandbox uses
 `html_to_text` for the web pages it fetches.
+
+Sources are bounded before anything is read: the file's size comes from its metadata, a Word
+file's members are measured from the zip directory before any is inflated, and the extracted
+text has its own limit, because that text is what the paid script step receives.
+`check_source_file` runs the cheap checks, so `validate` refuses what `run` would.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import zipfile
@@ -14,6 +20,12 @@ from pathlib import Path
 
 MAX_SOURCE_BYTES = 50 * 1024 * 1024
 """Larger files are refused: far beyond what one episode can use, and slow to parse."""
+MAX_SOURCE_CHARS = 1_000_000
+"""Longest extracted text sent to the script step (about 150,000 words, a long book)."""
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+"""Most a Word file's members may inflate to, all together (checked before inflating)."""
+MAX_ZIP_MEMBERS = 10_000
+HASH_CHUNK = 1 << 20
 
 TEXT_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -29,8 +41,11 @@ class SourceError(Exception):
     """A source file that cannot be turned into text; the message names the file and why."""
 
 
-def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
-    """Readable plain text of a source file, paragraphs separated by blank lines."""
+def check_source_file(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> None:
+    """The checks that need no reading: type, size from metadata, a Word file's zip directory.
+
+    Raises SourceError; fast for any file (a sparse 3 GB file is refused from its size alone).
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(SUPPORTED_SUFFIXES)
@@ -47,12 +62,52 @@ def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
         raise SourceError(
             f"{path}: file is {_megabytes(size)}, over the {_megabytes(max_bytes)} source limit"
         )
+    if suffix in DOCX_SUFFIXES:
+        _check_zip(path)
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a zip bomb from its directory alone: member count and declared sizes.
+
+    zipfile stops a member at its declared size (and checks its CRC), so the declared sizes
+    bound what inflating can produce.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable Word .docx file ({exc})") from None
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise SourceError(f"{path}: a Word file with {len(members)} parts is not a document")
+    inflated = sum(member.file_size for member in members)
+    if inflated > MAX_UNZIPPED_BYTES:
+        raise SourceError(
+            f"{path}: unpacks to {_megabytes(inflated)}, over the "
+            f"{_megabytes(MAX_UNZIPPED_BYTES)} limit for a Word file (a zip bomb?)"
+        )
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 of a file, read in chunks: memory stays flat whatever the file's size."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extract_text(
+    path: Path, *, max_bytes: int = MAX_SOURCE_BYTES, max_chars: int = MAX_SOURCE_CHARS
+) -> str:
+    """Readable plain text of a source file, paragraphs separated by blank lines."""
+    check_source_file(path, max_bytes=max_bytes)
+    suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
         text = _pdf_text(path)
     elif suffix in DOCX_SUFFIXES:
         text = _docx_text(path)
     else:
-        raw = _decode(path, _read_bytes(path))
+        raw = _decode(path, _read_bytes(path, max_bytes))
         if suffix in MARKDOWN_SUFFIXES:
             text = markdown_to_text(raw)
         elif suffix in HTML_SUFFIXES:
@@ -60,21 +115,37 @@ def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
             text = body if not title or body.startswith(title) else f"{title}\n\n{body}"
         else:
             text = raw
+    if len(text) > 2 * max_chars:  # tidying only shrinks text: no need to tidy a giant
+        raise SourceError(_too_long(path, len(text), max_chars))
     text = _tidy(text)
     if not text:
         raise SourceError(f"{path}: contains no readable text")
+    if len(text) > max_chars:
+        raise SourceError(_too_long(path, len(text), max_chars))
     return text
+
+
+def _too_long(path: Path, length: int, limit: int) -> str:
+    return (
+        f"{path}: the extracted text has {length:,} characters, over the {limit:,}-character "
+        "source limit; split the source into several episodes"
+    )
 
 
 def _megabytes(size: int) -> str:
     return f"{size / 1048576:.1f} MB"
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> bytes:
+    """The file's bytes, never more than `max_bytes` (it may have grown since it was checked)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise SourceError(f"{path}: file is over the {_megabytes(max_bytes)} source limit")
+    return data
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -322,8 +393,59 @@ def _collapse(parts: list[str]) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)", re.I
+)
+
+
+def html_language(html: str) -> str | None:
+    """The page's declared language (`<html lang>`), if any."""
+    found = _HTML_LANG.search(html[:65536])
+    return found.group(1) if found else None
+
+
 def html_to_text(html: str) -> tuple[str | None, str]:
-    """(page title, readable text) of an HTML page, without scripts, styles or navigation.
+    """(page title, readable text) of an HTML page: its article without menus, banners, share
+    buttons, comments or footers.
+
+    The article is found by trafilatura, a maintained main-content extractor; when it finds
+    nothing (a page that is all list, say), the simpler extractor below keeps every visible
+    text block, or only <main>/<article> when the page marks them.
+    """
+    fallback_title, fallback_text = _simple_html_to_text(html)
+    article = _article(html)
+    # On small or unusual pages trafilatura falls back to keeping everything, hidden text and
+    # menus included: an article longer than the page's visible text is not an article.
+    if article is None or len(article[1].split()) >= len(fallback_text.split()):
+        return fallback_title, fallback_text
+    return fallback_title or article[0], article[1]
+
+
+def _article(html: str) -> tuple[str | None, str] | None:
+    try:
+        import trafilatura
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    try:
+        document = trafilatura.bare_extraction(
+            html,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=True,
+        )
+    except Exception:  # the extractor is best effort: any failure means "found nothing"
+        return None
+    text = getattr(document, "text", None) if document is not None else None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    title = getattr(document, "title", None)
+    # trafilatura ends each block with one line break; acbatch separates paragraphs by two.
+    text = _tidy(text.replace("\n", "\n\n"))
+    return (title.strip() if isinstance(title, str) and title.strip() else None), text
+
+
+def _simple_html_to_text(html: str) -> tuple[str | None, str]:
+    """(page title, readable text), without scripts, styles or navigation.
 
     When the page marks its content with <main> or <article>, only that content is kept.
     """
