@@ -72,6 +72,7 @@ class ShowInfo:
 class Timeouts:
     connect: float = 10.0
     read: float = 60.0
+    download: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class ApiSettings:
     polling: Polling = field(default_factory=Polling)
     retries: int = 8
     download_max_bytes: int = 500 * 1024 * 1024
+    max_answer_bytes: int = 8 * 1024 * 1024
+    max_field_chars: int = 2_000_000
 
 
 @dataclass(frozen=True)
