@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from acbatch.publish.errors import ArtworkError
-from acbatch.publish.files import same_content
+from acbatch.publish.files import same_content, write_atomic
 from acbatch.publish.id3 import Artwork
 from acbatch.publish.text import join_url, safe_http_url
 
@@ -71,8 +70,7 @@ def publish_show_image(
     target = output / source.name
     copied = target.resolve() != source and not same_content(target, artwork.data)
     if copied:
-        output.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        write_atomic(target, artwork.data)
     digest = hashlib.sha256(artwork.data).hexdigest()
     return PublishedImage(
         url=join_url(base_url, source.name),
