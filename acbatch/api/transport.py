@@ -258,6 +258,8 @@ class BoundedAdapter(BaseAdapter):
                 sock.settimeout(read_timeout)
                 response = conn.getresponse()
                 content = read_bounded(response, self.limits.max_bytes)
+                if watchdog.fired:  # a body that ends at connection close ends quietly
+                    raise TimeoutError("cut off at the wall-clock limit")
             except AnswerTooLarge:
                 raise
             except (OSError, http.client.HTTPException) as exc:

@@ -215,6 +215,8 @@ def download_audio(
                         handle.write(chunk)
                     if response.length:
                         raise http.client.IncompleteRead(b"", response.length)
+                    if watchdog.fired:  # a body that ends at connection close ends quietly
+                        raise TimeoutError("cut off at the wall-clock limit")
                 except (OSError, http.client.HTTPException) as exc:
                     if watchdog.fired:
                         raise DownloadError(budget.late()) from None
