@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlencode, 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _spellings: list[str] = []
+_percent_patterns: list[re.Pattern[str]] = []
+"""URL-encoded spellings, matched whatever the case of their hex digits."""
 MASK = "***"
 MIN_SECRET_LENGTH = 4
 
@@ -63,7 +65,7 @@ def _spellings_of(secret: str) -> set[str]:
 
 def register_secret(value: str) -> None:
     """Remember a secret so that every cleaner masks it wherever it turns up."""
-    global _spellings
+    global _spellings, _percent_patterns
     if value and len(value) >= MIN_SECRET_LENGTH:
         with _lock:
             _secrets.add(value)
@@ -71,12 +73,24 @@ def register_secret(value: str) -> None:
             for secret in _secrets:
                 forms |= _spellings_of(secret)
             _spellings = sorted(forms, key=len, reverse=True)
+            _percent_patterns = [
+                re.compile(_PERCENT_ESCAPE.sub(_any_case_escape, re.escape(form)))
+                for form in _spellings
+                if _PERCENT_ESCAPE.search(form)
+            ]
+
+
+def _any_case_escape(match: re.Match[str]) -> str:
+    return "%" + "".join(f"[{c.upper()}{c.lower()}]" for c in match.group(0)[1:])
 
 
 def mask_secrets(text: str) -> str:
     for form in _spellings:
         if form in text:
             text = text.replace(form, MASK)
+    if "%" in text:
+        for pattern in _percent_patterns:
+            text = pattern.sub(MASK, text)
     return text
 
 
@@ -107,7 +121,7 @@ def clean_data(value: Any) -> Any:
 
 
 def contains_secret(text: str) -> bool:
-    return any(form in text for form in _spellings)
+    return mask_secrets(text) != text
 
 
 def strip_secret_query(url: str) -> str:
