@@ -18,12 +18,14 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-MAX_SOURCE_BYTES = 50 * 1024 * 1024
+from acbatch.spec.schema import SHOW, field_default
+
+MAX_SOURCE_BYTES: int = field_default(SHOW, "api", "max_source_bytes")
 """Larger files are refused: far beyond what one episode can use, and slow to parse."""
-MAX_SOURCE_CHARS = 1_000_000
+MAX_SOURCE_CHARS: int = field_default(SHOW, "api", "max_source_chars")
 """Longest extracted text sent to the script step (about 150,000 words, a long book)."""
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-"""Most a Word file's members may inflate to, all together (checked before inflating)."""
+UNZIP_FACTOR = 4
+"""A Word file's parts may unpack to this many times the file limit (checked before unpacking)."""
 MAX_ZIP_MEMBERS = 10_000
 HASH_CHUNK = 1 << 20
 
@@ -63,10 +65,10 @@ def check_source_file(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> None:
             f"{path}: file is {_megabytes(size)}, over the {_megabytes(max_bytes)} source limit"
         )
     if suffix in DOCX_SUFFIXES:
-        _check_zip(path)
+        _check_zip(path, UNZIP_FACTOR * max_bytes)
 
 
-def _check_zip(path: Path) -> None:
+def _check_zip(path: Path, max_unzipped: int) -> None:
     """Refuse a zip bomb from its directory alone: member count and declared sizes.
 
     zipfile stops a member at its declared size (and checks its CRC), so the declared sizes
@@ -80,10 +82,10 @@ def _check_zip(path: Path) -> None:
     if len(members) > MAX_ZIP_MEMBERS:
         raise SourceError(f"{path}: a Word file with {len(members)} parts is not a document")
     inflated = sum(member.file_size for member in members)
-    if inflated > MAX_UNZIPPED_BYTES:
+    if inflated > max_unzipped:
         raise SourceError(
             f"{path}: unpacks to {_megabytes(inflated)}, over the "
-            f"{_megabytes(MAX_UNZIPPED_BYTES)} limit for a Word file (a zip bomb?)"
+            f"{_megabytes(max_unzipped)} limit for a Word file (a zip bomb?)"
         )
 
 
@@ -133,6 +135,8 @@ def _too_long(path: Path, length: int, limit: int) -> str:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1048576:
+        return f"{size / 1024:.1f} KB"
     return f"{size / 1048576:.1f} MB"
 
 

@@ -292,3 +292,26 @@ def test_html_keeps_the_article_and_drops_a_div_based_pages_boilerplate() -> Non
 def test_html_falls_back_when_the_extractor_finds_nothing() -> None:
     _title, text = html_to_text("<ul><li>One</li><li>Two</li></ul>")
     assert text == "One\nTwo"
+
+
+def test_source_limits_come_from_acbatch_yaml(tmp_path: Path) -> None:
+    import yaml
+
+    from acbatch.runner.bodies import script_request
+    from acbatch.spec.loader import load_project
+    from tests.conftest import text_episode, write_show
+
+    spec = text_episode(1)
+    spec["source"] = {"file": "notes.md"}
+    config = write_show(tmp_path, {"ep-1": spec}, api={"max_source_chars": 1000})
+    write(tmp_path / "specs", "notes.md", "# Notes\n\n" + "word " * 400)
+    project = load_project(config)
+    assert not project.errors
+    with pytest.raises(SourceError, match="over the 1,000-character source limit"):
+        script_request(project.episodes[0])
+    data = yaml.safe_load(config.read_text())
+    data["api"]["max_source_bytes"] = 1024
+    config.write_text(yaml.safe_dump(data))
+    problems = load_project(config).errors
+    assert [p.field for p in problems] == ["source.file"]
+    assert "over the 1.0 KB source limit" in problems[0].message

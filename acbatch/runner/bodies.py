@@ -14,13 +14,19 @@ import re
 from typing import Any
 
 from acbatch import codes
-from acbatch.spec.model import Episode
+from acbatch.spec.model import Episode, Source
 from acbatch.voices import VoiceCatalog
 
 
 def digest(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def source_limits(source: Source) -> dict[str, int]:
+    """acbatch.yaml's limits for a `file:` source, as extract_text's keyword arguments."""
+    limits = {"max_bytes": source.max_bytes, "max_chars": source.max_chars}
+    return {name: value for name, value in limits.items() if value is not None}
 
 
 def _source_identity(episode: Episode) -> dict[str, str]:
@@ -89,7 +95,7 @@ def script_request(episode: Episode) -> dict[str, Any]:
         from acbatch.sources import extract_text
 
         assert source.path is not None
-        body["text"] = extract_text(source.path)
+        body["text"] = extract_text(source.path, **source_limits(source))
     else:
         body["url"] = source.value
     return body

@@ -325,6 +325,12 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         max_field_chars=_number(
             api, "max_field_chars", api_defaults["max_field_chars"], integer=True
         ),
+        max_source_bytes=_number(
+            api, "max_source_bytes", api_defaults["max_source_bytes"], integer=True
+        ),
+        max_source_chars=_number(
+            api, "max_source_chars", api_defaults["max_source_chars"], integer=True
+        ),
     )
 
     def where(name: str) -> Path:
@@ -565,12 +571,17 @@ class _ProjectLoader:
             raw = entry["raw"]
             source = raw["source"]
             kind, value = next(iter(source.items()))
-            resolved = _file_source(value, path, self.config.root) if kind == "file" else None
+            resolved = self.file_source(value, path) if kind == "file" else None
             if isinstance(resolved, str):
                 return None  # a problem: the full check reports it with its position
             publish = _publish_from(raw.get("publish") or {})
             episode = _make_episode(
-                raw["id"], path, Source(kind, value, resolved), raw, entry["speaker_ids"], publish
+                raw["id"],
+                path,
+                self.make_source(kind, value, resolved),
+                raw,
+                entry["speaker_ids"],
+                publish,
             )
             # Nearly every place is in the spec itself or in acbatch.yaml: reuse those paths.
             known = {str(path): path, str(self.config.path): self.config.path}
@@ -697,11 +708,22 @@ class _ProjectLoader:
         kind, value = next(iter(source.items()))
         if kind != "file":
             return Source(kind, value)
-        resolved = _file_source(value, spec.path, self.config.root)
+        resolved = self.file_source(value, spec.path)
         if isinstance(resolved, str):
             self.problem_at(spec, ("source", "file"), resolved)
             return None
-        return Source("file", value, resolved)
+        return self.make_source("file", value, resolved)
+
+    def file_source(self, value: str, spec_path: Path) -> Path | str:
+        return _file_source(
+            value, spec_path, self.config.root, self.config.config.api.max_source_bytes
+        )
+
+    def make_source(self, kind: str, value: str, path: Path | None) -> Source:
+        if kind != "file":
+            return Source(kind, value, path)
+        api = self.config.config.api
+        return Source(kind, value, path, api.max_source_bytes, api.max_source_chars)
 
     def replace_rules(self, spec: _Spec, rules: list[Any]) -> None:
         """Each rule must run on RE2, and a regex must not be one that backtracks
@@ -929,7 +951,7 @@ def _publish_from(data: dict[str, Any]) -> Publish:
     )
 
 
-def _file_source(value: str, spec_path: Path, root: Path) -> Path | str:
+def _file_source(value: str, spec_path: Path, root: Path, max_bytes: int) -> Path | str:
     """A `file:` source resolved inside the project, or what is wrong with it."""
     shown = shorten(value)
     if "\x00" in value:
@@ -956,7 +978,7 @@ def _file_source(value: str, spec_path: Path, root: Path) -> Path | str:
     from acbatch.sources import SourceError, check_source_file
 
     try:
-        check_source_file(resolved)
+        check_source_file(resolved, max_bytes=max_bytes)
     except SourceError as exc:
         return f"'{shown}': {str(exc).removeprefix(f'{resolved}: ')}"
     return resolved
