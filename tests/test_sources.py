@@ -175,7 +175,7 @@ def test_missing_unsupported_empty_and_oversized_files(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no readable text"):
         extract_text(write(tmp_path, "empty.md", "   \n\n```\ncode only\n```\n"))
     big = write(tmp_path, "big.txt", "word " * 400)
-    with pytest.raises(SourceError, match=r"over the 0\.0 MB source limit"):
+    with pytest.raises(SourceError, match=r"over the 1\.0 KB source limit"):
         extract_text(big, max_bytes=1000)
     assert extract_text(big, max_bytes=10_000).startswith("word word")
 
