@@ -184,3 +184,21 @@ def test_a_full_output_folder_is_one_clear_error(tmp_path: Path) -> None:
             (output / "feed.xml").unlink()
     message = str(caught.value)
     assert str(output) in message and "no space left" in message and "\n" not in message
+
+
+def test_a_download_into_a_full_disk_is_one_clear_error(tmp_path: Path) -> None:
+    from acbatch.runner.download import DownloadError, download_audio
+    from tests.double import tone_mp3
+    from tests.test_hostile_runs import tiny_filesystem
+
+    mp3 = tone_mp3(40.0)
+    assert len(mp3) > 128 * 1024
+    output = tmp_path / "output"
+    reply = Reply(body=mp3, content_type="audio/mpeg")
+    with tiny_filesystem(output, "64k"), HostileServer(lambda seen: reply) as server:
+        PodcastClient(KEY, server.url)  # the API is on loopback, like the sandbox
+        with pytest.raises(DownloadError) as caught:
+            download_audio(f"{server.url}/a.mp3", output / "a.mp3", max_bytes=10 << 20)
+        assert not list(output.iterdir())
+    assert "no space left" in str(caught.value) and str(output) in str(caught.value)
+    assert not caught.value.retryable

@@ -9,6 +9,7 @@ unless the API itself lives at such an address (the sandbox), checked again afte
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import os
@@ -171,6 +172,20 @@ def download_audio(
     if api_base_url:
         trust_api_host(api_base_url)
     budget = _Budget(deadline_seconds, time.monotonic() + deadline_seconds, timeout[0], timeout[1])
+    try:
+        return _download(url, destination, max_bytes, budget)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        from acbatch.publish.files import write_failure
+
+        raise DownloadError(str(write_failure(destination.parent, exc))) from None
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _download(url: str, destination: Path, max_bytes: int, budget: _Budget) -> DownloadedAudio:
     destination.parent.mkdir(parents=True, exist_ok=True)
     current = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -218,6 +233,8 @@ def download_audio(
                     if watchdog.fired:  # a body that ends at connection close ends quietly
                         raise TimeoutError("cut off at the wall-clock limit")
                 except (OSError, http.client.HTTPException) as exc:
+                    if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+                        raise  # the disk, not the network: reported as such
                     if watchdog.fired:
                         raise DownloadError(budget.late()) from None
                     raise DownloadError(f"the download broke off: {exc}", retryable=True) from None
