@@ -122,3 +122,17 @@ def test_the_dangerous_opt_out_allows_outside_folders(show: Path) -> None:
     edit_config(show, paths={"output": "../out", "dangerously_allow_outside_project": True})
     checked = acbatch(show, "validate")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["specs/ep-1.script.yaml", "output/episodes", "state/ep-1.json", "templates/notes.md.j2"],
+)
+def test_links_inside_project_folders_that_lead_outside_are_refused(show: Path, link: str) -> None:
+    target = show.parent / "outside" / "credentials"
+    path = show / link
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target.parent if link == "output/episodes" else target)
+    report = refused_everywhere(show, [link, "symbolic link leading outside"])
+    assert "SECRET-TOKEN" not in report
+    assert target.read_text() == "token: SECRET-TOKEN-5150\n"

@@ -385,6 +385,14 @@ def _confinement_problems(read: _ConfigRead, data: dict[str, Any]) -> list[Probl
             shown = shorten(str(_section(data, "paths").get(name) or getattr(paths, name)))
             message = f"'{shown}' {reason}; {hint}"
             problems.append(Problem(read.path, line, column, f"paths.{name}", message))
+            continue
+        for link in _links_leading_outside(getattr(paths, name), read.root, name):
+            line, column = _config_position(read, ("paths", name))
+            message = (
+                f"'{_display(link, read.root)}' is a symbolic link leading outside the project "
+                "folder: acbatch would read or write through it; remove it"
+            )
+            problems.append(Problem(read.path, line, column, f"paths.{name}", message))
     image = read.config.show.image
     if image and not image.lower().startswith(("http://", "https://")) and "\x00" not in image:
         reason = _outside(read.root / image, read.root)
@@ -393,6 +401,43 @@ def _confinement_problems(read: _ConfigRead, data: dict[str, Any]) -> list[Probl
             message = f"'{shorten(image)}' {reason}; {hint}"
             problems.append(Problem(read.path, line, column, "show.image", message))
     return problems
+
+
+_SCAN_DEPTH = {"specs": 1, "state": 2, "output": 3, "templates": 2}
+_SCAN_LIMIT = 20_000
+
+
+def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
+    """Symbolic links inside a project folder (a few levels down) that lead outside the project:
+    a committed `output/episodes -> /somewhere` or `specs/ep.script.yaml -> ~/.ssh/...` would
+    otherwise be written or read through. Spec files themselves are reported one by one."""
+    found: list[Path] = []
+    pending = [(folder, 1)]
+    seen = 0
+    while pending and seen < _SCAN_LIMIT:
+        current, depth = pending.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            path = Path(entry.path)
+            if entry.is_symlink():
+                is_spec = name == "specs" and depth == 1 and _is_spec_name(entry.name)
+                if not is_spec and _outside(path, root) is not None:
+                    found.append(path)
+            elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
+                pending.append((path, depth + 1))
+    return sorted(found)
+
+
+def _is_spec_name(name: str) -> bool:
+    return (
+        name.endswith(SPEC_SUFFIXES)
+        and not name.endswith(REVIEW_SCRIPT_SUFFIXES)
+        and not name.startswith(".")
+    )
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
