@@ -403,14 +403,14 @@ def _confinement_problems(read: _ConfigRead, data: dict[str, Any]) -> list[Probl
     return problems
 
 
-_SCAN_DEPTH = {"specs": 1, "state": 2, "output": 3, "templates": 2}
+_SCAN_DEPTH = {"specs": 0, "state": 2, "output": 3, "templates": 2}
 _SCAN_LIMIT = 20_000
 
 
 def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
     """Symbolic links inside a project folder (a few levels down) that lead outside the project:
     a committed `output/episodes -> /somewhere` or `specs/ep.script.yaml -> ~/.ssh/...` would
-    otherwise be written or read through. Spec files themselves are reported one by one."""
+    otherwise be written or read through."""
     found: list[Path] = []
     pending = [(folder, 1)]
     seen = 0
@@ -424,20 +424,13 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
             seen += 1
             path = Path(entry.path)
             if entry.is_symlink():
-                is_spec = name == "specs" and depth == 1 and _is_spec_name(entry.name)
-                if not is_spec and _outside(path, root) is not None:
+                # In specs/, spec files and `file:` sources are checked one by one where used.
+                checked = name == "specs" and not entry.name.endswith(REVIEW_SCRIPT_SUFFIXES)
+                if not checked and _outside(path, root) is not None:
                     found.append(path)
             elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
                 pending.append((path, depth + 1))
     return sorted(found)
-
-
-def _is_spec_name(name: str) -> bool:
-    return (
-        name.endswith(SPEC_SUFFIXES)
-        and not name.endswith(REVIEW_SCRIPT_SUFFIXES)
-        and not name.startswith(".")
-    )
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
