@@ -145,7 +145,8 @@ def run_checks(ctx: Context, base_url: str | None) -> list[Check]:
     checks.append(project_check)
     checks += check_service(base_url)
     checks.append(check_synthesis())
-    if project is not None:
+    # Only a valid project's folders: an invalid one may point outside the project.
+    if project is not None and not project.errors:  # type: ignore[attr-defined]
         paths = project.config.paths  # type: ignore[attr-defined]
         checks.append(check_writable(paths.output, "output folder"))
         checks.append(check_writable(paths.state, "state folder"))

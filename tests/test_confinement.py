@@ -65,7 +65,8 @@ def refused_everywhere(root: Path, expected: list[str]) -> str:
     ran = acbatch(root, "run", "--sandbox")
     assert ran.returncode != 0
     assert expected[0] in ran.stdout + ran.stderr, ran.stdout + ran.stderr
-    for result in (checked, ran):
+    doctor = acbatch(root, "doctor")  # checks folders are writable: only a valid project's
+    for result in (checked, ran, doctor):
         assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(root.parent, root) == before
     assert not (root.parent / "out").exists()
