@@ -16,7 +16,12 @@ from tests.conftest import text_episode, write_show
 
 
 def acbatch(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUDIOCLEANER_API_KEY": "sk-confined-5150"}
+    # A closed local port: `doctor` must never reach a real service from the tests.
+    env = {
+        **os.environ,
+        "AUDIOCLEANER_API_KEY": "sk-confined-5150",
+        "AUDIOCLEANER_API_BASE": "http://127.0.0.1:9",
+    }
     return subprocess.run(
         [sys.executable, "-m", "acbatch", "-C", str(root), *args],
         env=env,
