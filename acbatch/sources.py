@@ -42,6 +42,13 @@ SUPPORTED_SUFFIXES = (
 class SourceError(Exception):
     """A source file that cannot be turned into text; the message names the file and why."""
 
+    def __init__(self, message: str) -> None:
+        from acbatch.redact import redact
+
+        # File names come from specs, which a pull request may write: no terminal controls or
+        # bidi overrides reach the terminal through them.
+        super().__init__(redact(message))
+
 
 def check_source_file(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> None:
     """The checks that need no reading: type, size from metadata, a Word file's zip directory.
