@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from acbatch import __version__
+from acbatch.api.settings import ENV_BASE
 from acbatch.api.transport import _Watchdog, refused_address, resolve, trust_api_host
 from acbatch.redact import redact
 from acbatch.runner.failpoints import failpoint
@@ -167,10 +168,13 @@ def download_audio(
     """Stream `url` to a temporary file beside `destination`, verify it, then rename it in.
 
     No API key is ever sent: the audio host is not the API. `deadline_seconds` bounds the whole
-    attempt, redirects included.
+    attempt, redirects included. `api_base_url`: where the API lives (see trust_api_host).
     """
-    if api_base_url:
-        trust_api_host(api_base_url)
+    # The API's address decides which addresses may serve files. A run that only downloads
+    # never makes an API client (which registers it), so the environment's API host counts too.
+    for base in (api_base_url, os.environ.get(ENV_BASE)):
+        if base:
+            trust_api_host(base)
     budget = _Budget(deadline_seconds, time.monotonic() + deadline_seconds, timeout[0], timeout[1])
     try:
         return _download(url, destination, max_bytes, budget)

@@ -251,6 +251,11 @@ def _read_config(path: Path) -> _ConfigRead:
                 known = False
     read = _ConfigRead(path, root, _best_effort_config(data, path, root), document, problems)
     read.outside_allowed = _section(data, "paths").get(OUTSIDE_OPT_OUT) is True
+    if read.config.api.base_url:
+        from acbatch.api.transport import trust_api_host
+
+        # An API on a private network may serve its files from there (see SECURITY.md).
+        trust_api_host(read.config.api.base_url)
     problems += _confinement_problems(read, data)
     read.defaults_known = known
     read.source = source
