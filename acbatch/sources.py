@@ -112,7 +112,7 @@ def extract_text(
     check_source_file(path, max_bytes=max_bytes)
     suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
-        text = _pdf_text(path)
+        text = _pdf_text(path, max_chars)
     elif suffix in DOCX_SUFFIXES:
         text = _docx_text(path)
     else:
@@ -475,7 +475,7 @@ def _simple_html_to_text(html: str) -> tuple[str | None, str]:
 # PDF and Word
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_text(path: Path, max_chars: int = MAX_SOURCE_CHARS) -> str:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -488,7 +488,15 @@ def _pdf_text(path: Path) -> str:
                 raise SourceError(f"{path}: PDF is encrypted ({exc})") from None
             if not unlocked:
                 raise SourceError(f"{path}: PDF is password-protected; save an unlocked copy")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages: list[str] = []
+        length = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            length += len(pages[-1])
+            # Stop reading pages once the text is far past the limit (each stream's inflation
+            # is capped by pypdf itself).
+            if length > 2 * max_chars:
+                raise SourceError(_too_long(path, length, max_chars))
     except SourceError:
         raise
     except FileNotDecryptedError:

@@ -315,3 +315,14 @@ def test_source_limits_come_from_acbatch_yaml(tmp_path: Path) -> None:
     problems = load_project(config).errors
     assert [p.field for p in problems] == ["source.file"]
     assert "over the 1.0 KB source limit" in problems[0].message
+
+
+def test_a_pdf_stops_being_read_once_its_text_passes_the_limit(tmp_path: Path) -> None:
+    writer = PdfWriter()
+    for _ in range(30):
+        writer.append(PdfReader(io.BytesIO(minimal_pdf(["Many words on a page " * 3] * 20))))
+    path = tmp_path / "long.pdf"
+    with path.open("wb") as handle:
+        writer.write(handle)
+    with pytest.raises(SourceError, match="over the 2,000-character source limit"):
+        extract_text(path, max_chars=2000)
