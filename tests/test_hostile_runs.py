@@ -475,3 +475,27 @@ def test_hostile_status_bodies_in_a_run_stay_under_300_mb(tmp_path: Path, kind: 
     assert state.phase.value in ("failed", "timed_out", "script_requested")
     assert state.script.global_id == "s-1"  # the paid task is kept: nothing is paid twice
     assert (tmp_path / "state" / "ep-1.json").stat().st_size < 100_000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs acbatch/runner/session.py to pass api.max_field_chars and api.max_answer_bytes "
+    "to PodcastClient; remove this mark once it does",
+)
+def test_the_answer_limits_in_acbatch_yaml_reach_the_client(tmp_path: Path, keyed: None) -> None:
+    data = {**script_result(), "processed_content": "x" * 5000}
+
+    def answer(seen: Seen) -> Reply:
+        if seen.path == codes.SCRIPT_CREATE:
+            return Reply(body={"code": 100000, "data": {"global_id": "s-1"}})
+        return Reply(body={"code": 100000, "data": data})
+
+    api = {**SMALL_LIMITS, "max_field_chars": 1000}
+    config = write_show(tmp_path, {"ep-1": text_episode(1)}, api=api)
+    with HostileServer(answer) as server:
+        result = run_project(
+            load_project(config), RunRequest(base_url=server.url, render=False, poll_initial=0.05)
+        )
+    outcome = result.summary.results[0]
+    assert outcome.outcome == Outcome.FAILED
+    assert "1000-character limit" in outcome.message
