@@ -28,7 +28,7 @@ from acbatch.api import errors
 from acbatch.api.transport import (
     DEFAULT_MAX_ANSWER_BYTES,
     AnswerLimits,
-    AnswerTooLarge,
+    AnswerRefused,
     BodyNotSent,
     BoundedAdapter,
     ExpectContinueAdapter,
@@ -267,7 +267,7 @@ class PodcastClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
-        except AnswerTooLarge as exc:
+        except AnswerRefused as exc:
             raise errors.InvalidResponse(
                 f"{endpoint}: {exc}", endpoint=endpoint, processed=unknown
             ) from None

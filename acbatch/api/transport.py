@@ -56,7 +56,11 @@ class ResponseNotReceived(requests.exceptions.ConnectionError):
     """The body was sent but no complete response arrived: the outcome is unknown."""
 
 
-class AnswerTooLarge(requests.exceptions.RequestException):
+class AnswerRefused(requests.exceptions.RequestException):
+    """The answer's body cannot be taken: too large, or in an encoding acbatch does not read."""
+
+
+class AnswerTooLarge(AnswerRefused):
     """The answer's body passed the size limit (as received or once decoded)."""
 
 
@@ -88,7 +92,7 @@ def _decoder(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-def
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if encoding == "deflate":
         return zlib.decompressobj()
-    raise AnswerTooLarge(f"the answer uses an unsupported content encoding {encoding[:20]!r}")
+    raise AnswerRefused(f"the answer uses an unsupported content encoding {encoding[:20]!r}")
 
 
 def read_bounded(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
@@ -116,7 +120,7 @@ def read_bounded(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
         try:
             body += decoder.decompress(chunk, max_bytes - len(body) + 1)
         except zlib.error as exc:
-            raise AnswerTooLarge(f"the answer's compressed body is damaged ({exc})") from None
+            raise AnswerRefused(f"the answer's compressed body is damaged ({exc})") from None
         if decoder.unconsumed_tail or len(body) > max_bytes:
             raise AnswerTooLarge(f"the answer decompresses to over the {max_bytes}-byte limit")
     if decoder is not None:
@@ -260,7 +264,7 @@ class BoundedAdapter(BaseAdapter):
                 content = read_bounded(response, self.limits.max_bytes)
                 if watchdog.fired:  # a body that ends at connection close ends quietly
                     raise TimeoutError("cut off at the wall-clock limit")
-            except AnswerTooLarge:
+            except AnswerRefused:
                 raise
             except (OSError, http.client.HTTPException) as exc:
                 if watchdog.fired:

@@ -789,7 +789,7 @@ def fetch_feed(
     decoded, may not pass `max_bytes`."""
     import requests
 
-    from acbatch.api.transport import AnswerLimits, AnswerTooLarge, BoundedAdapter
+    from acbatch.api.transport import AnswerLimits, AnswerRefused, AnswerTooLarge, BoundedAdapter
     from acbatch.errors import UserError
 
     if not _is_http_url(url):
@@ -803,6 +803,8 @@ def fetch_feed(
             response = session.get(url, timeout=(min(10.0, timeout), timeout))
         except AnswerTooLarge:
             raise UserError(f"{url}: the feed is larger than {max_bytes} bytes") from None
+        except AnswerRefused as exc:
+            raise UserError(f"{url}: {exc}") from None
         except requests.RequestException as exc:
             detail = str(exc) if "limit" in str(exc) else exc.__class__.__name__
             raise UserError(f"{url}: could not fetch the feed ({detail})") from None
