@@ -241,7 +241,12 @@ class BoundedAdapter(BaseAdapter):
                 watchdog = _Watchdog(sock, total - (time.monotonic() - started))
                 conn.putrequest(request.method or "POST", target, skip_accept_encoding=True)
                 for name, value in request.headers.items():
-                    conn.putheader(name, value)
+                    if name.lower() not in ("accept-encoding", "connection"):
+                        conn.putheader(name, value)
+                # Only what read_bounded can decode, whatever codecs happen to be installed; and
+                # one connection per call, so the server may close it after answering.
+                conn.putheader("Accept-Encoding", "gzip, deflate")
+                conn.putheader("Connection", "close")
                 if self.expect_continue:
                     conn.putheader("Expect", "100-continue")
                     conn.endheaders()
