@@ -72,11 +72,12 @@ def check_source_file(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> None:
             f"{path}: file is {_megabytes(size)}, over the {_megabytes(max_bytes)} source limit"
         )
     if suffix in DOCX_SUFFIXES:
-        _check_zip(path, UNZIP_FACTOR * max_bytes)
+        _check_zip(path, UNZIP_FACTOR * max_bytes, max_bytes)
 
 
-def _check_zip(path: Path, max_unzipped: int) -> None:
-    """Refuse a zip bomb from its directory alone: member count and declared sizes.
+def _check_zip(path: Path, max_unzipped: int, max_xml: int) -> None:
+    """Refuse a zip bomb from its directory alone: member count and declared sizes, all
+    together (`max_unzipped`, images included) and of the XML that gets parsed (`max_xml`).
 
     zipfile stops a member at its declared size (and checks its CRC), so the declared sizes
     bound what inflating can produce.
@@ -93,6 +94,12 @@ def _check_zip(path: Path, max_unzipped: int) -> None:
         raise SourceError(
             f"{path}: unpacks to {_megabytes(inflated)}, over the "
             f"{_megabytes(max_unzipped)} limit for a Word file (a zip bomb?)"
+        )
+    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    if xml > max_xml:
+        raise SourceError(
+            f"{path}: its XML unpacks to {_megabytes(xml)}, over the {_megabytes(max_xml)} "
+            "limit for a Word file's text (a zip bomb?)"
         )
 
 

@@ -326,3 +326,9 @@ def test_a_pdf_stops_being_read_once_its_text_passes_the_limit(tmp_path: Path) -
         writer.write(handle)
     with pytest.raises(SourceError, match="over the 2,000-character source limit"):
         extract_text(path, max_chars=2000)
+
+
+def test_a_word_file_whose_xml_unpacks_past_the_file_limit_is_refused(tmp_path: Path) -> None:
+    path = _zip_bomb(tmp_path / "dense.docx", megabytes=60)
+    with pytest.raises(SourceError, match=r"its XML unpacks to 60\.0 MB"):
+        extract_text(path)
