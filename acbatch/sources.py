@@ -422,6 +422,12 @@ def html_language(html: str) -> str | None:
     return found.group(1) if found else None
 
 
+MAX_ARTICLE_HTML_CHARS = 1_000_000
+"""Larger pages skip the article extractor, whose time grows faster than the page (about 2 s
+at this size); article pages are far smaller, so those are dumps that the simple extractor
+reads in linear time."""
+
+
 def html_to_text(html: str) -> tuple[str | None, str]:
     """(page title, readable text) of an HTML page: its article without menus, banners, share
     buttons, comments or footers.
@@ -431,7 +437,7 @@ def html_to_text(html: str) -> tuple[str | None, str]:
     text block, or only <main>/<article> when the page marks them.
     """
     fallback_title, fallback_text = _simple_html_to_text(html)
-    article = _article(html)
+    article = _article(html) if len(html) <= MAX_ARTICLE_HTML_CHARS else None
     # On small or unusual pages trafilatura falls back to keeping everything, hidden text and
     # menus included: an article longer than the page's visible text is not an article.
     if article is None or len(article[1].split()) >= len(fallback_text.split()):

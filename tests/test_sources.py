@@ -332,3 +332,16 @@ def test_a_word_file_whose_xml_unpacks_past_the_file_limit_is_refused(tmp_path: 
     path = _zip_bomb(tmp_path / "dense.docx", megabytes=60)
     with pytest.raises(SourceError, match=r"its XML unpacks to 60\.0 MB"):
         extract_text(path)
+
+
+def test_a_huge_page_skips_the_article_extractor_and_stays_linear() -> None:
+    import time
+
+    from acbatch.sources import MAX_ARTICLE_HTML_CHARS
+
+    body = BLOG_PAGE.split("<body>")[1].split("</body>")[0]
+    page = "<html><body>" + body * (MAX_ARTICLE_HTML_CHARS // len(body) + 1) + "</body></html>"
+    started = time.monotonic()
+    _title, text = html_to_text(page)
+    assert time.monotonic() - started < 5.0
+    assert "Octopuses solve puzzles" in text
