@@ -80,6 +80,11 @@ def check_service(base_url: str | None) -> list[Check]:
             Check("api host", True, f"{host} answers"),
             Check("api key", True, "accepted (a read-only status call answered 101008)"),
         ]
+    except errors.UnusableApiKey as exc:
+        return [
+            Check("api host", True, "not contacted: the key cannot be sent", skipped=True),
+            Check("api key", False, str(exc), f"set {ENV_KEY} to the key exactly as issued"),
+        ]
     except errors.InvalidApiKey:
         return [
             Check("api host", True, f"{host} answers"),
@@ -189,7 +194,8 @@ def run_checks(ctx: Context, base_url: str | None) -> list[Check]:
     checks.append(project_check)
     checks += check_service(base_url)
     checks.append(check_synthesis())
-    if project is not None:
+    # Only a valid project's folders: an invalid one may point outside the project.
+    if project is not None and not project.errors:  # type: ignore[attr-defined]
         paths = project.config.paths  # type: ignore[attr-defined]
         host = resolve_api_settings(option_base_url=base_url).base_url
         checks.append(check_voices(project, host))

@@ -2,18 +2,32 @@
 
 A spec's `file` source is extracted here and sent to the API as plain text; the sandbox uses
 `html_to_text` for the web pages it fetches.
+
+Sources are bounded before anything is read: the file's size comes from its metadata, a Word
+file's members are measured from the zip directory before any is inflated, and the extracted
+text has its own limit, because that text is what the paid script step receives.
+`check_source_file` runs the cheap checks, so `validate` refuses what `run` would.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-MAX_SOURCE_BYTES = 50 * 1024 * 1024
+from acbatch.spec.schema import SHOW, field_default
+
+MAX_SOURCE_BYTES: int = field_default(SHOW, "api", "max_source_bytes")
 """Larger files are refused: far beyond what one episode can use, and slow to parse."""
+MAX_SOURCE_CHARS: int = field_default(SHOW, "api", "max_source_chars")
+"""Longest extracted text sent to the script step (about 150,000 words, a long book)."""
+UNZIP_FACTOR = 4
+"""A Word file's parts may unpack to this many times the file limit (checked before unpacking)."""
+MAX_ZIP_MEMBERS = 10_000
+HASH_CHUNK = 1 << 20
 
 TEXT_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -28,9 +42,19 @@ SUPPORTED_SUFFIXES = (
 class SourceError(Exception):
     """A source file that cannot be turned into text; the message names the file and why."""
 
+    def __init__(self, message: str) -> None:
+        from acbatch.redact import redact
 
-def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
-    """Readable plain text of a source file, paragraphs separated by blank lines."""
+        # File names come from specs, which a pull request may write: no terminal controls or
+        # bidi overrides reach the terminal through them.
+        super().__init__(redact(message))
+
+
+def check_source_file(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> None:
+    """The checks that need no reading: type, size from metadata, a Word file's zip directory.
+
+    Raises SourceError; fast for any file (a sparse 3 GB file is refused from its size alone).
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(SUPPORTED_SUFFIXES)
@@ -47,12 +71,59 @@ def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
         raise SourceError(
             f"{path}: file is {_megabytes(size)}, over the {_megabytes(max_bytes)} source limit"
         )
+    if suffix in DOCX_SUFFIXES:
+        _check_zip(path, UNZIP_FACTOR * max_bytes, max_bytes)
+
+
+def _check_zip(path: Path, max_unzipped: int, max_xml: int) -> None:
+    """Refuse a zip bomb from its directory alone: member count and declared sizes, all
+    together (`max_unzipped`, images included) and of the XML that gets parsed (`max_xml`).
+
+    zipfile stops a member at its declared size (and checks its CRC), so the declared sizes
+    bound what inflating can produce.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable Word .docx file ({exc})") from None
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise SourceError(f"{path}: a Word file with {len(members)} parts is not a document")
+    inflated = sum(member.file_size for member in members)
+    if inflated > max_unzipped:
+        raise SourceError(
+            f"{path}: unpacks to {_megabytes(inflated)}, over the "
+            f"{_megabytes(max_unzipped)} limit for a Word file (a zip bomb?)"
+        )
+    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    if xml > max_xml:
+        raise SourceError(
+            f"{path}: its XML unpacks to {_megabytes(xml)}, over the {_megabytes(max_xml)} "
+            "limit for a Word file's text (a zip bomb?)"
+        )
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 of a file, read in chunks: memory stays flat whatever the file's size."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extract_text(
+    path: Path, *, max_bytes: int = MAX_SOURCE_BYTES, max_chars: int = MAX_SOURCE_CHARS
+) -> str:
+    """Readable plain text of a source file, paragraphs separated by blank lines."""
+    check_source_file(path, max_bytes=max_bytes)
+    suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
-        text = _pdf_text(path)
+        text = _pdf_text(path, max_chars)
     elif suffix in DOCX_SUFFIXES:
         text = _docx_text(path)
     else:
-        raw = _decode(path, _read_bytes(path))
+        raw = _decode(path, _read_bytes(path, max_bytes))
         if suffix in MARKDOWN_SUFFIXES:
             text = markdown_to_text(raw)
         elif suffix in HTML_SUFFIXES:
@@ -60,21 +131,39 @@ def extract_text(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> str:
             text = body if not title or body.startswith(title) else f"{title}\n\n{body}"
         else:
             text = raw
+    if len(text) > 2 * max_chars:  # tidying only shrinks text: no need to tidy a giant
+        raise SourceError(_too_long(path, len(text), max_chars))
     text = _tidy(text)
     if not text:
         raise SourceError(f"{path}: contains no readable text")
+    if len(text) > max_chars:
+        raise SourceError(_too_long(path, len(text), max_chars))
     return text
 
 
+def _too_long(path: Path, length: int, limit: int) -> str:
+    return (
+        f"{path}: the extracted text has {length:,} characters, over the {limit:,}-character "
+        "source limit; split the source into several episodes"
+    )
+
+
 def _megabytes(size: int) -> str:
+    if size < 1048576:
+        return f"{size / 1024:.1f} KB"
     return f"{size / 1048576:.1f} MB"
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> bytes:
+    """The file's bytes, never more than `max_bytes` (it may have grown since it was checked)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise SourceError(f"{path}: file is over the {_megabytes(max_bytes)} source limit")
+    return data
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -322,8 +411,65 @@ def _collapse(parts: list[str]) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)", re.I
+)
+
+
+def html_language(html: str) -> str | None:
+    """The page's declared language (`<html lang>`), if any."""
+    found = _HTML_LANG.search(html[:65536])
+    return found.group(1) if found else None
+
+
+MAX_ARTICLE_HTML_CHARS = 1_000_000
+"""Larger pages skip the article extractor, whose time grows faster than the page (about 2 s
+at this size); article pages are far smaller, so those are dumps that the simple extractor
+reads in linear time."""
+
+
 def html_to_text(html: str) -> tuple[str | None, str]:
-    """(page title, readable text) of an HTML page, without scripts, styles or navigation.
+    """(page title, readable text) of an HTML page: its article without menus, banners, share
+    buttons, comments or footers.
+
+    The article is found by trafilatura, a maintained main-content extractor; when it finds
+    nothing (a page that is all list, say), the simpler extractor below keeps every visible
+    text block, or only <main>/<article> when the page marks them.
+    """
+    fallback_title, fallback_text = _simple_html_to_text(html)
+    article = _article(html) if len(html) <= MAX_ARTICLE_HTML_CHARS else None
+    # On small or unusual pages trafilatura falls back to keeping everything, hidden text and
+    # menus included: an article longer than the page's visible text is not an article.
+    if article is None or len(article[1].split()) >= len(fallback_text.split()):
+        return fallback_title, fallback_text
+    return fallback_title or article[0], article[1]
+
+
+def _article(html: str) -> tuple[str | None, str] | None:
+    try:
+        import trafilatura
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    try:
+        document = trafilatura.bare_extraction(
+            html,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=True,
+        )
+    except Exception:  # the extractor is best effort: any failure means "found nothing"
+        return None
+    text = getattr(document, "text", None) if document is not None else None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    title = getattr(document, "title", None)
+    # trafilatura ends each block with one line break; acbatch separates paragraphs by two.
+    text = _tidy(text.replace("\n", "\n\n"))
+    return (title.strip() if isinstance(title, str) and title.strip() else None), text
+
+
+def _simple_html_to_text(html: str) -> tuple[str | None, str]:
+    """(page title, readable text), without scripts, styles or navigation.
 
     When the page marks its content with <main> or <article>, only that content is kept.
     """
@@ -342,7 +488,7 @@ def html_to_text(html: str) -> tuple[str | None, str]:
 # PDF and Word
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_text(path: Path, max_chars: int = MAX_SOURCE_CHARS) -> str:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -355,7 +501,15 @@ def _pdf_text(path: Path) -> str:
                 raise SourceError(f"{path}: PDF is encrypted ({exc})") from None
             if not unlocked:
                 raise SourceError(f"{path}: PDF is password-protected; save an unlocked copy")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages: list[str] = []
+        length = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            length += len(pages[-1])
+            # Stop reading pages once the text is far past the limit (each stream's inflation
+            # is capped by pypdf itself).
+            if length > 2 * max_chars:
+                raise SourceError(_too_long(path, length, max_chars))
     except SourceError:
         raise
     except FileNotDecryptedError:

@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +23,9 @@ class Reply:
     partial: bool = False
     """Send headers and half the body, then close."""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Callable[[], Iterator[bytes]] | None = None
+    """Send the body piece by piece as this generator yields it, without a Content-Length, and
+    close the connection at its end: a trickle, an endless body, a compressed bomb."""
 
 
 @dataclass
@@ -62,6 +65,9 @@ class HostileServer:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if reply.stream is not None:
+                    self._stream(reply)
+                    return
                 payload = (
                     json.dumps(reply.body).encode() if isinstance(reply.body, dict) else reply.body
                 )
@@ -78,6 +84,22 @@ class HostileServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 self.wfile.write(payload)
+
+            def _stream(self, reply: Reply) -> None:
+                assert reply.stream is not None
+                self.close_connection = True
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Connection", "close")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    for piece in reply.stream():
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client hung up: what the limits are for
 
             do_POST = _handle
             do_GET = _handle

@@ -17,6 +17,7 @@ from acbatch.api.errors import (
     TaskNotFound,
     TransportError,
     UnknownApiCode,
+    UnusableApiKey,
 )
 from acbatch.api.settings import ApiSettingsResolved, resolve_api_settings
 
@@ -39,5 +40,6 @@ __all__ = [
     "TaskNotFound",
     "TransportError",
     "UnknownApiCode",
+    "UnusableApiKey",
     "resolve_api_settings",
 ]

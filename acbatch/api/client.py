@@ -5,9 +5,12 @@
     task = client.get_script(task_id)          # Task(status="waiting" | "success" | "failed")
     audio_id = client.create_audio(audio_request_from_script(task.data))
 
-Every call is a POST with a JSON body and the `api-key` header, over one pooled requests.Session,
-with a connect and a read timeout. Failures raise the typed exceptions in acbatch.api.errors;
-nothing is retried here.
+Every call is a POST with a JSON body and the `api-key` header. Each call is bounded: one
+wall-clock limit (the connect timeout plus the read timeout) covers connecting and the whole
+answer, the answer's body is capped while it is read (compressed and decoded), and no string in
+it may pass `max_field_chars`. Everything the client returns or raises has been through the
+sanitiser in acbatch.redact: no key in any spelling, no terminal controls, no lone surrogates.
+Failures raise the typed exceptions in acbatch.api.errors; nothing is retried here.
 """
 
 from __future__ import annotations
@@ -22,12 +25,23 @@ import requests
 
 from acbatch import __version__, codes
 from acbatch.api import errors
-from acbatch.api.transport import BodyNotSent, ExpectContinueAdapter, ResponseNotReceived
-from acbatch.redact import Secret, redact
+from acbatch.api.transport import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    AnswerLimits,
+    AnswerRefused,
+    BodyNotSent,
+    BoundedAdapter,
+    ExpectContinueAdapter,
+    ResponseNotReceived,
+    trust_api_host,
+)
+from acbatch.redact import Secret, clean_data, header_value_problem, redact
 
 USER_AGENT = f"acbatch/{__version__} (+https://pypi.org/project/acbatch/)"
 GLOBAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _CONNECT_CAUSES = ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError")
+DEFAULT_MAX_FIELD_CHARS = 2_000_000
+"""Longest string kept from an answer: far beyond any script, small enough for a state file."""
 
 # Fields of a successful task that later steps rely on, with their documented types.
 _SCRIPT_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -108,6 +122,25 @@ def _check_fields(
             )
 
 
+def _longest_string(value: Any, where: str = "data") -> tuple[int, str]:
+    """(length, location) of the longest string in decoded JSON, keys included."""
+    best = (0, where)
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if len(item) > best[0]:
+                best = (len(item), path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if len(key) > best[0]:
+                    best = (len(key), f"{path} key")
+                stack.append((child, f"{path}.{str(key)[:40]}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return best
+
+
 def check_global_id(value: object, endpoint: str) -> str:
     if not isinstance(value, str) or not GLOBAL_ID_PATTERN.match(value) or ".." in value:
         raise errors.InvalidResponse(
@@ -127,13 +160,22 @@ class PodcastClient:
         read_timeout: float = 60.0,
         session: requests.Session | None = None,
         on_request: RequestHook | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
     ) -> None:
+        """`read_timeout`: seconds for the whole answer once connected, not per byte."""
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self.base_url = base_url.rstrip("/")
+        trust_api_host(self.base_url)
         self.timeout = (connect_timeout, read_timeout)
+        self.max_field_chars = max_field_chars
+        self.limits = AnswerLimits(
+            total_seconds=connect_timeout + read_timeout, max_bytes=max_answer_bytes
+        )
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        create_adapter = ExpectContinueAdapter()
+        self.session.mount(self.base_url + "/", BoundedAdapter(self.limits))
+        create_adapter = ExpectContinueAdapter(limits=self.limits)
         for endpoint in codes.CREATE_ENDPOINTS:
             self.session.mount(self.base_url + endpoint, create_adapter)
         self.on_request = on_request
@@ -206,6 +248,9 @@ class PodcastClient:
     def _call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         is_create = endpoint in codes.CREATE_ENDPOINTS
         unknown: bool | None = None if is_create else True
+        problem = header_value_problem(self._key.reveal())
+        if problem is not None:
+            raise errors.UnusableApiKey(problem, endpoint=endpoint)
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -222,12 +267,16 @@ class PodcastClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
+        except AnswerRefused as exc:
+            raise errors.InvalidResponse(
+                f"{endpoint}: {exc}", endpoint=endpoint, processed=unknown
+            ) from None
         except requests.RequestException as exc:
             raise _classify_transport(exc, endpoint) from None
 
         try:
-            document = response.json()
-        except ValueError:
+            document = clean_data(json.loads(response.content))
+        except (ValueError, RecursionError):
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("code"), int):
             if response.status_code >= 300:
@@ -252,6 +301,14 @@ class PodcastClient:
         if not isinstance(data, dict):
             raise errors.InvalidResponse(
                 f"{endpoint} answered success without a data object",
+                endpoint=endpoint,
+                processed=unknown,
+            )
+        length, where = _longest_string(data)
+        if length > self.max_field_chars:
+            raise errors.InvalidResponse(
+                f"{endpoint} answered a {length}-character {where}, over the "
+                f"{self.max_field_chars}-character limit for a stored field",
                 endpoint=endpoint,
                 processed=unknown,
             )

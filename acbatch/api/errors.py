@@ -90,6 +90,18 @@ class InvalidApiKey(ApiCodeError):
     code = codes.INVALID_KEY
 
 
+class UnusableApiKey(InvalidApiKey):
+    """The key cannot be sent in an HTTP header at all: refused before any request leaves."""
+
+    def __init__(self, problem: str, *, endpoint: str = "") -> None:
+        ApiError.__init__(
+            self,
+            f"the API key cannot be sent: {problem}; check the value of AUDIOCLEANER_API_KEY",
+            endpoint=endpoint,
+        )
+        self.server_message = ""
+
+
 class RateLimited(ApiCodeError):
     code = codes.RATE_LIMITED
 
@@ -136,6 +148,11 @@ _EXCEPTION_BY_CODE: dict[int, type[ApiCodeError]] = {
 for _code, _cls in _EXCEPTION_BY_CODE.items():
     _cls.retryable = codes.RESPONSE_CODES[_code].retryable
     _cls.processed = codes.RESPONSE_CODES[_code].processed
+
+
+# Refused locally: provably not sent, and sending it again cannot help.
+UnusableApiKey.retryable = False
+UnusableApiKey.processed = False
 
 
 def error_for_code(code: int, message: str, endpoint: str) -> ApiCodeError:

@@ -1,4 +1,11 @@
-"""A requests transport for paid create calls that knows whether the server got the request.
+"""requests transports for the API: bounded in time and size, and, for paid creates, able to tell
+whether the server got the request.
+
+Every API call goes through `BoundedAdapter`: one wall-clock limit covers connecting, sending and
+the whole answer (a server trickling one byte every few seconds is cut off like a silent one), and
+the body is capped while it is read, both as received and after gzip/deflate decoding, so an
+endless or compressed-bomb answer costs at most the cap in memory.
+
 
 A create is paid work, so after a failure the runner must know whether the server could have acted.
 This adapter sends the headers with `Expect: 100-continue` and holds the body back until the server
@@ -10,10 +17,16 @@ as RFC 9110 section 10.1.1 allows, and later failures are then simply "unknown".
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import ipaddress
 import socket
 import ssl
+import threading
+import time
+import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
@@ -22,6 +35,17 @@ from requests.structures import CaseInsensitiveDict
 
 CONTINUE_WAIT_SECONDS = 3.0
 _MAX_INTERIM_HEAD = 8192
+_READ_CHUNK = 1 << 16
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AnswerLimits:
+    """What one API call may cost: seconds from connecting to the last byte, and body bytes
+    (as received and once decoded)."""
+
+    total_seconds: float = 70.0
+    max_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
 
 class BodyNotSent(requests.exceptions.ConnectionError):
@@ -30,6 +54,80 @@ class BodyNotSent(requests.exceptions.ConnectionError):
 
 class ResponseNotReceived(requests.exceptions.ConnectionError):
     """The body was sent but no complete response arrived: the outcome is unknown."""
+
+
+class AnswerRefused(requests.exceptions.RequestException):
+    """The answer's body cannot be taken: too large, or in an encoding acbatch does not read."""
+
+
+class AnswerTooLarge(AnswerRefused):
+    """The answer's body passed the size limit (as received or once decoded)."""
+
+
+class _Watchdog:
+    """Cuts a connection at its wall-clock deadline, whatever the reading thread is doing."""
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self.fired = False
+        self._sock = sock
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        # The plain socket's shutdown, also under TLS: it wakes a blocked recv at once.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _decoder(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-defined]
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise AnswerRefused(f"the answer uses an unsupported content encoding {encoding[:20]!r}")
+
+
+def read_bounded(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    """The body, decoded, refusing more than `max_bytes` received or decoded."""
+    decoder = _decoder(response.getheader("Content-Encoding") or "")
+    declared = response.getheader("Content-Length") or ""
+    if declared.strip().isdigit() and int(declared) > max_bytes:
+        raise AnswerTooLarge(
+            f"the answer declares {int(declared)} bytes, over the {max_bytes}-byte limit"
+        )
+    received = 0
+    body = bytearray()
+    while True:
+        chunk = response.read(_READ_CHUNK)
+        if not chunk:
+            if response.length:  # http.client returns a short body quietly
+                raise http.client.IncompleteRead(bytes(body), response.length)
+            break
+        received += len(chunk)
+        if received > max_bytes:
+            raise AnswerTooLarge(f"the answer is over the {max_bytes}-byte limit")
+        if decoder is None:
+            body += chunk
+            continue
+        try:
+            body += decoder.decompress(chunk, max_bytes - len(body) + 1)
+        except zlib.error as exc:
+            raise AnswerRefused(f"the answer's compressed body is damaged ({exc})") from None
+        if decoder.unconsumed_tail or len(body) > max_bytes:
+            raise AnswerTooLarge(f"the answer decompresses to over the {max_bytes}-byte limit")
+    if decoder is not None:
+        body += decoder.flush(max_bytes - len(body) + 1)
+        if len(body) > max_bytes:
+            raise AnswerTooLarge(f"the answer decompresses to over the {max_bytes}-byte limit")
+    return bytes(body)
 
 
 def _timeouts(timeout: object) -> tuple[float | None, float | None]:
@@ -62,12 +160,28 @@ def _consume_interim_response(sock: socket.socket) -> None:
             raise OSError("interim response head too long")
 
 
-class ExpectContinueAdapter(BaseAdapter):
-    def __init__(self, continue_wait: float = CONTINUE_WAIT_SECONDS) -> None:
+class BoundedAdapter(BaseAdapter):
+    """One connection per call, a wall-clock limit on all of it, and a capped body.
+
+    With `expect_continue` (paid creates) the headers go out with `Expect: 100-continue` and the
+    body is held back until the server says "100 Continue": a failure before that provably left
+    the request unprocessed (`BodyNotSent`); after it, the outcome is unknown
+    (`ResponseNotReceived`).
+    """
+
+    def __init__(
+        self,
+        limits: AnswerLimits | None = None,
+        *,
+        expect_continue: bool = False,
+        continue_wait: float = CONTINUE_WAIT_SECONDS,
+    ) -> None:
         super().__init__()
+        self.limits = limits or AnswerLimits()
+        self.expect_continue = expect_continue
         self.continue_wait = continue_wait
 
-    def close(self) -> None:  # nothing pooled: one connection per create
+    def close(self) -> None:  # nothing pooled: one connection per call
         pass
 
     def _connection(
@@ -103,8 +217,12 @@ class ExpectContinueAdapter(BaseAdapter):
         cert: object = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        started = time.monotonic()
+        total = self.limits.total_seconds
         url = request.url or ""
         connect_timeout, read_timeout = _timeouts(timeout)
+        if connect_timeout is not None:
+            connect_timeout = min(connect_timeout, total)
         parts = urlsplit(url)
         target = parts.path or "/"
         if parts.query:
@@ -114,32 +232,33 @@ class ExpectContinueAdapter(BaseAdapter):
             body = body.encode("utf-8")
 
         conn = self._connection(url, connect_timeout, verify)
+        watchdog: _Watchdog | None = None
         try:
             try:
                 conn.connect()
-                conn.putrequest(request.method or "POST", target, skip_accept_encoding=True)
-                for name, value in request.headers.items():
-                    conn.putheader(name, value)
-                conn.putheader("Expect", "100-continue")
-                conn.endheaders()
                 sock = conn.sock
                 assert sock is not None
-                sock.settimeout(self.continue_wait)
-                try:
-                    head = _peek(sock, 12)
-                except TimeoutError:
-                    head = None  # the server ignores Expect: send the body anyway
-                if head == b"":
-                    raise BodyNotSent("connection closed before the request body was sent")
-                body_needed = True
-                if head is not None:
-                    if head[9:12] == b"100":
-                        _consume_interim_response(sock)
-                    else:
-                        body_needed = False  # a final answer without our body: nothing acted
-            except BodyNotSent:
-                raise
+                watchdog = _Watchdog(sock, total - (time.monotonic() - started))
+                conn.putrequest(request.method or "POST", target, skip_accept_encoding=True)
+                for name, value in request.headers.items():
+                    if name.lower() not in ("accept-encoding", "connection"):
+                        conn.putheader(name, value)
+                # Only what read_bounded can decode, whatever codecs happen to be installed; and
+                # one connection per call, so the server may close it after answering.
+                conn.putheader("Accept-Encoding", "gzip, deflate")
+                conn.putheader("Connection", "close")
+                if self.expect_continue:
+                    conn.putheader("Expect", "100-continue")
+                    conn.endheaders()
+                    body_needed = self._await_continue(sock)
+                else:
+                    conn.endheaders()
+                    body_needed = True
             except (OSError, http.client.HTTPException) as exc:
+                if watchdog is not None and watchdog.fired:
+                    raise BodyNotSent(f"no answer within the {total:g}s limit") from None
+                if isinstance(exc, BodyNotSent):
+                    raise
                 raise BodyNotSent(f"request not sent: {exc}") from exc
 
             try:
@@ -147,12 +266,22 @@ class ExpectContinueAdapter(BaseAdapter):
                     sock.sendall(body)
                 sock.settimeout(read_timeout)
                 response = conn.getresponse()
-                content = response.read()
-            except TimeoutError as exc:
-                raise ResponseNotReceived(f"read timed out after sending: {exc}") from exc
+                content = read_bounded(response, self.limits.max_bytes)
+                if watchdog.fired:  # a body that ends at connection close ends quietly
+                    raise TimeoutError("cut off at the wall-clock limit")
+            except AnswerRefused:
+                raise
             except (OSError, http.client.HTTPException) as exc:
+                if watchdog.fired:
+                    raise ResponseNotReceived(
+                        f"no complete answer within the {total:g}s limit"
+                    ) from None
+                if isinstance(exc, TimeoutError):
+                    raise ResponseNotReceived(f"read timed out after sending: {exc}") from exc
                 raise ResponseNotReceived(f"connection lost after sending: {exc}") from exc
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             conn.close()
 
         result = requests.Response()
@@ -164,3 +293,93 @@ class ExpectContinueAdapter(BaseAdapter):
         result.request = request
         result.encoding = requests.utils.get_encoding_from_headers(result.headers)
         return result
+
+    def _await_continue(self, sock: socket.socket) -> bool:
+        """Whether to send the body: after "100 Continue", or when the server ignores Expect."""
+        sock.settimeout(self.continue_wait)
+        try:
+            head = _peek(sock, 12)
+        except TimeoutError:
+            return True  # the server ignores Expect: send the body anyway
+        if head == b"":
+            raise BodyNotSent("connection closed before the request body was sent")
+        if head[9:12] == b"100":
+            _consume_interim_response(sock)
+            return True
+        return False  # a final answer without our body: nothing acted
+
+
+def ExpectContinueAdapter(
+    continue_wait: float = CONTINUE_WAIT_SECONDS, limits: AnswerLimits | None = None
+) -> BoundedAdapter:
+    """The adapter for paid creates."""
+    return BoundedAdapter(limits, expect_continue=True, continue_wait=continue_wait)
+
+
+# -- where acbatch may connect ------------------------------------------------------------------
+
+_api_hosts: dict[str, int] = {}
+_api_address_kinds: dict[tuple[str, int], set[str]] = {}
+_kinds_lock = threading.Lock()
+
+
+def address_kind(address: str) -> str:
+    """'public', or which kind of non-public address this is (loopback, link-local, private...)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_private or ip.is_reserved or not ip.is_global:
+        return "private"
+    return "public"
+
+
+def resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise OSError(f"cannot resolve {host!r}: {exc}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def trust_api_host(base_url: str) -> None:
+    """The API lives at `base_url`: when that is a non-public address (the sandbox on loopback,
+    a test server on a private network), files may be fetched from addresses of the same kind.
+    Resolved only when a fetch needs to know."""
+    parts = urlsplit(base_url)
+    if parts.hostname:
+        with _kinds_lock:
+            _api_hosts[parts.hostname] = parts.port or 443
+
+
+def _allowed_kinds() -> set[str]:
+    allowed = {"public"}
+    with _kinds_lock:
+        hosts = list(_api_hosts.items())
+    for host, port in hosts:
+        known = _api_address_kinds.get((host, port))
+        if known is None:
+            try:
+                known = {address_kind(address) for address in resolve(host, port)}
+            except (OSError, ValueError):
+                continue
+            _api_address_kinds[(host, port)] = known
+        allowed |= known
+    return allowed
+
+
+def refused_address(addresses: list[str]) -> str | None:
+    """The first address a fetch must not connect to, with why, or None when all are fine."""
+    allowed = _allowed_kinds()
+    for address in addresses:
+        kind = address_kind(address)
+        if kind not in allowed:
+            return f"{address} is a {kind} address"
+    return None

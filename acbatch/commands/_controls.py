@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import click
+
 from acbatch.commands._common import load_valid_project
 from acbatch.commands.plan import show_plan
 from acbatch.commands.run import execute
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 from acbatch.runner.session import RunRequest, workspace
+
+no_render_option = click.option(
+    "--no-render", is_flag=True, help="Skip notes, transcripts and the feed."
+)
 
 
 def control(
@@ -18,9 +24,10 @@ def control(
     sandbox: bool,
     base_url: str | None,
     as_json: bool,
+    render: bool = True,
 ) -> None:
     words = {episode_id: word for episode_id in ids}
-    request = RunRequest(ids=ids, sandbox=sandbox, base_url=base_url, words=words)
+    request = RunRequest(ids=ids, sandbox=sandbox, base_url=base_url, words=words, render=render)
     if not as_json:
         project = workspace(load_valid_project(ctx), sandbox)
         show_plan(project, request, None, as_json=False, words=words)

@@ -6,7 +6,7 @@ import click
 
 from acbatch.api.client import GLOBAL_ID_PATTERN
 from acbatch.commands._common import json_option, sandbox_option
-from acbatch.commands._controls import control
+from acbatch.commands._controls import control, no_render_option
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 
@@ -17,6 +17,7 @@ from acbatch.runner.decide import Word
 @click.option("--audio-task", metavar="GID", help="The audio task id you found.")
 @sandbox_option
 @click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
+@no_render_option
 @json_option
 @click.pass_obj
 def command(
@@ -26,6 +27,7 @@ def command(
     audio_task: str | None,
     sandbox: bool,
     base_url: str | None,
+    no_render: bool,
     as_json: bool,
 ) -> None:
     """Adopt the task id of an `uncertain` episode's create, then poll it (no new create).
@@ -45,4 +47,12 @@ def command(
     if not GLOBAL_ID_PATTERN.match(task):
         raise click.BadParameter(f"{task!r} is not a task id", param_hint=f"--{step}-task")
     word = Word(adopt=(step, task))
-    control(ctx, (episode_id,), word, sandbox=sandbox, base_url=base_url, as_json=as_json)
+    control(
+        ctx,
+        (episode_id,),
+        word,
+        sandbox=sandbox,
+        base_url=base_url,
+        as_json=as_json,
+        render=not no_render,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from acbatch.commands._common import json_option, sandbox_option
-from acbatch.commands._controls import control
+from acbatch.commands._controls import control, no_render_option
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 
@@ -15,6 +15,7 @@ from acbatch.runner.decide import Word
 @click.option("--audio-only", is_flag=True, help="Keep the script; make new audio from it.")
 @sandbox_option
 @click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
+@no_render_option
 @json_option
 @click.pass_obj
 def command(
@@ -23,6 +24,7 @@ def command(
     audio_only: bool,
     sandbox: bool,
     base_url: str | None,
+    no_render: bool,
     as_json: bool,
 ) -> None:
     """Force new paid creates for each episode ID: both steps, or only the audio.
@@ -35,4 +37,6 @@ def command(
       acbatch redo tide-pools --audio-only
     """
     word = Word(redo="audio" if audio_only else "all")
-    control(ctx, ids, word, sandbox=sandbox, base_url=base_url, as_json=as_json)
+    control(
+        ctx, ids, word, sandbox=sandbox, base_url=base_url, as_json=as_json, render=not no_render
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from acbatch.commands._common import json_option, sandbox_option
-from acbatch.commands._controls import control
+from acbatch.commands._controls import control, no_render_option
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 
@@ -14,10 +14,16 @@ from acbatch.runner.decide import Word
 @click.argument("ids", nargs=-1, required=True)
 @sandbox_option
 @click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
+@no_render_option
 @json_option
 @click.pass_obj
 def command(
-    ctx: Context, ids: tuple[str, ...], sandbox: bool, base_url: str | None, as_json: bool
+    ctx: Context,
+    ids: tuple[str, ...],
+    sandbox: bool,
+    base_url: str | None,
+    no_render: bool,
+    as_json: bool,
 ) -> None:
     """Retry each failed, lost or audio_lost episode ID now, past api.max_attempts.
 
@@ -29,4 +35,12 @@ def command(
     Example:
       acbatch retry tide-pools
     """
-    control(ctx, ids, Word(retry=True), sandbox=sandbox, base_url=base_url, as_json=as_json)
+    control(
+        ctx,
+        ids,
+        Word(retry=True),
+        sandbox=sandbox,
+        base_url=base_url,
+        as_json=as_json,
+        render=not no_render,
+    )

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from acbatch.publish.errors import ArtworkError
 from acbatch.publish.feedurls import ARTWORK_EXTENSIONS, names_artwork_file
-from acbatch.publish.files import same_content
+from acbatch.publish.files import same_content, write_atomic
 from acbatch.publish.id3 import Artwork
 from acbatch.publish.text import join_url, safe_http_url
 
@@ -176,8 +175,7 @@ def publish_show_image(
     target = output / source.name
     copied = target.resolve() != source and not same_content(target, artwork.data)
     if copied:
-        output.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        write_atomic(target, artwork.data)
     digest = hashlib.sha256(artwork.data).hexdigest()
     return PublishedImage(
         url=join_url(base_url, source.name),

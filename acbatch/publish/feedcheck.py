@@ -1292,25 +1292,38 @@ def errors(problems: Iterable[FeedProblem]) -> list[FeedProblem]:
     return [p for p in problems if p.severity == ERROR]
 
 
-def fetch_feed(url: str, *, timeout: float = 30.0, max_bytes: int = 50 * 1024 * 1024) -> bytes:
-    """Download a feed over http(s) (bounded in time and size)."""
+FETCH_SECONDS = 30.0
+"""Wall-clock limit on fetching a feed for `feed check`, per request (redirects: at most 5)."""
+FETCH_MAX_BYTES = 50 * 1024 * 1024
+
+
+def fetch_feed(
+    url: str, *, timeout: float = FETCH_SECONDS, max_bytes: int = FETCH_MAX_BYTES
+) -> bytes:
+    """Download a feed over http(s): each request ends within `timeout` seconds from connecting
+    to the last byte (a server trickling bytes is cut off), and the body, compressed or
+    decoded, may not pass `max_bytes`."""
     import requests
 
+    from acbatch.api.transport import AnswerLimits, AnswerRefused, AnswerTooLarge, BoundedAdapter
     from acbatch.errors import UserError
 
     if not _is_http_url(url):
         raise UserError(f"'{url}' is not an http(s) URL")
-    try:
-        with requests.get(url, timeout=(10.0, timeout), stream=True) as response:
-            if response.status_code != 200:
-                raise UserError(f"{url}: HTTP {response.status_code} {response.reason}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise UserError(f"{url}: the feed is larger than {max_bytes} bytes")
-                chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise UserError(f"{url}: could not fetch the feed ({exc.__class__.__name__})") from exc
-    return b"".join(chunks)
+    adapter = BoundedAdapter(AnswerLimits(total_seconds=timeout, max_bytes=max_bytes))
+    with requests.Session() as session:
+        session.max_redirects = 5
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        try:
+            response = session.get(url, timeout=(min(10.0, timeout), timeout))
+        except AnswerTooLarge:
+            raise UserError(f"{url}: the feed is larger than {max_bytes} bytes") from None
+        except AnswerRefused as exc:
+            raise UserError(f"{url}: {exc}") from None
+        except requests.RequestException as exc:
+            detail = str(exc) if "limit" in str(exc) else exc.__class__.__name__
+            raise UserError(f"{url}: could not fetch the feed ({detail})") from None
+    if response.status_code != 200:
+        raise UserError(f"{url}: HTTP {response.status_code} {response.reason}")
+    return response.content

@@ -2,6 +2,12 @@
 
 HTML and XML templates autoescape every value; Markdown templates escape every value for
 Markdown. Values already marked safe (markupsafe.Markup) pass through untouched.
+
+Templates are not trusted code: a pull request may change them, and CI renders pull requests.
+So every template renders in Jinja's immutable sandbox (no access to Python internals such as
+`__class__` or `__globals__`, no calls that change data, the show's values only), and the
+project's templates are read only from regular files inside the templates folder: a template
+that is a symbolic link leading elsewhere is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from acbatch.publish.errors import TemplateError
 from acbatch.publish.text import cdata, clock, markdown_escape, quote_relpath
@@ -29,6 +36,25 @@ def _autoescape(name: str | None) -> bool:
     return base.lower().endswith(_ESCAPED_SUFFIXES)
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """The project's templates folder, never a file outside it (through a link or `..`)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder))
+        self.folder = folder.resolve()
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.folder):
+            raise TemplateError(
+                f"{filename}: the template leads outside the templates folder through a "
+                "symbolic link; templates must be regular files inside it"
+            )
+        return source, filename, uptodate
+
+
 class Templates:
     """Loads a template by name from the override folder or the package, and renders it."""
 
@@ -36,7 +62,7 @@ class Templates:
         loaders: list[jinja2.BaseLoader] = []
         self.override_dir = override_dir
         if override_dir is not None and override_dir.is_dir():
-            loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+            loaders.append(_ConfinedLoader(override_dir))
         loaders.append(jinja2.PackageLoader(BUILTIN_PACKAGE, BUILTIN_FOLDER))
         loader = jinja2.ChoiceLoader(loaders)
         self._renderers: dict[str, Callable[[dict[str, Any]], str]] = {}
@@ -48,8 +74,10 @@ class Templates:
             "lstrip_blocks": True,
         }
         # View values are cleaned (XML-legal) when views are built, so markup needs no finalize.
-        self.markup_env = jinja2.Environment(autoescape=_autoescape, **common)
-        self.markdown_env = jinja2.Environment(autoescape=False, finalize=markdown_escape, **common)
+        self.markup_env = ImmutableSandboxedEnvironment(autoescape=_autoescape, **common)
+        self.markdown_env = ImmutableSandboxedEnvironment(
+            autoescape=False, finalize=markdown_escape, **common
+        )
         for env in (self.markup_env, self.markdown_env):
             env.filters["clock"] = clock
             env.filters["cdata"] = cdata

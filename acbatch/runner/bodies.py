@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from acbatch import codes
-from acbatch.spec.model import Episode
+from acbatch.spec.model import Episode, Source
 from acbatch.voices import VoiceCatalog
 
 
@@ -23,11 +23,19 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def source_limits(source: Source) -> dict[str, int]:
+    """acbatch.yaml's limits for a `file:` source, as extract_text's keyword arguments."""
+    limits = {"max_bytes": source.max_bytes, "max_chars": source.max_chars}
+    return {name: value for name, value in limits.items() if value is not None}
+
+
 def _source_identity(episode: Episode) -> dict[str, str]:
     source = episode.source
     if source.kind == "file" and source.path is not None:
+        from acbatch.sources import file_fingerprint
+
         try:
-            content = hashlib.sha256(source.path.read_bytes()).hexdigest()
+            content = file_fingerprint(source.path)
         except OSError:
             content = "unreadable"
         return {"file": source.value, "sha256": content}
@@ -115,7 +123,7 @@ def script_request(episode: Episode) -> dict[str, Any]:
         from acbatch.sources import extract_text
 
         assert source.path is not None
-        body["text"] = extract_text(source.path)
+        body["text"] = extract_text(source.path, **source_limits(source))
     else:
         body["url"] = source.value
     return body
@@ -128,15 +136,119 @@ def _resolve_voice(ref: int | str, catalog: VoiceCatalog | None) -> str:
     return str(ref)
 
 
+class ReplacementError(ValueError):
+    """A replace rule's pattern that the non-backtracking engine cannot run, or one that
+    backtracks catastrophically in the usual engines."""
+
+
+def compile_find(rule: dict[str, Any]) -> Any:
+    """The rule's pattern for RE2, a linear-time engine: no input can make it hang."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = not rule.get("ignore_case")
+    pattern = rule["find"] if rule.get("regex") else re2.escape(rule["find"])
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ReplacementError(
+            f"the pattern cannot be used ({detail}); back-references and look-around are not "
+            "supported"
+        ) from None
+
+
+def catastrophic_backtracking(pattern: str) -> str | None:
+    """The part of `pattern` that backtracks exponentially in backtracking engines (a repeated
+    group holding an unbounded repeat, like `(a+)+`), or None."""
+    try:
+        import re._parser as sre_parse  # type: ignore[import-not-found]
+    except ImportError:  # Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None  # RE2 reports what is wrong with it
+    repeats = (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT)
+    anchors = (sre_parse.AT,)
+
+    def can_be_empty(op: Any, argument: Any) -> bool:
+        if op in repeats:
+            return argument[0] == 0 or all(can_be_empty(*item) for item in argument[2])
+        if op == sre_parse.SUBPATTERN:
+            return all(can_be_empty(*item) for item in argument[-1])
+        if op == sre_parse.BRANCH:
+            return any(all(can_be_empty(*item) for item in branch) for branch in argument[1])
+        return op in anchors
+
+    def ambiguous(items: Any) -> bool:
+        """Can one stretch of text be split between repeats of `items` in many ways? True
+        when `items` is, apart from parts that may match nothing and other repeats, a repeat
+        of its own."""
+        items = list(items)
+        for index, (op, argument) in enumerate(items):
+            others = items[:index] + items[index + 1 :]
+            if not all(other in repeats or can_be_empty(other, arg) for other, arg in others):
+                continue
+            if op in repeats and argument[1] > 1:
+                return True
+            if op == sre_parse.SUBPATTERN and ambiguous(argument[-1]):
+                return True
+            if op == sre_parse.BRANCH and any(ambiguous(branch) for branch in argument[1]):
+                return True
+        return False
+
+    def find(items: Any) -> bool:
+        for op, argument in items:
+            if op in repeats:
+                _low, high, body = argument
+                if (high == sre_parse.MAXREPEAT and ambiguous(body)) or find(body):
+                    return True
+            elif op == sre_parse.SUBPATTERN:
+                if find(argument[-1]):
+                    return True
+            elif op == sre_parse.BRANCH and any(find(branch) for branch in argument[1]):
+                return True
+        return False
+
+    return "a repeated group that itself holds a repeat" if find(parsed) else None
+
+
+def _with_case_of(matched: str, replacement: str) -> str:
+    """`replacement` in the case of the text it replaces: ALL CAPS stays all caps, a leading
+    capital stays a leading capital; otherwise the replacement as written."""
+    letters = [char for char in matched if char.isalpha()]
+    if not letters or not replacement:
+        return replacement
+    if len(letters) > 1 and all(char.isupper() for char in letters):
+        return replacement.upper()
+    if letters[0].isupper():
+        first = next((i for i, char in enumerate(replacement) if char.isalpha()), None)
+        if first is not None:
+            return replacement[:first] + replacement[first].upper() + replacement[first + 1 :]
+    return replacement
+
+
 def apply_replacements(text: str, rules: list[dict[str, Any]]) -> str:
+    """Apply `overrides.replace` rules in order, with RE2 (linear time, whatever the input).
+
+    With `ignore_case`, the replacement takes the case of what it replaces ("Octopus" ->
+    "Octopodes", "OCTOPUS" -> "OCTOPODES") unless the rule says `keep_case: false`.
+    """
     for rule in rules:
-        flags = re.IGNORECASE if rule.get("ignore_case") else 0
-        pattern = rule["find"] if rule.get("regex") else re.escape(rule["find"])
-        if rule.get("regex"):
-            text = re.sub(pattern, rule["replace"], text, flags=flags)
-        else:
-            literal = str(rule["replace"])
-            text = re.sub(pattern, lambda _match, value=literal: value, text, flags=flags)
+        pattern = compile_find(rule)
+        regex = bool(rule.get("regex"))
+        replacement = str(rule["replace"])
+        keep_case = bool(rule.get("ignore_case")) and rule.get("keep_case", True) is not False
+
+        def substitute(
+            match: Any, replacement: str = replacement, regex: bool = regex, keep: bool = keep_case
+        ) -> str:
+            value = match.expand(replacement) if regex else replacement
+            return _with_case_of(match.group(0), value) if keep else value
+
+        text = pattern.sub(substitute, text)
     return text
 
 

@@ -1,18 +1,30 @@
-"""Fetching the finished audio: streamed, checked, and only then renamed into output/."""
+"""Fetching the finished audio: streamed, checked, and only then renamed into output/.
+
+A download is bounded like an API call: one wall-clock limit covers connecting, the headers and
+the whole body (a host trickling a byte every few seconds is cut off at the limit), the size is
+capped while reading, and no connection is made to a loopback, link-local or private address
+unless the API itself lives at such an address (the sandbox), checked again after every redirect.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import http.client
 import os
+import socket
+import ssl
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
 from acbatch import __version__
+from acbatch.api.settings import ENV_BASE
+from acbatch.api.transport import _Watchdog, refused_address, resolve, trust_api_host
+from acbatch.redact import redact
 from acbatch.runner.failpoints import failpoint
 
 ACCEPTED_TYPES = (
@@ -26,13 +38,15 @@ ACCEPTED_TYPES = (
 )
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
+DEFAULT_DOWNLOAD_SECONDS = 900.0
+"""Wall-clock limit on one download attempt (connect, headers, whole body)."""
 
 
 class DownloadError(Exception):
     """The audio could not be fetched or is not an MP3; `retryable` when trying again may help."""
 
     def __init__(self, message: str, retryable: bool = False) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.retryable = retryable
 
 
@@ -48,6 +62,84 @@ def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise DownloadError(f"refusing to download audio from a non-http(s) URL: {url[:100]!r}")
+
+
+@dataclass(frozen=True)
+class _Budget:
+    seconds: float
+    deadline: float
+    connect_timeout: float
+    read_timeout: float
+
+    def late(self) -> str:
+        # Not retried within the run: a host this slow rarely recovers in seconds.
+        return f"the audio did not arrive within the {self.seconds:g}s limit; the next run retries"
+
+
+def _open(
+    url: str, budget: _Budget
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, _Watchdog]:
+    """Connect to an address that passed the policy (the very address checked, so a second DNS
+    answer cannot swap it), send the GET and read the headers under the watchdog."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    secure = parts.scheme.lower() == "https"
+    port = parts.port or (443 if secure else 80)
+    try:
+        addresses = resolve(host, port)
+    except OSError as exc:
+        raise DownloadError(f"could not fetch the audio: {exc}", retryable=True) from None
+    refused = refused_address(addresses)
+    if refused is not None:
+        raise DownloadError(
+            f"refusing to download audio from {host}: {refused} (only the API's own kind of "
+            "address may serve files)"
+        )
+    remaining = budget.deadline - time.monotonic()
+    if remaining <= 0:
+        raise DownloadError(budget.late())
+    try:
+        sock = socket.create_connection(
+            (addresses[0], port), timeout=min(budget.connect_timeout, remaining)
+        )
+    except OSError as exc:
+        raise DownloadError(f"could not connect to {host}: {exc}", retryable=True) from None
+    conn: http.client.HTTPConnection
+    if secure:
+        context = ssl.create_default_context()
+        with contextlib.suppress(ImportError):
+            import certifi
+
+            context.load_verify_locations(certifi.where())
+        try:
+            sock.settimeout(
+                max(0.001, min(budget.read_timeout, budget.deadline - time.monotonic()))
+            )
+            sock = context.wrap_socket(sock, server_hostname=host)
+        except OSError as exc:
+            sock.close()
+            raise DownloadError(f"could not connect to {host}: {exc}", retryable=True) from None
+        conn = http.client.HTTPSConnection(host, port, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port)
+    # Made after the TLS wrap: wrapping takes the socket's descriptor over.
+    watchdog = _Watchdog(sock, budget.deadline - time.monotonic())
+    try:
+        sock.settimeout(budget.read_timeout)
+        conn.sock = sock
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.putrequest("GET", target, skip_accept_encoding=True)
+        conn.putheader("User-Agent", f"acbatch/{__version__}")
+        conn.putheader("Accept-Encoding", "identity")
+        conn.endheaders()
+        response = conn.getresponse()
+    except (OSError, http.client.HTTPException) as exc:
+        watchdog.cancel()
+        sock.close()
+        if watchdog.fired:
+            raise DownloadError(budget.late()) from None
+        raise DownloadError(f"could not fetch the audio: {exc}", retryable=True) from None
+    return conn, response, watchdog
 
 
 def measure_mp3(path: Path) -> float:
@@ -70,45 +162,61 @@ def download_audio(
     *,
     max_bytes: int,
     timeout: tuple[float, float] = (10.0, 60.0),
-    session: requests.Session | None = None,
+    deadline_seconds: float = DEFAULT_DOWNLOAD_SECONDS,
+    api_base_url: str | None = None,
 ) -> DownloadedAudio:
     """Stream `url` to a temporary file beside `destination`, verify it, then rename it in.
 
-    No API key is ever sent: the audio host is not the API.
+    No API key is ever sent: the audio host is not the API. `deadline_seconds` bounds the whole
+    attempt, redirects included. `api_base_url`: where the API lives (see trust_api_host).
     """
-    http = session or requests.Session()
-    headers = {"User-Agent": f"acbatch/{__version__}"}
+    # The API's address decides which addresses may serve files. A run that only downloads
+    # never makes an API client (which registers it), so the environment's API host counts too.
+    for base in (api_base_url, os.environ.get(ENV_BASE)):
+        if base:
+            trust_api_host(base)
+    budget = _Budget(deadline_seconds, time.monotonic() + deadline_seconds, timeout[0], timeout[1])
+    try:
+        return _download(url, destination, max_bytes, budget)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        from acbatch.publish.files import write_failure
+
+        raise DownloadError(str(write_failure(destination.parent, exc))) from None
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _download(url: str, destination: Path, max_bytes: int, budget: _Budget) -> DownloadedAudio:
     destination.parent.mkdir(parents=True, exist_ok=True)
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         _check_url(current)
-        try:
-            response = http.get(
-                current, stream=True, timeout=timeout, headers=headers, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            raise DownloadError(f"could not fetch the audio: {exc}", retryable=True) from None
-        if response.is_redirect and response.headers.get("Location"):
-            current = urljoin(current, response.headers["Location"])
-            response.close()
+        conn, response, watchdog = _open(current, budget)
+        location = response.getheader("Location")
+        if response.status in (301, 302, 303, 307, 308) and location:
+            watchdog.cancel()
+            conn.close()
+            current = urljoin(current, location)
             continue
         break
     else:
         raise DownloadError("too many redirects while fetching the audio")
 
-    with response:
-        if response.status_code >= 400:
+    try:
+        if response.status >= 400:
             raise DownloadError(
-                f"the audio URL answered HTTP {response.status_code}",
-                retryable=response.status_code >= 500 or response.status_code == 429,
+                f"the audio URL answered HTTP {response.status}",
+                retryable=response.status >= 500 or response.status == 429,
             )
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
         if content_type and content_type not in ACCEPTED_TYPES:
-            raise DownloadError(f"the audio URL served {content_type!r}, not MPEG audio")
-        declared = response.headers.get("Content-Length", "")
+            raise DownloadError(f"the audio URL served {content_type[:60]!r}, not MPEG audio")
+        declared = (response.getheader("Content-Length") or "").strip()
         if declared.isdigit() and int(declared) > max_bytes:
             raise DownloadError(f"the audio is {int(declared)} bytes, over the {max_bytes} limit")
-
         fd, temporary_name = tempfile.mkstemp(
             prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
         )
@@ -118,16 +226,25 @@ def download_audio(
             size = 0
             with os.fdopen(fd, "wb") as handle:
                 try:
-                    for chunk in response.iter_content(CHUNK):
+                    while chunk := response.read1(CHUNK):
                         size += len(chunk)
                         if size > max_bytes:
                             raise DownloadError(f"the audio is over the {max_bytes}-byte limit")
                         digest.update(chunk)
                         handle.write(chunk)
-                except requests.RequestException as exc:
+                    if response.length:
+                        raise http.client.IncompleteRead(b"", response.length)
+                    if watchdog.fired:  # a body that ends at connection close ends quietly
+                        raise TimeoutError("cut off at the wall-clock limit")
+                except (OSError, http.client.HTTPException) as exc:
+                    if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+                        raise  # the disk, not the network: reported as such
+                    if watchdog.fired:
+                        raise DownloadError(budget.late()) from None
                     raise DownloadError(f"the download broke off: {exc}", retryable=True) from None
                 handle.flush()
                 os.fsync(handle.fileno())
+            watchdog.cancel()
             if size == 0:
                 raise DownloadError("the audio URL returned an empty body", retryable=True)
             duration = measure_mp3(temporary)
@@ -142,4 +259,7 @@ def download_audio(
             with contextlib.suppress(OSError):
                 temporary.unlink()
             raise
+    finally:
+        watchdog.cancel()
+        conn.close()
     return DownloadedAudio(destination, size, digest.hexdigest(), duration)

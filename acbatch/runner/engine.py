@@ -197,6 +197,8 @@ class RunOptions:
     poll_max_interval: float = 30.0
     deadline: float = 3600.0
     download_max_bytes: int = 500 * 1024 * 1024
+    download_seconds: float = 900.0
+    """Wall-clock limit of one download attempt (api.timeouts.download)."""
     timeouts: tuple[float, float] = (10.0, 60.0)
     seed: int | None = None
 
@@ -258,9 +260,11 @@ class Runner:
         catalog: VoiceCatalog | None = None,
         report: Reporter | None = None,
         locate_audio: Callable[[str], str] | None = None,
+        api_base_url: str | None = None,
     ) -> None:
         self.project = project
         self.locate_audio = locate_audio or (lambda url: url)
+        self.api_base_url = api_base_url
         self.store = store
         self._client_source = client
         # A factory is called when the first episode needs the API; a client is used as is.
@@ -859,6 +863,8 @@ class Runner:
                     destination,
                     max_bytes=self.options.download_max_bytes,
                     timeout=self.options.timeouts,
+                    deadline_seconds=self.options.download_seconds,
+                    api_base_url=self.api_base_url,
                 )
             except DownloadError as exc:
                 if exc.retryable and attempt < DOWNLOAD_RETRIES and not self.stop.is_set():

@@ -183,6 +183,9 @@ class Service:
     """How a run reaches the API: a client factory, and where downloads of its audio go."""
 
     factory: Callable[[], PodcastClient | None]
+    base_url: str
+    """The API's address: downloads may come from its kind of address (loopback for the
+    sandbox), never from other private or link-local ones."""
     locate_audio: Callable[[str], str] | None = None
     """Maps a stored file_url to where it is served now (a restarted sandbox's new port)."""
 
@@ -215,8 +218,14 @@ def _service(project: Project, request: RunRequest) -> Iterator[Service]:
             sys.stderr.write(f"{BANNER}\nacbatch sandbox listening on {sandbox.url}\n")
             yield Service(
                 lambda: PodcastClient(
-                    SANDBOX_KEY, sandbox.url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+                    SANDBOX_KEY,
+                    sandbox.url,
+                    connect_timeout=timeouts[0],
+                    read_timeout=timeouts[1],
+                    max_answer_bytes=api.max_answer_bytes,
+                    max_field_chars=api.max_field_chars,
                 ),
+                sandbox.url,
                 lambda url: rebase_file_url(url, sandbox.url),
             )
         return
@@ -231,10 +240,15 @@ def _service(project: Project, request: RunRequest) -> Iterator[Service]:
         if settings.key is None:
             return None
         return PodcastClient(
-            settings.key, settings.base_url, connect_timeout=timeouts[0], read_timeout=timeouts[1]
+            settings.key,
+            settings.base_url,
+            connect_timeout=timeouts[0],
+            read_timeout=timeouts[1],
+            max_answer_bytes=api.max_answer_bytes,
+            max_field_chars=api.max_field_chars,
         )
 
-    yield Service(factory)
+    yield Service(factory, service_for(project, request))
 
 
 def refuse_sandbox_voices(project: Project, episodes: list[Episode]) -> None:
@@ -280,6 +294,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         poll_max_interval=api.polling.max_interval,
         deadline=request.deadline if request.deadline is not None else api.polling.deadline,
         download_max_bytes=api.download_max_bytes,
+        download_seconds=api.timeouts.download,
         timeouts=(api.timeouts.connect, api.timeouts.read),
         seed=request.seed,
     )
@@ -299,6 +314,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
             catalog=catalog,
             report=report,
             locate_audio=service.locate_audio,
+            api_base_url=service.base_url,
         )
         with cancel_on_signals(runner, enabled=request.handle_signals):
             summary = runner.run(episodes)

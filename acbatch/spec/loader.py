@@ -201,6 +201,8 @@ class _ConfigRead:
     """False when acbatch.yaml could not be read: required-field checks are skipped."""
     source: bytes | None = None
     """acbatch.yaml's bytes, when it could be read."""
+    outside_allowed: bool = False
+    """`paths.dangerously_allow_outside_project: true`: folders and artwork may be anywhere."""
 
 
 def _config_file(config_path: Path) -> Path:
@@ -248,6 +250,13 @@ def _read_config(path: Path) -> _ConfigRead:
             else:
                 known = False
     read = _ConfigRead(path, root, _best_effort_config(data, path, root), document, problems)
+    read.outside_allowed = _section(data, "paths").get(OUTSIDE_OPT_OUT) is True
+    if read.config.api.base_url:
+        from acbatch.api.transport import trust_api_host
+
+        # An API on a private network may serve its files from there (see SECURITY.md).
+        trust_api_host(read.config.api.base_url)
+    problems += _confinement_problems(read, data)
     read.defaults_known = known
     read.source = source
     defaults = data.get("defaults")
@@ -305,6 +314,7 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         timeouts=Timeouts(
             connect=_number(timeouts, "connect", api_defaults["timeouts"]["connect"]),
             read=_number(timeouts, "read", api_defaults["timeouts"]["read"]),
+            download=_number(timeouts, "download", api_defaults["timeouts"]["download"]),
         ),
         polling=Polling(
             initial=_number(polling, "initial", api_defaults["polling"]["initial"]),
@@ -318,6 +328,18 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         max_attempts=_number(api, "max_attempts", api_defaults["max_attempts"], integer=True),
         budget_monthly=_number(budget, "monthly", None, integer=True),
         budget_total=_number(budget, "total", None, integer=True),
+        max_answer_bytes=_number(
+            api, "max_answer_bytes", api_defaults["max_answer_bytes"], integer=True
+        ),
+        max_field_chars=_number(
+            api, "max_field_chars", api_defaults["max_field_chars"], integer=True
+        ),
+        max_source_bytes=_number(
+            api, "max_source_bytes", api_defaults["max_source_bytes"], integer=True
+        ),
+        max_source_chars=_number(
+            api, "max_source_chars", api_defaults["max_source_chars"], integer=True
+        ),
     )
 
     def where(name: str) -> Path:
@@ -337,6 +359,87 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
     return ShowConfig(
         info, dict(defaults) if isinstance(defaults, dict) else {}, settings, resolved
     )
+
+
+OUTSIDE_OPT_OUT = "dangerously_allow_outside_project"
+"""`paths:` setting that lets the folders and the show's artwork live outside the project."""
+CONFINED_PATHS = ("specs", "state", "output", "templates", "voices")
+
+
+def _outside(path: Path, root: Path) -> str | None:
+    """Why `path` is not inside `root` once symbolic links are followed, or None."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return "cannot be resolved (a symbolic link loop?)"
+    if resolved.is_relative_to(root):
+        return None
+    if Path(os.path.normpath(path.absolute())).is_relative_to(root):
+        return "leads outside the project folder through a symbolic link"
+    return "is outside the project folder"
+
+
+def _confinement_problems(read: _ConfigRead, data: dict[str, Any]) -> list[Problem]:
+    """Every folder acbatch reads or writes, and the show's artwork, must resolve inside the
+    project, unless acbatch.yaml opts out with `paths.dangerously_allow_outside_project`."""
+    if read.outside_allowed:
+        return []
+    problems = []
+    paths = read.config.paths
+    hint = f"keep it inside the project (or set `paths.{OUTSIDE_OPT_OUT}: true` at your own risk)"
+    for name in CONFINED_PATHS:
+        reason = _outside(getattr(paths, name), read.root)
+        if reason is not None:
+            line, column = _config_position(read, ("paths", name))
+            shown = shorten(str(_section(data, "paths").get(name) or getattr(paths, name)))
+            message = f"'{shown}' {reason}; {hint}"
+            problems.append(Problem(read.path, line, column, f"paths.{name}", message))
+            continue
+        for link in _links_leading_outside(getattr(paths, name), read.root, name):
+            line, column = _config_position(read, ("paths", name))
+            message = (
+                f"'{_display(link, read.root)}' is a symbolic link leading outside the project "
+                "folder: acbatch would read or write through it; remove it"
+            )
+            problems.append(Problem(read.path, line, column, f"paths.{name}", message))
+    image = read.config.show.image
+    if image and not image.lower().startswith(("http://", "https://")) and "\x00" not in image:
+        reason = _outside(read.root / image, read.root)
+        if reason is not None:
+            line, column = _config_position(read, ("show", "image"))
+            message = f"'{shorten(image)}' {reason}; {hint}"
+            problems.append(Problem(read.path, line, column, "show.image", message))
+    return problems
+
+
+_SCAN_DEPTH = {"specs": 0, "state": 2, "output": 3, "templates": 2}
+_SCAN_LIMIT = 20_000
+
+
+def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
+    """Symbolic links inside a project folder (a few levels down) that lead outside the project:
+    a committed `output/episodes -> /somewhere` or `specs/ep.script.yaml -> ~/.ssh/...` would
+    otherwise be written or read through."""
+    found: list[Path] = []
+    pending = [(folder, 1)]
+    seen = 0
+    while pending and seen < _SCAN_LIMIT:
+        current, depth = pending.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            path = Path(entry.path)
+            if entry.is_symlink():
+                # In specs/, spec files and `file:` sources are checked one by one where used.
+                checked = name == "specs" and not entry.name.endswith(REVIEW_SCRIPT_SUFFIXES)
+                if not checked and _outside(path, root) is not None:
+                    found.append(path)
+            elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
+                pending.append((path, depth + 1))
+    return sorted(found)
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
@@ -444,6 +547,7 @@ class _ProjectLoader:
     def __init__(self, config: _ConfigRead, cache: SpecCache | None = None) -> None:
         self.config = config
         self.cache = cache
+        self.outside_allowed = config.outside_allowed
         self.problems: list[Problem] = []
         self.catalog: VoiceCatalog | None = None
         self.catalog_error: str | None = None
@@ -465,6 +569,12 @@ class _ProjectLoader:
         self.problems.append(Problem(path, where[0], where[1], name, message, **extra))
 
     def load_spec(self, path: Path) -> Episode | None:
+        refused = self.refused_spec(path)
+        if refused is not None:
+            self.add(path, (1, 1), "", refused)
+            if self.cache is not None:
+                self.cache.discard(path)
+            return None
         if self.cache is None:
             return self.check_spec(path, None)
         content = read_regular_file(path, MAX_FILE_BYTES)
@@ -488,6 +598,16 @@ class _ProjectLoader:
             self.cache.put(path, digest, _cache_entry(episode, added, ids, numbers))
         return episode
 
+    def refused_spec(self, path: Path) -> str | None:
+        """Specs are regular files inside the project: a symbolic link (to /etc/passwd, to a
+        spec of another show) is refused before it is read, like a `file:` source."""
+        if path.is_symlink():
+            return "the spec is a symbolic link; specs must be regular files inside the project"
+        reason = _outside(path, self.config.root)
+        if reason is not None:
+            return f"the spec {reason}; specs must be inside the project"
+        return None
+
     def restore(self, path: Path, entry: dict[str, Any]) -> Episode | None:
         """The episode a cache entry describes, or None to check the file again.
 
@@ -498,12 +618,17 @@ class _ProjectLoader:
             raw = entry["raw"]
             source = raw["source"]
             kind, value = next(iter(source.items()))
-            resolved = _file_source(value, path, self.config.root) if kind == "file" else None
+            resolved = self.file_source(value, path) if kind == "file" else None
             if isinstance(resolved, str):
                 return None  # a problem: the full check reports it with its position
             publish = _publish_from(raw.get("publish") or {})
             episode = _make_episode(
-                raw["id"], path, Source(kind, value, resolved), raw, entry["speaker_ids"], publish
+                raw["id"],
+                path,
+                self.make_source(kind, value, resolved),
+                raw,
+                entry["speaker_ids"],
+                publish,
             )
             # Nearly every place is in the spec itself or in acbatch.yaml: reuse those paths.
             known = {str(path): path, str(self.config.path): self.config.path}
@@ -608,6 +733,9 @@ class _ProjectLoader:
                     self.add(spec.path, spec.document.value_position(()), name, message)
         source = self.source(spec, merged["source"]) if "source" in merged else None
         publish = None if "publish" in broken else self.publish(spec, merged.get("publish") or {})
+        overrides = merged.get("overrides")
+        if isinstance(overrides, dict) and "overrides" not in broken:
+            self.replace_rules(spec, overrides.get("replace") or [])
         speaker_ids = None
         if "speakers" in merged and "language" in merged:
             language = merged["language"]
@@ -630,13 +758,59 @@ class _ProjectLoader:
         kind, value = next(iter(source.items()))
         if kind != "file":
             return Source(kind, value)
-        resolved = _file_source(value, spec.path, self.config.root)
+        resolved = self.file_source(value, spec.path)
         if isinstance(resolved, str):
             self.problem_at(spec, ("source", "file"), resolved)
             return None
-        return Source("file", value, resolved)
+        return self.make_source("file", value, resolved)
+
+    def file_source(self, value: str, spec_path: Path) -> Path | str:
+        return _file_source(
+            value, spec_path, self.config.root, self.config.config.api.max_source_bytes
+        )
+
+    def make_source(self, kind: str, value: str, path: Path | None) -> Source:
+        if kind != "file":
+            return Source(kind, value, path)
+        api = self.config.config.api
+        return Source(kind, value, path, api.max_source_bytes, api.max_source_chars)
+
+    def replace_rules(self, spec: _Spec, rules: list[Any]) -> None:
+        """Each rule must run on RE2, and a regex must not be one that backtracks
+        catastrophically (it would in any other tool the user copies it to)."""
+        from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
+
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
+                continue
+            where = ("overrides", "replace", index, "find")
+            try:
+                compile_find(rule)
+            except ReplacementError as exc:
+                self.problem_at(spec, where, f"'{shorten(rule['find'])}': {exc}")
+                continue
+            if rule.get("regex"):
+                found = catastrophic_backtracking(rule["find"])
+                if found is not None:
+                    message = (
+                        f"'{shorten(rule['find'])}' has {found}, which backtracks "
+                        "catastrophically on some text; write it without the nested repeat "
+                        "(e.g. `a+` instead of `(a+)+`)"
+                    )
+                    self.problem_at(spec, where, message)
 
     def publish(self, spec: _Spec, data: dict[str, Any]) -> Publish | None:
+        image = data.get("image")
+        if (
+            isinstance(image, str)
+            and not image.lower().startswith(("http://", "https://"))
+            and "\x00" not in image
+            and not self.outside_allowed
+        ):
+            reason = _outside(self.config.config.paths.output / image, self.config.root)
+            if reason is not None:
+                message = f"'{shorten(image)}' {reason}; episode artwork must be inside it"
+                self.problem_at(spec, ("publish", "image"), message)
         if data.get("episode") is not None:
             file, where, name = self.locate(spec, ("publish", "episode"))
             self.number_places.append(((data.get("season"), data["episode"]), file, where, name))
@@ -827,7 +1001,7 @@ def _publish_from(data: dict[str, Any]) -> Publish:
     )
 
 
-def _file_source(value: str, spec_path: Path, root: Path) -> Path | str:
+def _file_source(value: str, spec_path: Path, root: Path, max_bytes: int) -> Path | str:
     """A `file:` source resolved inside the project, or what is wrong with it."""
     shown = shorten(value)
     if "\x00" in value:
@@ -851,6 +1025,12 @@ def _file_source(value: str, spec_path: Path, root: Path) -> Path | str:
         return f"file not found: {_display(resolved, root)}"
     if not resolved.is_file():
         return f"'{shown}' is not a regular file"
+    from acbatch.sources import SourceError, check_source_file
+
+    try:
+        check_source_file(resolved, max_bytes=max_bytes)
+    except SourceError as exc:
+        return f"'{shown}': {str(exc).removeprefix(f'{resolved}: ')}"
     return resolved
 
 

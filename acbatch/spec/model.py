@@ -72,6 +72,7 @@ class ShowInfo:
 class Timeouts:
     connect: float = 10.0
     read: float = 60.0
+    download: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,10 @@ class ApiSettings:
     max_attempts: int = 2
     budget_monthly: int | None = None
     budget_total: int | None = None
+    max_answer_bytes: int = 8 * 1024 * 1024
+    max_field_chars: int = 2_000_000
+    max_source_bytes: int = 50 * 1024 * 1024
+    max_source_chars: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class Source:
     """The text, the URL, or the path as written in the spec."""
     path: Path | None = None
     """For `file`: the resolved absolute path."""
+    max_bytes: int | None = None
+    max_chars: int | None = None
+    """For `file`: acbatch.yaml's source limits (None: the built-in defaults)."""
 
 
 @dataclass(frozen=True)
