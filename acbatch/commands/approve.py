@@ -20,7 +20,7 @@ def command(ctx: Context, ids: tuple[str, ...]) -> None:
     Example:
       acbatch approve tide-pools && acbatch run tide-pools
     """
-    project = load_valid_project(ctx)
+    project = load_valid_project(ctx, ids)
     for episode_id in ids:
         episode = project.episode(episode_id)
         if episode is None:

@@ -6,10 +6,15 @@ import sys
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, load_valid_project
+from acbatch.commands._common import (
+    echo_json,
+    json_option,
+    load_selected_project,
+    skip_invalid_option,
+)
 from acbatch.context import Context
 from acbatch.runner.progress import Progress
-from acbatch.runner.session import RunRequest, parse_shard, run_project
+from acbatch.runner.session import RunRequest, parse_shard, run_project, state_folder
 
 
 @click.command("run")
@@ -39,6 +44,7 @@ from acbatch.runner.session import RunRequest, parse_shard, run_project
     help="Only the episodes whose id hashes to shard K of N (split a big show across CI jobs).",
 )
 @click.option("--no-render", is_flag=True, help="Skip notes, transcripts and the feed.")
+@skip_invalid_option
 @json_option
 @click.pass_obj
 def command(
@@ -51,9 +57,14 @@ def command(
     base_url: str | None,
     shard: str | None,
     no_render: bool,
+    skip_invalid: bool,
     as_json: bool,
 ) -> None:
-    """Run the selected episodes (all valid, non-draft ones by default).
+    """Run the episodes named as IDs, or every non-draft episode.
+
+    Only the named episodes' specs and acbatch.yaml need to be valid. Without IDs, any invalid
+    spec stops the run before anything is sent, unless --skip-invalid: then the valid
+    episodes run, the invalid specs are listed, and the exit status is 1.
 
     Resumable and idempotent: every step is saved as it happens, a finished episode costs no
     API calls, and a paid create is never sent twice unless you say so with --retry-uncertain.
@@ -70,7 +81,8 @@ def command(
         shard_range = parse_shard(shard) if shard else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
-    project = load_valid_project(ctx)
+    selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
+    project = selection.project
     request = RunRequest(
         ids=ids + retry_uncertain if ids else (),
         jobs=jobs,
@@ -78,7 +90,7 @@ def command(
         sandbox=sandbox,
         base_url=base_url,
         retry_uncertain=frozenset(retry_uncertain),
-        render=not no_render,
+        render=not no_render and selection.may_render(state_folder(project, sandbox)),
         shard=shard_range,
     )
     progress = Progress(len(project.episodes), verbosity=ctx.verbosity)
@@ -98,7 +110,8 @@ def command(
         echo_json(data)
     if ctx.verbosity >= 0 or not as_json:
         _print_summary(result)
-    sys.exit(result.exit_code)
+    skipped_status = selection.report_skipped()
+    sys.exit(result.exit_code or skipped_status)
 
 
 def _print_summary(result: object) -> None:
