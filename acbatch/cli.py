@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "voices": "voices",
     "sandbox": "sandbox",
     "doctor": "doctor",
+    "templates": "templates",
+    "open": "open",
 }
 
 EXIT_OK = 0
