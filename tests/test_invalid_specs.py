@@ -135,3 +135,20 @@ def test_each_run_line_is_printed_once(tmp_path: Path) -> None:
     ]
     detailed = acbatch("-v", "run", "--sandbox", cwd=tmp_path)
     assert sum("waiting for review" in line for line in detailed.stderr.splitlines()) == 1
+
+
+def test_the_run_summary_counts_in_words(tmp_path: Path) -> None:
+    from acbatch.commands._common import run_summary_lines
+    from acbatch.runner.session import RunRequest, run_project
+
+    config = write_show(tmp_path, {"ep-1": text_episode(1)})
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        result = run_project(load_project(config), RunRequest(sandbox=True))
+        lines = run_summary_lines(result)
+    finally:
+        os.chdir(cwd)
+    assert lines[0].startswith("acbatch: 1 episode: 1 done; ")
+    assert " API requests; " in lines[0]
+    assert lines[-1] == "acbatch: feed output/feed.xml with 1 episode"

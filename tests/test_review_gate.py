@@ -244,3 +244,13 @@ def test_a_broken_approved_script_fails_the_pre_commit_hook(tmp_path: Path) -> N
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "specs/ep-1.script.yaml:" in failing.stdout
     assert "script[0].rol: unknown field 'rol' (did you mean 'role'?)" in failing.stdout
+
+
+def test_approve_refuses_a_file_for_another_script_task(tmp_path: Path) -> None:
+    episode = reviewed_show(tmp_path)
+    path = review.write_review_file(episode, script_state("task-1"))
+    with pytest.raises(review.ReviewError, match="current script is task 'task-2'"):
+        review.approve(episode, "task-2")
+    assert yaml.safe_load(path.read_text())["approved"] is False
+    assert review.approve(episode, "task-1") == path
+    assert yaml.safe_load(path.read_text())["approved"] is True

@@ -23,6 +23,7 @@ __all__ = [
     "load_valid_project",
     "plural",
     "report_skipped",
+    "run_summary_lines",
     "select_valid",
     "shown_path",
     "skip_invalid_option",
@@ -205,6 +206,31 @@ def report_skipped(invalid: list[InvalidSpec]) -> int:
         err=True,
     )
     return 1
+
+
+def run_summary_lines(result: Any) -> list[str]:
+    """The end of `acbatch run` (a runner.session.RunResult): the one place each episode that
+    did not finish is named with its message (progress does not repeat it), then the totals."""
+    summary = result.summary
+    lines = [
+        f"  {item.id}: {item.outcome.value}: {item.message}"
+        for item in summary.results
+        if item.outcome.value != "done"
+    ]
+    counts = ", ".join(f"{n} {name}" for name, n in summary.to_json()["outcomes"].items())
+    line = f"acbatch: {plural(len(summary.results), 'episode')}: {counts or 'nothing to do'}"
+    line += f"; {plural(summary.requests, 'API request')}; {summary.elapsed:.1f}s"
+    if result.drafts:
+        line += f"; drafts skipped: {', '.join(result.drafts)}"
+    lines.append(line)
+    if summary.aborted:
+        lines.append(f"acbatch: error: run stopped: {summary.aborted}")
+    if result.render_error:
+        lines.append(f"acbatch: error: rendering failed: {result.render_error}")
+    if result.rendered is not None:
+        published = plural(len(result.rendered.published), "episode")
+        lines.append(f"acbatch: feed {shown_path(result.rendered.feed_path)} with {published}")
+    return lines
 
 
 def echo_json(data: Any) -> None:

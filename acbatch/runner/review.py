@@ -22,7 +22,7 @@ import yaml
 
 from acbatch.errors import UserError
 from acbatch.runner.state import EpisodeState
-from acbatch.spec.model import Episode, Problem, Project, format_problem
+from acbatch.spec.model import Episode, Problem, Project, display_path, format_problem
 from acbatch.store import atomic_write_text
 
 _APPROVED_LINE = re.compile(r"^approved:\s*(false|no|off)\s*(#.*)?$", re.MULTILINE)
@@ -258,18 +258,32 @@ def approved_script(episode: Episode, script_global_id: str | None = None) -> di
     }
 
 
-def approve(episode: Episode) -> Path:
-    """Set `approved: true` in the review file, keeping the user's edits and comments."""
+def approve(episode: Episode, script_global_id: str | None = None) -> Path:
+    """Set `approved: true` in the review file, keeping the user's edits and comments.
+
+    Given the episode's current script task, a file written for another task is refused: its
+    approval would not count.
+    """
     path = episode.script_review_path
+    shown = display_path(path)
     data = load_review(path)
     if data is None:
-        raise ReviewError(f"{path} does not exist yet: run `acbatch run` to write the script first")
+        raise ReviewError(
+            f"{shown} does not exist yet: run `acbatch run {episode.id}` to write the script first"
+        )
+    written = data.get("script_task")
+    if script_global_id is not None and written != script_global_id:
+        raise ReviewError(
+            f"{shown} is for script task '{written or ''}', but the episode's current script is "
+            f"task '{script_global_id}': run `acbatch run {episode.id}` to write the new script "
+            "for review first"
+        )
     if data.get("approved") is True:
         return path
     text = path.read_text(encoding="utf-8")
     updated, count = _APPROVED_LINE.subn("approved: true", text, count=1)
     if count != 1:
-        raise ReviewError(f"{path}: could not find a top-level 'approved: false' line to change")
+        raise ReviewError(f"{shown}: could not find a top-level 'approved: false' line to change")
     atomic_write_text(path, updated)
     load_review(path)
     return path
