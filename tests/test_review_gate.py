@@ -254,3 +254,28 @@ def test_approve_refuses_a_file_for_another_script_task(tmp_path: Path) -> None:
     assert yaml.safe_load(path.read_text())["approved"] is False
     assert review.approve(episode, "task-1") == path
     assert yaml.safe_load(path.read_text())["approved"] is True
+
+
+def test_plan_and_run_show_a_broken_review_script(tmp_path: Path) -> None:
+    write_show(tmp_path, {"ep-1": text_episode(1, review="required"), "ep-2": text_episode(2)})
+    first = acbatch("run", "--sandbox", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    path = tmp_path / "specs" / "ep-1.script.yaml"
+    assert acbatch("approve", "ep-1", cwd=tmp_path).returncode == 0
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("- role:", "- rol:", 1), encoding="utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.startswith("- role:"))
+    expected = (
+        f"specs/ep-1.script.yaml:{line}:3: script[0].rol: unknown field 'rol' "
+        "(did you mean 'role'?)"
+    )
+    planned = acbatch("plan", "--sandbox", cwd=tmp_path)
+    assert planned.returncode == 1 and expected in planned.stderr.splitlines()
+    assert "create_audio" not in planned.stdout
+    skipping = acbatch("plan", "--sandbox", "--skip-invalid", "--json", cwd=tmp_path)
+    assert [e["id"] for e in json.loads(skipping.stdout)["episodes"]] == ["ep-2"]
+    assert "ep-1 (specs/ep-1.script.yaml)" in skipping.stderr
+    refused = acbatch("run", "--sandbox", "ep-1", cwd=tmp_path)
+    assert refused.returncode == 1 and expected in refused.stderr.splitlines()
+    other = acbatch("run", "--sandbox", "ep-2", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr

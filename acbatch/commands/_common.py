@@ -64,7 +64,9 @@ class InvalidSpec:
     problems: tuple[Problem, ...]
 
     def label(self) -> str:
-        return f"{self.episode_id} ({shown_path(self.path)})"
+        """`tide-pools (specs/tide-pools.yaml)`: the id and the files its problems are in."""
+        files = dict.fromkeys(shown_path(problem.file) for problem in self.problems)
+        return f"{self.episode_id} ({', '.join(files) or shown_path(self.path)})"
 
 
 def select_valid(
@@ -73,13 +75,17 @@ def select_valid(
     """Split a loaded project into what may run and what may not.
 
     Returns (the project with only its valid episodes, the invalid specs left out, the errors
-    that must stop the command). Errors outside the episode specs (acbatch.yaml, the voice
-    catalog) always stop it. With `ids`, only the specs of those episodes must be valid (an id
-    names a spec by its `id:` or its file name); the others are left out silently. Without
-    `ids`, every spec must be valid unless `skip_invalid`. Nothing is printed.
+    that must stop the command). An episode whose review script has errors counts as invalid.
+    Errors outside the episode specs (acbatch.yaml, the voice catalog) always stop it. With
+    `ids`, only the specs of those episodes must be valid (an id names a spec by its `id:` or
+    its file name); the others are left out silently. Without `ids`, every spec must be valid
+    unless `skip_invalid`. Nothing is printed.
     """
     from acbatch.spec.loader import discover_specs
 
+    review_errors = _review_script_errors(project)
+    if not project.errors and not review_errors:
+        return project, [], []
     spec_files = {path.resolve() for path in discover_specs(project.config.paths.specs)}
     spec_files |= {episode.spec_path.resolve() for episode in project.episodes}
     by_spec: dict[Path, list[Problem]] = {}
@@ -90,6 +96,8 @@ def select_valid(
             by_spec.setdefault(file, []).append(problem)
         else:
             blocking.append(problem)
+    for spec_path, problems in review_errors.items():
+        by_spec.setdefault(spec_path.resolve(), []).extend(problems)
     invalid = [
         InvalidSpec(path, _spec_id(path), tuple(problems))
         for path, problems in sorted(by_spec.items())
@@ -105,6 +113,25 @@ def select_valid(
     # Warnings stay with the project; the errors of left-out specs go with them.
     kept = [p for p in project.problems if p.severity != "error" or p in blocking]
     return Project(project.config, valid, kept), invalid, blocking
+
+
+def _review_script_errors(project: Project) -> dict[Path, list[Problem]]:
+    """The errors in the review scripts of episodes that ask for review, by their spec file:
+    a broken script is that episode's problem, like a broken spec (its approval cannot be
+    checked against the state here; `validate` and `plan` do that)."""
+    from acbatch.runner.review import review_files, review_problems
+
+    present = {path.name for path in review_files(project.config.paths.specs)}
+    if not present:
+        return {}
+    found: dict[Path, list[Problem]] = {}
+    for episode in project.episodes:
+        path = episode.script_review_path
+        if episode.review == "required" and path.name in present and path.exists():
+            errors = [p for p in review_problems(path) if p.severity == "error"]
+            if errors:
+                found[episode.spec_path] = errors
+    return found
 
 
 @dataclass
@@ -170,7 +197,7 @@ def load_selected_project(
         verb = "is" if len(invalid) == 1 else "are"
         ctx.info(
             f"acbatch: note: {plural(len(invalid), 'other spec')} {verb} invalid, not needed "
-            f"here: {', '.join(shown_path(spec.path) for spec in invalid)} (see `acbatch validate`)"
+            f"here: {', '.join(spec.label() for spec in invalid)} (see `acbatch validate`)"
         )
     elif invalid:
         for spec in invalid:
