@@ -304,6 +304,8 @@ def check_review_scripts(
     from acbatch.store import StoreError
 
     files = _review_files_among(project, paths)
+    if not files:
+        return [], []
     store = StateStore(state_folder)
     by_review_path = {e.script_review_path.resolve(): e for e in project.episodes}
     problems: list[Problem] = []
