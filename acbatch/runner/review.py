@@ -55,10 +55,6 @@ def is_review_file(path: Path) -> bool:
     return path.name.endswith(REVIEW_SUFFIXES) and not path.name.endswith(PREVIOUS_SUFFIX)
 
 
-def is_previous_copy(path: Path) -> bool:
-    return path.name.endswith(PREVIOUS_SUFFIX)
-
-
 def review_files(folder: Path) -> list[Path]:
     """The review scripts in a folder, sorted (previous copies and dotfiles left out)."""
     try:
@@ -117,7 +113,7 @@ def review_problems(path: Path, script_global_id: str | None = None) -> list[Pro
     except YamlError as exc:
         return [Problem(path, exc.line, exc.column, schema.format_field(exc.path), exc.message)]
     if document.data is None:
-        message = "the review script is empty: run `acbatch run` to write the script again"
+        message = "the review script is empty: delete it, and the next run writes the script again"
         return [Problem(path, 1, 1, "", message)]
     problems = schema.validate_document(schema.SCRIPT, document, file=path)
     if problems or not isinstance(document.data, dict):
