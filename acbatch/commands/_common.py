@@ -70,12 +70,16 @@ class InvalidSpec:
 
 
 def select_valid(
-    project: Project, ids: tuple[str, ...] = (), skip_invalid: bool = False
+    project: Project,
+    ids: tuple[str, ...] = (),
+    skip_invalid: bool = False,
+    review_scripts: bool = True,
 ) -> tuple[Project, list[InvalidSpec], list[Problem]]:
     """Split a loaded project into what may run and what may not.
 
     Returns (the project with only its valid episodes, the invalid specs left out, the errors
-    that must stop the command). An episode whose review script has errors counts as invalid.
+    that must stop the command). With `review_scripts`, an episode whose review script has
+    errors counts as invalid (for the commands that would send it: plan, run).
     Errors outside the episode specs (acbatch.yaml, the voice catalog) always stop it. With
     `ids`, only the specs of those episodes must be valid (an id names a spec by its `id:` or
     its file name); the others are left out silently. Without `ids`, every spec must be valid
@@ -83,7 +87,7 @@ def select_valid(
     """
     from acbatch.spec.loader import discover_specs
 
-    review_errors = _review_script_errors(project)
+    review_errors = _review_script_errors(project) if review_scripts else {}
     if not project.errors and not review_errors:
         return project, [], []
     spec_files = {path.resolve() for path in discover_specs(project.config.paths.specs)}
@@ -174,7 +178,10 @@ class Selection:
 
 
 def load_selected_project(
-    ctx: Context, ids: tuple[str, ...] = (), skip_invalid: bool = False
+    ctx: Context,
+    ids: tuple[str, ...] = (),
+    skip_invalid: bool = False,
+    review_scripts: bool = True,
 ) -> Selection:
     """The project to act on, and the invalid specs left out of it (see select_valid).
 
@@ -183,7 +190,7 @@ def load_selected_project(
     `skip_invalid`, their problems are printed, and the command should end with
     Selection.report_skipped() and exit 1.
     """
-    project, invalid, blocking = select_valid(ctx.load_project(), ids, skip_invalid)
+    project, invalid, blocking = select_valid(ctx.load_project(), ids, skip_invalid, review_scripts)
     if blocking:
         for problem in blocking:
             click.echo(format_problem(problem), err=True)
@@ -212,15 +219,19 @@ def load_selected_project(
 
 
 def load_valid_project(
-    ctx: Context, ids: tuple[str, ...] = (), skip_invalid: bool = False
+    ctx: Context,
+    ids: tuple[str, ...] = (),
+    skip_invalid: bool = False,
+    review_scripts: bool = False,
 ) -> Project:
     """The project, or exit 1 after printing every problem that stops the command.
 
     With `ids`, only those episodes' specs (and acbatch.yaml) must be valid. With
     `skip_invalid`, invalid specs are left out and listed instead; use load_selected_project
-    to learn which, so the command can exit 1 at the end.
+    to learn which, so the command can exit 1 at the end. Review scripts are checked only
+    when asked (`review_scripts`): rendering, for one, never reads them.
     """
-    return load_selected_project(ctx, ids, skip_invalid).project
+    return load_selected_project(ctx, ids, skip_invalid, review_scripts).project
 
 
 def report_skipped(invalid: list[InvalidSpec]) -> int:
