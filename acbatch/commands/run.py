@@ -62,9 +62,11 @@ def command(
 ) -> None:
     """Run the episodes named as IDs, or every non-draft episode.
 
-    Only the named episodes' specs and acbatch.yaml need to be valid. Without IDs, any invalid
-    spec stops the run before anything is sent, unless --skip-invalid: then the valid
-    episodes run, the invalid specs are listed, and the exit status is 1.
+    \b
+    Only the named episodes' specs and acbatch.yaml need to be valid.
+    Without IDs, any invalid spec stops the run before anything is sent;
+    with --skip-invalid the valid episodes run, the invalid specs are
+    listed, and the exit status is 1.
 
     Resumable and idempotent: every step is saved as it happens, a finished episode costs no
     API calls, and a paid create is never sent twice unless you say so with --retry-uncertain.
