@@ -92,7 +92,9 @@ def command(
         sandbox=sandbox,
         base_url=base_url,
         retry_uncertain=frozenset(retry_uncertain),
-        render=not no_render and selection.may_render(state_folder(project, sandbox)),
+        # A shard never renders; otherwise the feed must not drop an invalid published episode.
+        render=not no_render
+        and (shard_range is not None or selection.may_render(state_folder(project, sandbox))),
         shard=shard_range,
     )
     progress = Progress(len(project.episodes), verbosity=ctx.verbosity)
