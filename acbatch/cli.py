@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "redo": "redo",
     "adopt": "adopt",
     "costs": "costs",
+    "templates": "templates",
+    "open": "open",
 }
 
 EXIT_INTERNAL = 70

@@ -694,3 +694,25 @@ def test_random_specs_through_the_whole_loader(tmp_path_factory: pytest.TempPath
         assert bool(project.episodes) != bool(project.errors)
 
     check()
+
+
+def test_one_problem_format(tmp_path: Path) -> None:
+    """Every command prints problems through spec.model.format_problem, and str() agrees."""
+    from acbatch.commands._common import format_problem as commands_format
+    from acbatch.spec.model import Problem, format_problem
+
+    inside = tmp_path / "specs" / "a.yaml"
+    whole_file = Problem(inside, 3, 1, "", "YAML syntax error: bad indentation")
+    assert format_problem(whole_file, tmp_path) == (
+        "specs/a.yaml:3:1: YAML syntax error: bad indentation"
+    )
+    typo = Problem(inside, 2, 1, "stlye", "unknown field 'stlye'", "style")
+    assert format_problem(typo, tmp_path) == (
+        "specs/a.yaml:2:1: stlye: unknown field 'stlye' (did you mean 'style'?)"
+    )
+    warning = Problem(inside, 1, 1, "language", "speaks de", severity="warning")
+    assert format_problem(warning, tmp_path) == "specs/a.yaml:1:1: language: warning: speaks de"
+    outside = Problem(Path("/elsewhere/b.yaml"), 1, 1, "", "not a regular file")
+    assert format_problem(outside, tmp_path) == "/elsewhere/b.yaml:1:1: not a regular file"
+    assert commands_format is format_problem
+    assert str(whole_file) == format_problem(whole_file)

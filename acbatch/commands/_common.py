@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from acbatch.context import Context
-from acbatch.spec.model import Problem, Project
+from acbatch.spec.model import Problem, Project, display_path, format_problem
+
+__all__ = [
+    "InvalidSpec",
+    "Selection",
+    "echo_json",
+    "format_problem",
+    "json_option",
+    "load_selected_project",
+    "load_valid_project",
+    "plural",
+    "report_skipped",
+    "run_summary_lines",
+    "select_valid",
+    "shown_path",
+    "skip_invalid_option",
+]
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a machine-readable JSON report on stdout."
+)
+
+skip_invalid_option = click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help=(
+        "Go on with the valid episodes when other specs are invalid: the invalid ones are "
+        "listed and the exit status is 1. Without it, any invalid spec stops everything. "
+        "Episodes named as IDs, and acbatch.yaml, must always be valid."
+    ),
 )
 
 
@@ -26,35 +52,256 @@ sandbox_option = click.option(
 
 
 def shown_path(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return str(path)
+    """A path as commands print it: relative to the current folder when inside it."""
+    return display_path(path)
 
 
-def format_problem(problem: Problem) -> str:
-    text = f"{shown_path(problem.file)}:{problem.line}:{problem.column}: "
-    text += f"{problem.field or '<root>'}: {problem.message}"
-    if problem.suggestion:
-        text += f" (did you mean '{problem.suggestion}'?)"
-    return text
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 episode`, `2 episodes`; `many` for irregular plurals."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
-def load_valid_project(ctx: Context) -> Project:
-    """The project, or exit 1 after printing every validation problem (nothing is changed)."""
-    project = ctx.load_project()
-    if project.errors:
-        for problem in project.errors:
-            click.echo(format_problem(problem), err=True)
-        count = len(project.errors)
+@dataclass(frozen=True)
+class InvalidSpec:
+    """An episode spec with errors, left out of the project it was loaded with."""
+
+    path: Path
+    episode_id: str
+    """The spec's `id:` when it can be read, else its file name without the extension."""
+    problems: tuple[Problem, ...]
+
+    def label(self) -> str:
+        """`tide-pools (specs/tide-pools.yaml)`: the id and the files its problems are in."""
+        files = dict.fromkeys(shown_path(problem.file) for problem in self.problems)
+        return f"{self.episode_id} ({', '.join(files) or shown_path(self.path)})"
+
+
+def select_valid(
+    project: Project,
+    ids: tuple[str, ...] = (),
+    skip_invalid: bool = False,
+    review_scripts: bool = True,
+) -> tuple[Project, list[InvalidSpec], list[Problem]]:
+    """Split a loaded project into what may run and what may not.
+
+    Returns (the project with only its valid episodes, the invalid specs left out, the errors
+    that must stop the command). With `review_scripts`, an episode whose review script has
+    errors counts as invalid (for the commands that would send it: plan, run).
+    Errors outside the episode specs (acbatch.yaml, the voice catalog) always stop it. With
+    `ids`, only the specs of those episodes must be valid (an id names a spec by its `id:` or
+    its file name); the others are left out silently. Without `ids`, every spec must be valid
+    unless `skip_invalid`. Nothing is printed.
+    """
+    from acbatch.spec.loader import discover_specs
+
+    review_errors = _review_script_errors(project) if review_scripts else {}
+    if not project.errors and not review_errors:
+        return project, [], []
+    spec_files = {path.resolve() for path in discover_specs(project.config.paths.specs)}
+    spec_files |= {episode.spec_path.resolve() for episode in project.episodes}
+    by_spec: dict[Path, list[Problem]] = {}
+    blocking: list[Problem] = []
+    for problem in project.errors:
+        file = problem.file.resolve()
+        if file in spec_files:
+            by_spec.setdefault(file, []).append(problem)
+        else:
+            blocking.append(problem)
+    for spec_path, problems in review_errors.items():
+        by_spec.setdefault(spec_path.resolve(), []).extend(problems)
+    invalid = [
+        InvalidSpec(path, _spec_id(path), tuple(problems))
+        for path, problems in sorted(by_spec.items())
+    ]
+    if ids:
+        wanted = set(ids)
+        named = [spec for spec in invalid if spec.episode_id in wanted or spec.path.stem in wanted]
+        blocking += [problem for spec in named for problem in spec.problems]
+    elif not skip_invalid:
+        blocking += [problem for spec in invalid for problem in spec.problems]
+    bad_files = set(by_spec)
+    valid = [e for e in project.episodes if e.spec_path.resolve() not in bad_files]
+    # Warnings stay with the project; the errors of left-out specs go with them.
+    kept = [p for p in project.problems if p.severity != "error" or p in blocking]
+    return Project(project.config, valid, kept), invalid, blocking
+
+
+def _review_script_errors(project: Project) -> dict[Path, list[Problem]]:
+    """The errors in the review scripts of episodes that ask for review, by their spec file:
+    a broken script is that episode's problem, like a broken spec (its approval cannot be
+    checked against the state here; `validate` and `plan` do that)."""
+    from acbatch.runner.review import review_files, review_problems
+
+    present = {path.name for path in review_files(project.config.paths.specs)}
+    if not present:
+        return {}
+    found: dict[Path, list[Problem]] = {}
+    for episode in project.episodes:
+        path = episode.script_review_path
+        if episode.review == "required" and path.name in present and path.exists():
+            errors = [p for p in review_problems(path) if p.severity == "error"]
+            if errors:
+                found[episode.spec_path] = errors
+    return found
+
+
+@dataclass
+class Selection:
+    """The project a command acts on, and the invalid specs left out of it."""
+
+    project: Project
+    left_out: list[InvalidSpec]
+    skipped: bool
+    """True when they were left out by --skip-invalid (not because other IDs were named): the
+    command must say so at the end and exit 1 (report_skipped)."""
+
+    def report_skipped(self) -> int:
+        """Name the specs --skip-invalid left out; the exit status this adds (0 or 1)."""
+        return report_skipped(self.left_out) if self.skipped else 0
+
+    def may_render(self, state_folder: Path) -> bool:
+        """Whether the feed and site may be rendered from this project; prints why not.
+
+        Not when a left-out spec's episode has a saved state there: it may be published, and a
+        feed rendered without it would drop it.
+        """
+        from acbatch.runner.state import StateStore
+
+        store = StateStore(state_folder)
+        saved = store.saved_names()
+        held = [s for s in self.left_out if store.has_saved(s.episode_id, saved)]
+        if not held:
+            return True
+        one = len(held) == 1
+        subject = "this spec is" if one else "these specs are"
         click.echo(
-            f"acbatch: {count} problem{'s' if count != 1 else ''} found; nothing was run "
+            f"acbatch: the feed and site are not rendered: {subject} "
+            f"invalid, and a feed without {'its episode' if one else 'their episodes'} would "
+            f"drop what was published: {', '.join(spec.label() for spec in held)}; fix "
+            f"{'it' if one else 'them'}, then run `acbatch render`",
+            err=True,
+        )
+        return False
+
+
+def load_selected_project(
+    ctx: Context,
+    ids: tuple[str, ...] = (),
+    skip_invalid: bool = False,
+    review_scripts: bool = True,
+) -> Selection:
+    """The project to act on, and the invalid specs left out of it (see select_valid).
+
+    Prints every problem that stops the command and exits 1 (nothing is changed). Left-out
+    specs are announced: with `ids`, one line names the other invalid specs; with
+    `skip_invalid`, their problems are printed, and the command should end with
+    Selection.report_skipped() and exit 1.
+    """
+    project, invalid, blocking = select_valid(ctx.load_project(), ids, skip_invalid, review_scripts)
+    if blocking:
+        for problem in blocking:
+            click.echo(format_problem(problem), err=True)
+        click.echo(
+            f"acbatch: {plural(len(blocking), 'problem')} found; nothing was run "
             "(see `acbatch validate`)",
             err=True,
         )
         sys.exit(1)
-    return project
+    if invalid and ids:
+        verb = "is" if len(invalid) == 1 else "are"
+        ctx.info(
+            f"acbatch: note: {plural(len(invalid), 'other spec')} {verb} invalid, not needed "
+            f"here: {', '.join(spec.label() for spec in invalid)} (see `acbatch validate`)"
+        )
+    elif invalid:
+        for spec in invalid:
+            for problem in spec.problems:
+                click.echo(format_problem(problem), err=True)
+        click.echo(
+            f"acbatch: skipping {plural(len(invalid), 'invalid spec')}: "
+            f"{', '.join(spec.label() for spec in invalid)}",
+            err=True,
+        )
+    return Selection(project, invalid, skipped=bool(invalid) and not ids)
+
+
+def load_valid_project(
+    ctx: Context,
+    ids: tuple[str, ...] = (),
+    skip_invalid: bool = False,
+    review_scripts: bool = False,
+) -> Project:
+    """The project, or exit 1 after printing every problem that stops the command.
+
+    With `ids`, only those episodes' specs (and acbatch.yaml) must be valid. With
+    `skip_invalid`, invalid specs are left out and listed instead; use load_selected_project
+    to learn which, so the command can exit 1 at the end. Review scripts are checked only
+    when asked (`review_scripts`): rendering, for one, never reads them.
+    """
+    return load_selected_project(ctx, ids, skip_invalid, review_scripts).project
+
+
+def report_skipped(invalid: list[InvalidSpec]) -> int:
+    """Name the specs a --skip-invalid command left out; the exit status it must add (0 or 1)."""
+    if not invalid:
+        return 0
+    click.echo(
+        f"acbatch: error: {plural(len(invalid), 'invalid spec')} skipped: "
+        f"{', '.join(spec.label() for spec in invalid)}; see `acbatch validate`",
+        err=True,
+    )
+    return 1
+
+
+def run_summary_lines(result: Any) -> list[str]:
+    """The end of `acbatch run` (a runner.session.RunResult): the one place each episode that
+    did not finish is named with its message (progress does not repeat it), then the totals."""
+    summary = result.summary
+    lines = [
+        f"  {item.id}: {item.outcome.value}: {item.message}"
+        for item in summary.results
+        if item.outcome.value != "done"
+    ]
+    counts = ", ".join(f"{n} {name}" for name, n in summary.to_json()["outcomes"].items())
+    line = f"acbatch: {plural(len(summary.results), 'episode')}: {counts or 'nothing to do'}"
+    creates = summary.creates
+    line += (
+        f"; {plural(summary.requests, 'API request')} "
+        f"({plural(creates['script'], 'script create')}, "
+        f"{plural(creates['audio'], 'billed audio create')}); {summary.elapsed:.1f}s"
+    )
+    if result.drafts:
+        line += f"; drafts skipped: {', '.join(result.drafts)}"
+    lines.append(line)
+    if summary.cancelled:
+        in_flight = sum(1 for r in summary.results if r.outcome.value == "cancelled")
+        lines.append(
+            f"acbatch: cancelled by {summary.cancelled}: {plural(in_flight, 'episode')} left in "
+            "flight with their tasks saved; the next `acbatch run` resumes them"
+        )
+    if summary.aborted:
+        lines.append(f"acbatch: error: run stopped: {summary.aborted}")
+    if result.render_error:
+        lines.append(f"acbatch: error: rendering failed: {result.render_error}")
+    if result.rendered is not None:
+        published = plural(len(result.rendered.published), "episode")
+        lines.append(f"acbatch: feed {shown_path(result.rendered.feed_path)} with {published}")
+    return lines
 
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _spec_id(path: Path) -> str:
+    """An invalid spec's episode id as the user would name it: its `id:`, else its file name."""
+    from acbatch.spec.yamlsafe import YamlError, read_yaml_file
+
+    try:
+        data = read_yaml_file(path).data
+    except (YamlError, OSError):
+        data = None
+    declared = data.get("id") if isinstance(data, dict) else None
+    if isinstance(declared, str) and declared.strip():
+        return declared
+    return path.name.rsplit(".", 1)[0]

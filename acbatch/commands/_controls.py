@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import load_valid_project
+from acbatch.commands._common import load_selected_project
 from acbatch.commands.plan import show_plan
 from acbatch.commands.run import execute
 from acbatch.context import Context
 from acbatch.runner.decide import Word
-from acbatch.runner.session import RunRequest, workspace
+from acbatch.runner.session import RunRequest
 
 no_render_option = click.option(
     "--no-render", is_flag=True, help="Skip notes, transcripts and the feed."
@@ -28,7 +28,7 @@ def control(
 ) -> None:
     words = {episode_id: word for episode_id in ids}
     request = RunRequest(ids=ids, sandbox=sandbox, base_url=base_url, words=words, render=render)
+    selection = load_selected_project(ctx, ids)
     if not as_json:
-        project = workspace(load_valid_project(ctx), sandbox)
-        show_plan(project, request, None, as_json=False, words=words)
-    execute(ctx, request, as_json)
+        show_plan(selection, request, None, as_json=False, words=words)
+    execute(ctx, request, as_json, selection)

@@ -23,7 +23,7 @@ def command(ctx: Context, ids: tuple[str, ...], sandbox: bool) -> None:
       acbatch approve tide-pools && acbatch run tide-pools
       acbatch approve --sandbox tide-pools     (sandbox runs keep reviews in sandbox/reviews)
     """
-    project = workspace(load_valid_project(ctx), sandbox)
+    project = workspace(load_valid_project(ctx, ids), sandbox)
     for episode_id in ids:
         episode = project.episode(episode_id)
         if episode is None:

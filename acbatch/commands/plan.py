@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, load_valid_project, sandbox_option
+from acbatch.commands._common import (
+    Selection,
+    echo_json,
+    json_option,
+    load_selected_project,
+    plural,
+    sandbox_option,
+    skip_invalid_option,
+)
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 from acbatch.runner.limits import CreditBudget
@@ -37,6 +45,7 @@ from acbatch.runner.state import StateStore
     help="Plan as `run --max-credits N` would.",
 )
 @click.option("--base-url", help="The API base URL the run would use.")
+@skip_invalid_option
 @json_option
 @click.pass_obj
 def command(
@@ -46,6 +55,7 @@ def command(
     retry_uncertain: tuple[str, ...],
     max_credits: int | None,
     base_url: str | None,
+    skip_invalid: bool,
     as_json: bool,
 ) -> None:
     """Per episode: the next action, why, and its credit range; then totals.
@@ -60,24 +70,23 @@ def command(
       acbatch plan --json
       acbatch plan --retry-uncertain tide-pools
     """
-    project = workspace(load_valid_project(ctx), sandbox)
+    selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
     request = RunRequest(
         ids=ids, sandbox=sandbox, base_url=base_url, retry_uncertain=frozenset(retry_uncertain)
     )
-    show_plan(project, request, max_credits, as_json)
+    show_plan(selection, request, max_credits, as_json)
+    raise click.exceptions.Exit(selection.report_skipped())
 
 
 def show_plan(
-    project: object,
+    selection: Selection,
     request: RunRequest,
     max_credits: int | None,
     as_json: bool,
     words: dict[str, Word] | None = None,
 ) -> None:
     """Print the plan of a run request (also shown by the episode controls before they run)."""
-    from acbatch.spec.model import Project
-
-    assert isinstance(project, Project)
+    project = workspace(selection.project, request.sandbox)
     hint = live_state_hint(project, request.sandbox)
     if hint and not as_json:
         click.echo(f"acbatch: {hint}", err=True)
@@ -109,15 +118,15 @@ def show_plan(
                 },
             }
         )
-        return
+        raise click.exceptions.Exit(selection.report_skipped())
     width = max([len(i.id) for i in items] + [7])
     click.echo(f"{'EPISODE':<{width}}  {'NEXT':<14}  {'CREDITS':>9}  WHY")
     for i in items:
         credits = f"{i.credits_low}-{i.credits_high}" if i.credits_high else "-"
         click.echo(f"{i.id:<{width}}  {i.action:<14}  {credits:>9}  {i.reason}")
     line = (
-        f"{len(items)} episode{'s' if len(items) != 1 else ''}, {len(paid)} paid "
-        f"create{'s' if len(paid) != 1 else ''}, estimated {low}-{high} credits (audio is billed)"
+        f"{plural(len(items), 'episode')}, {plural(len(paid), 'paid create')}, "
+        f"estimated {low}-{high} credits (audio is billed)"
     )
     if left is not None:
         line += f"; budget left: {left} credits"

@@ -6,15 +6,24 @@ import sys
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, load_valid_project, sandbox_option
+from acbatch.commands._common import (
+    Selection,
+    echo_json,
+    json_option,
+    load_selected_project,
+    run_summary_lines,
+    sandbox_option,
+    skip_invalid_option,
+)
 from acbatch.context import Context
 from acbatch.runner.progress import Progress
-from acbatch.runner.session import RunRequest, RunResult, parse_shard, run_project
+from acbatch.runner.session import RunRequest, parse_shard, run_project, state_folder
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every episode done or waiting for review; 1 an episode failed, is uncertain, "
-    "lost or kept for the next run; 3 another run holds the lock; 4 the credit budget or the "
-    "account's credits ran out; 130/143 cancelled by SIGINT/SIGTERM (the next run resumes)."
+    "lost or kept for the next run, or an invalid spec was skipped; 3 another run holds the "
+    "lock; 4 the credit budget or the account's credits ran out; 130/143 cancelled by "
+    "SIGINT/SIGTERM (the next run resumes)."
 )
 
 
@@ -46,6 +55,7 @@ EXIT_CODES_HELP = (
     help="Only the episodes whose id hashes to shard K of N (split a big show across CI jobs).",
 )
 @click.option("--no-render", is_flag=True, help="Skip notes, transcripts and the feed.")
+@skip_invalid_option
 @json_option
 @click.pass_obj
 def command(
@@ -59,9 +69,16 @@ def command(
     port: int | None,
     shard: str | None,
     no_render: bool,
+    skip_invalid: bool,
     as_json: bool,
 ) -> None:
-    """Run the selected episodes (all valid, non-draft ones by default).
+    """Run the episodes named as IDs, or every non-draft episode.
+
+    \b
+    Only the named episodes' specs and acbatch.yaml need to be valid.
+    Without IDs, any invalid spec stops the run before anything is sent;
+    with --skip-invalid the valid episodes run, the invalid specs are
+    listed, and the exit status is 1.
 
     Resumable and idempotent: every step is saved as it happens, a finished episode costs no
     API calls, and a paid create is never sent twice unless you say so (--retry-uncertain,
@@ -80,6 +97,8 @@ def command(
         shard_range = parse_shard(shard) if shard else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
+    selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
+    project = selection.project
     request = RunRequest(
         ids=ids + retry_uncertain if ids else (),
         jobs=jobs,
@@ -87,18 +106,23 @@ def command(
         sandbox=sandbox,
         base_url=base_url,
         retry_uncertain=frozenset(retry_uncertain),
-        render=not no_render,
+        # A shard never renders; otherwise the feed must not drop an invalid published episode.
+        render=not no_render
+        and (shard_range is not None or selection.may_render(state_folder(project, sandbox))),
         shard=shard_range,
         sandbox_port=port,
     )
     if port is not None and not sandbox:
         raise click.UsageError("--port goes with --sandbox")
-    execute(ctx, request, as_json)
+    execute(ctx, request, as_json, selection)
 
 
-def execute(ctx: Context, request: RunRequest, as_json: bool) -> None:
+def execute(
+    ctx: Context, request: RunRequest, as_json: bool, selection: Selection | None = None
+) -> None:
     """Run a request and report it: shared by `run` and the episode controls."""
-    project = load_valid_project(ctx)
+    selection = selection or load_selected_project(ctx, request.ids)
+    project = selection.project
     if request.render and request.shard is None:
         from acbatch.publish.targets import problem_line, require_publishable
 
@@ -121,41 +145,7 @@ def execute(ctx: Context, request: RunRequest, as_json: bool) -> None:
             data["published"] = result.rendered.published
         echo_json(data)
     if ctx.verbosity >= 0 or not as_json:
-        print_summary(result)
-    sys.exit(result.exit_code)
-
-
-def print_summary(result: RunResult) -> None:
-    summary = result.summary
-    for item in summary.results:
-        if item.outcome.value not in ("done",):
-            click.echo(f"  {item.id}: {item.outcome.value}: {item.message}", err=True)
-    counts = ", ".join(f"{n} {name}" for name, n in summary.to_json()["outcomes"].items())
-    total = len(summary.results)
-    line = f"acbatch: {total} episode{'s' if total != 1 else ''}: {counts or 'nothing to do'}"
-    creates = summary.creates
-    line += (
-        f"; {summary.requests} API requests ({creates['script']} script and "
-        f"{creates['audio']} billed audio creates); {summary.elapsed:.1f}s"
-    )
-    if result.drafts:
-        line += f"; drafts skipped: {', '.join(result.drafts)}"
-    click.echo(line, err=True)
-    if summary.cancelled:
-        in_flight = [r.id for r in summary.results if r.outcome.value == "cancelled"]
-        click.echo(
-            f"acbatch: cancelled by {summary.cancelled}: {len(in_flight)} episode(s) left in "
-            "flight with their tasks saved; the next `acbatch run` resumes them",
-            err=True,
-        )
-    if summary.aborted:
-        click.echo(f"acbatch: error: run stopped: {summary.aborted}", err=True)
-    if result.render_error:
-        click.echo(f"acbatch: error: rendering failed: {result.render_error}", err=True)
-    if result.rendered is not None:
-        count = len(result.rendered.published)
-        click.echo(
-            f"acbatch: feed {result.rendered.feed_path} with {count} "
-            f"episode{'s' if count != 1 else ''}",
-            err=True,
-        )
+        for line in run_summary_lines(result):
+            click.echo(line, err=True)
+    skipped_status = selection.report_skipped()
+    sys.exit(result.exit_code or skipped_status)

@@ -3,69 +3,58 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from acbatch.commands._common import plural
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.spec.loader import LoadResult, load_project_files
-from acbatch.spec.model import Problem
+from acbatch.spec.model import Problem, display_path, format_problem
+
+__all__ = ["display_path", "format_problem", "report_json", "summary"]
 
 
-def display_path(path: Path, cwd: Path | None = None) -> str:
-    """`path` relative to the current folder when it is inside it, else as given."""
-    base = cwd or Path.cwd()
-    try:
-        return os.path.relpath(path, base) if path.is_relative_to(base) else str(path)
-    except ValueError:
-        return str(path)
-
-
-def format_problem(problem: Problem, cwd: Path | None = None) -> str:
-    """file:line:column: field.path: message (did you mean 'x'?); no field for whole-file ones."""
-    where = f"{display_path(problem.file, cwd)}:{problem.line}:{problem.column}"
-    label = "warning: " if problem.severity == "warning" else ""
-    field = f"{problem.field}: " if problem.field else ""
-    text = f"{where}: {field}{label}{problem.message}"
-    if problem.suggestion:
-        text += f" (did you mean '{problem.suggestion}'?)"
-    return text
-
-
-def summary(result: LoadResult) -> str:
+def summary(
+    result: LoadResult, review_files: int = 0, problems: list[Problem] | None = None
+) -> str:
+    """`valid: 3 files checked, 2 episodes, 1 review script`, or the problem counts."""
     project = result.project
-    files = len(result.files)
+    problems = project.problems if problems is None else problems
+    files = len(result.files) + review_files
     episodes = len(project.episodes)
-    errors = len(project.errors)
-    warnings = len(project.problems) - errors
-    checked = f"{files} file{'s' if files != 1 else ''} checked"
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = len(problems) - len(errors)
+    checked = f"{plural(files, 'file')} checked"
     if errors:
-        bad_files = len({p.file for p in project.errors})
-        text = (
-            f"{errors} problem{'s' if errors != 1 else ''} in {bad_files} "
-            f"file{'s' if bad_files != 1 else ''} ({checked})"
-        )
+        bad_files = len({p.file for p in errors})
+        text = f"{plural(len(errors), 'problem')} in {plural(bad_files, 'file')} ({checked})"
     else:
-        text = f"valid: {checked}, {episodes} episode{'s' if episodes != 1 else ''}"
+        text = f"valid: {checked}, {plural(episodes, 'episode')}"
+        if review_files:
+            text += f", {plural(review_files, 'review script')}"
     if warnings:
-        text += f", {warnings} warning{'s' if warnings != 1 else ''}"
+        text += f", {plural(warnings, 'warning')}"
     return text
 
 
-def report_json(result: LoadResult, cwd: Path | None = None) -> dict[str, Any]:
+def report_json(
+    result: LoadResult,
+    cwd: Path | None = None,
+    review_files: int = 0,
+    problems: list[Problem] | None = None,
+) -> dict[str, Any]:
     project = result.project
-    problems = [
-        replace(p, file=Path(display_path(p.file, cwd))).to_json() for p in project.problems
-    ]
+    problems = project.problems if problems is None else problems
     return {
-        "valid": not project.errors,
-        "files": len(result.files),
+        "valid": not any(p.severity == "error" for p in problems),
+        "files": len(result.files) + review_files,
         "episodes": len(project.episodes),
-        "problems": problems,
+        "review_scripts": review_files,
+        "problems": [replace(p, file=Path(display_path(p.file, cwd))).to_json() for p in problems],
     }
 
 
@@ -102,12 +91,14 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
 )
 @click.pass_obj
 def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) -> None:
-    """Check acbatch.yaml and the episode specs against the schemas; change nothing.
+    """Check acbatch.yaml, the episode specs and the review scripts; change nothing.
 
-    With PATHS, only those spec files (or folders of specs) are checked, together with
-    acbatch.yaml. Every problem is printed as file:line:column: field: message.
-    With --live, the voices are checked for a run against the real service too: a voice
-    name or voice_id from the sandbox's demo catalog is an error there.
+    With PATHS, only those spec files and review scripts (or folders of them) are checked,
+    together with acbatch.yaml. Every problem is printed as file:line:column: field: message.
+    A review script (specs/<id>.script.yaml) is checked against its schema, and an approved
+    one against its episode's current script task in state/<id>.json: an approval for an
+    older script no longer counts. For a live publish (the default) the voices are checked
+    too: a voice name or voice_id from the sandbox's demo catalog is an error there.
     Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
     next time; delete it at any time.
     Exit status: 0 all valid, 1 problems found, 2 usage error.
@@ -120,9 +111,12 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     Examples:
       acbatch validate                    the whole project, for a live publish
       acbatch validate --sandbox          the same, for `acbatch run --sandbox`
-      acbatch validate specs/tide-pools.yaml
+      acbatch validate specs/tide-pools.yaml specs/tide-pools.script.yaml
       acbatch validate --json | jq '.problems[]'
     """
+    from acbatch.runner.review import check_review_scripts
+    from acbatch.runner.session import workspace
+
     _check_inside(paths, ctx.root)
     result = load_project_files(ctx.config_path, list(paths) if paths else None, cache=True)
     _add_target_problems(result, live)
@@ -130,11 +124,20 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
         from acbatch.voices import live_catalog_problems
 
         result.project.problems.extend(live_catalog_problems(result.project))
+    project = workspace(result.project, not live)
+    reviews, review_problems = check_review_scripts(
+        project, project.config.paths.state, list(paths) if paths else None
+    )
+    problems = sorted(
+        [*result.project.problems, *review_problems],
+        key=lambda p: (str(p.file), p.line, p.column, p.field),
+    )
     if as_json:
-        click.echo(json.dumps(report_json(result), indent=2, ensure_ascii=False))
+        report = report_json(result, review_files=len(reviews), problems=problems)
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        for problem in result.project.problems:
+        for problem in problems:
             click.echo(format_problem(problem), err=True)
-        click.echo(summary(result), err=True)
-    if result.project.errors:
+        click.echo(summary(result, len(reviews), problems), err=True)
+    if any(p.severity == "error" for p in problems):
         raise click.exceptions.Exit(1)

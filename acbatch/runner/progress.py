@@ -1,4 +1,10 @@
-"""Run progress: a live line on a terminal, plain timestamped lines in CI or when piped."""
+"""Run progress: a live line on a terminal, plain timestamped lines in CI or when piped.
+
+Each line is printed once: how an episode ended (failed, awaiting review, uncertain...) is
+said by the run's summary (commands/run.py), with its message, so progress only counts those
+endings. It prints the episodes finished as they are (`done`), the paid requests as they are
+sent, and with -v every step.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ FINAL = {
     "aborted",
     "skipped",
 }
-LOUD = {"failed", "uncertain", "timed_out", "aborted", "insufficient_credits", "over_budget"}
+SUMMARISED = FINAL - {"done"}
+"""Endings the run's summary lists one per line with their message: never printed here.
+(A state change to `failed` and the episode's `failed` outcome are both reported as events.)"""
 
 
 def is_live_terminal(stream: TextIO) -> bool:
@@ -50,18 +58,18 @@ class Progress:
             if event in FINAL:
                 self.finished[episode_id] = event
             if self.live:
-                self._live(episode_id, event, message)
-            elif self.verbosity >= 0 and (
-                event in LOUD or event in FINAL or self.verbosity > 0 or event.endswith("requested")
+                self._live()
+            elif (
+                self.verbosity >= 0
+                and event not in SUMMARISED
+                and (event in FINAL or self.verbosity > 0 or event.endswith("requested"))
             ):
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 detail = f": {message}" if message else ""
                 self.stream.write(f"{stamp} {episode_id} {event}{detail}\n")
                 self.stream.flush()
 
-    def _live(self, episode_id: str, event: str, message: str) -> None:
-        if event in LOUD and self.verbosity >= 0:
-            self.stream.write(f"\r\x1b[K{episode_id}: {event}: {message}\n")
+    def _live(self) -> None:
         counts: dict[str, int] = {}
         for outcome in self.finished.values():
             counts[outcome] = counts.get(outcome, 0) + 1

@@ -19,7 +19,7 @@ from acbatch.runner.engine import CANCEL_EXIT_CODES, Reporter, Runner, RunOption
 from acbatch.runner.ledger import budget_left
 from acbatch.runner.plan import SANDBOX_SERVICE
 from acbatch.runner.state import StateStore
-from acbatch.spec.model import Episode, Project
+from acbatch.spec.model import Episode, Paths, Project
 from acbatch.store import ProjectLock
 from acbatch.voices import CatalogError, VoiceCatalog
 
@@ -81,14 +81,20 @@ def workspace(project: Project, sandbox: bool) -> Project:
     and files never meet live ones."""
     if not sandbox:
         return project
-    root = project.config.paths.root / SANDBOX_WORKSPACE
-    paths = replace(project.config.paths, state=root / "state", output=root / "output")
-    reviews = root / "reviews"
+    reviews = project.config.paths.root / SANDBOX_WORKSPACE / "reviews"
     return replace(
         project,
-        config=replace(project.config, paths=paths),
+        config=replace(project.config, paths=workspace_paths(project.config.paths, sandbox)),
         episodes=[replace(e, review_folder=reviews) for e in project.episodes],
     )
+
+
+def workspace_paths(paths: Paths, sandbox: bool) -> Paths:
+    """The state and output folders of one mode (see workspace)."""
+    if not sandbox:
+        return paths
+    root = paths.root / SANDBOX_WORKSPACE
+    return replace(paths, state=root / "state", output=root / "output")
 
 
 def state_folder(project: Project, sandbox: bool) -> Path:

@@ -6,6 +6,7 @@ downstream (plan, runner, publishing) works on them, never on raw YAML.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,11 +26,7 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        text = f"{where}: {self.field or '<root>'}: {self.message}"
-        if self.suggestion:
-            text += f" (did you mean '{self.suggestion}'?)"
-        return text
+        return format_problem(self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +38,31 @@ class Problem:
             "suggestion": self.suggestion,
             "severity": self.severity,
         }
+
+
+def display_path(path: Path, cwd: Path | None = None) -> str:
+    """`path` relative to the current folder when it is inside it, else as given."""
+    base = cwd or Path.cwd()
+    try:
+        return os.path.relpath(path, base) if path.is_relative_to(base) else str(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def format_problem(problem: Problem, cwd: Path | None = None) -> str:
+    """The one way a problem is shown, by every command and in every error message:
+
+    `file:line:column: field.path: message (did you mean 'x'?)`, the file relative to the
+    current folder when it is inside it, no field for a problem about the whole file, and
+    `warning: ` before the message of a warning.
+    """
+    where = f"{display_path(problem.file, cwd)}:{problem.line}:{problem.column}"
+    label = "warning: " if problem.severity == "warning" else ""
+    field_name = f"{problem.field}: " if problem.field else ""
+    text = f"{where}: {field_name}{label}{problem.message}"
+    if problem.suggestion:
+        text += f" (did you mean '{problem.suggestion}'?)"
+    return text
 
 
 @dataclass(frozen=True)

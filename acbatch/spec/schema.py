@@ -36,6 +36,8 @@ EPISODE = "episode"
 SHOW = "show"
 DEFAULTS = "defaults"
 """The `defaults:` mapping of acbatch.yaml: episode fields, none required."""
+SCRIPT = "script"
+"""A script for review, specs/<id>.script.yaml."""
 
 SECRET_KEY_NAMES = frozenset(
     {
@@ -136,8 +138,8 @@ def _effective_schema(kind: str) -> dict[str, Any]:
     `show` leaves `defaults:` to the `defaults` kind, which is the episode schema with nothing
     required and only the fields a default may set, so its errors name the real field rules.
     """
-    if kind == EPISODE:
-        return load_schema(EPISODE)
+    if kind in (EPISODE, SCRIPT):
+        return load_schema(kind)
     if kind == SHOW:
         show = copy.deepcopy(load_schema(SHOW))
         show["properties"]["defaults"] = {"type": "object"}
