@@ -223,3 +223,25 @@ def test_doctor_checks_the_key_with_a_read_only_call(tmp_path: Path, sandbox_fac
     )
     missing = acbatch("doctor", cwd=tmp_path, env=env)
     assert missing.returncode == 1 and "AUDIOCLEANER_API_KEY is not set" in missing.stdout
+
+
+def test_plan_shows_the_source_text_the_script_step_will_be_sent(tmp_path: Path) -> None:
+    page = (
+        "<html><head><title>Octopus minds</title></head><body>"
+        "<div class='cookie-banner'>We use cookies. Accept all cookies to continue.</div>"
+        "<nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
+        "<article><h1>Octopus minds</h1>"
+        + "".join(
+            f"<p>Octopuses solve puzzles number {i} with arms that each hold many neurons.</p>"
+            for i in range(8)
+        )
+        + "</article><footer>Share on every network. Copyright 2026.</footer></body></html>"
+    )
+    (tmp_path / "sources").mkdir(parents=True)
+    (tmp_path / "sources" / "octopus.html").write_text(page, encoding="utf-8")
+    write_show(tmp_path, {"octopus": {"source": {"file": "../sources/octopus.html"}}})
+    shown = acbatch("plan", "--show-source", "octopus", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Octopuses solve puzzles number 7" in shown.stdout
+    assert "cookies" not in shown.stdout and "Share on every network" not in shown.stdout
+    assert "characters would be sent" in shown.stderr

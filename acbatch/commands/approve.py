@@ -9,6 +9,7 @@ from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.runner.review import approve
 from acbatch.runner.session import workspace
+from acbatch.runner.state import StateStore
 
 
 @click.command("approve")
@@ -30,5 +31,6 @@ def command(ctx: Context, ids: tuple[str, ...], sandbox: bool) -> None:
             raise UserError(f"no episode with id {episode_id!r}", 2)
         if episode.review != "required":
             raise UserError(f"{episode_id} does not ask for review (review: auto)")
-        path = approve(episode)
+        state = StateStore(project.config.paths.state).load(episode.id)
+        path = approve(episode, state.script.global_id if state else None)
         click.echo(f"approved {shown_path(path)}", err=True)

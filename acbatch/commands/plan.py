@@ -14,6 +14,7 @@ from acbatch.commands._common import (
     skip_invalid_option,
 )
 from acbatch.context import Context
+from acbatch.errors import UserError
 from acbatch.runner.decide import Word
 from acbatch.runner.limits import CreditBudget
 from acbatch.runner.plan import plan_items, plan_run
@@ -45,6 +46,12 @@ from acbatch.runner.state import StateStore
     help="Plan as `run --max-credits N` would.",
 )
 @click.option("--base-url", help="The API base URL the run would use.")
+@click.option(
+    "--show-source",
+    "show_source",
+    metavar="ID",
+    help="Print exactly the source text (or URL) the script step would be sent for ID.",
+)
 @skip_invalid_option
 @json_option
 @click.pass_obj
@@ -55,6 +62,7 @@ def command(
     retry_uncertain: tuple[str, ...],
     max_credits: int | None,
     base_url: str | None,
+    show_source: str | None,
     skip_invalid: bool,
     as_json: bool,
 ) -> None:
@@ -69,7 +77,11 @@ def command(
       acbatch plan
       acbatch plan --json
       acbatch plan --retry-uncertain tide-pools
+      acbatch plan --show-source tide-pools     what the paid script step will read
     """
+    if show_source is not None:
+        print_source(load_selected_project(ctx, (show_source,)), show_source)
+        return
     selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
     request = RunRequest(
         ids=ids, sandbox=sandbox, base_url=base_url, retry_uncertain=frozenset(retry_uncertain)
@@ -131,3 +143,23 @@ def show_plan(
     if left is not None:
         line += f"; budget left: {left} credits"
     click.echo(line)
+
+
+def print_source(selection: Selection, episode_id: str) -> None:
+    """The text a `file:` or `text:` source sends (after extraction), or the URL of the others."""
+    from acbatch.runner.bodies import script_request
+    from acbatch.sources import SourceError
+
+    episode = selection.project.episode(episode_id)
+    assert episode is not None  # load_selected_project checked the id
+    try:
+        body = script_request(episode)
+    except SourceError as exc:
+        raise UserError(f"{episode.source.value}: {exc}") from None
+    text = body.get("text") or body.get("url") or ""
+    click.echo(text)
+    click.echo(
+        f"acbatch: {episode_id}: {len(text)} characters would be sent to the script step "
+        f"(source type {body['source_type']})",
+        err=True,
+    )

@@ -235,6 +235,16 @@ def load_review(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def step2_base(data: dict[str, Any]) -> dict[str, Any]:
+    """A review file's script as a step-2 base (title, processed_content, script...)."""
+    return {
+        "title": data.get("title"),
+        "processed_content": data.get("description"),
+        "podcast_script": data["script"],
+        "hightlights": data.get("highlights") or [],
+    }
+
+
 def approved_script(episode: Episode, script_global_id: str | None = None) -> dict[str, Any] | None:
     """The approved, edited script as a step-2 base (title, processed_content, script...).
 
@@ -246,12 +256,7 @@ def approved_script(episode: Episode, script_global_id: str | None = None) -> di
     data = load_review(episode.script_review_path)
     if not data or not approval_is_current(data, script_global_id):
         return None
-    return {
-        "title": data.get("title"),
-        "processed_content": data.get("description"),
-        "podcast_script": data["script"],
-        "hightlights": data.get("highlights") or [],
-    }
+    return step2_base(data)
 
 
 def approve(episode: Episode, script_global_id: str | None = None) -> Path:

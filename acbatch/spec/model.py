@@ -56,13 +56,16 @@ def format_problem(problem: Problem, cwd: Path | None = None) -> str:
     current folder when it is inside it, no field for a problem about the whole file, and
     `warning: ` before the message of a warning.
     """
+    from acbatch.redact import redact
+
     where = f"{display_path(problem.file, cwd)}:{problem.line}:{problem.column}"
     label = "warning: " if problem.severity == "warning" else ""
     field_name = f"{problem.field}: " if problem.field else ""
     text = f"{where}: {field_name}{label}{problem.message}"
     if problem.suggestion:
         text += f" (did you mean '{problem.suggestion}'?)"
-    return text
+    # File names and values come from the user's files: no terminal controls or bidi overrides.
+    return redact(text)
 
 
 @dataclass(frozen=True)
