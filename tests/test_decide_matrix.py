@@ -156,6 +156,10 @@ def test_decide_over_the_whole_space_protects_money_and_moves_only_along_edges()
         for edge in walk_edges(phase, decision.moves):
             assert edge in EDGES, where
             used.add(edge)
+        for move in decision.moves:
+            assert move.reset <= {"script", "audio", "failures"}, where
+            if move.to == Phase.NEW and phase != Phase.NEW:
+                assert {"script", "audio"} <= move.reset, where
         if decision.moves:
             assert decision.phase == decision.moves[-1].to, where
         paid = decision.action in PAID_ACTIONS

@@ -9,7 +9,7 @@ import click
 from acbatch.commands._common import echo_json, json_option, sandbox_option
 from acbatch.context import Context
 from acbatch.runner.ledger import read_ledger, this_month
-from acbatch.runner.session import workspace
+from acbatch.runner.session import live_state_hint, workspace
 from acbatch.runner.state import StateStore
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -47,6 +47,9 @@ def command(ctx: Context, month: str | None, sandbox: bool, as_json: bool) -> No
         used = ledger.spent() + ledger.committed
         budgets["total"] = {"limit": api.budget_total, "left": max(0, api.budget_total - used)}
     entries = [e for e in ledger.entries if month is None or e.month == month]
+    hint = live_state_hint(project, sandbox)
+    if hint and not as_json:
+        click.echo(f"acbatch: {hint}", err=True)
     if as_json:
         echo_json(
             {

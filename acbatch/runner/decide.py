@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from acbatch.runner.state import DONE_PHASES, SENDING_PHASES, EpisodeState, Phase
+from acbatch.runner.state import (
+    DONE_PHASES,
+    SENDING_PHASES,
+    TRANSITIONS,
+    EpisodeState,
+    Phase,
+)
 
 
 class Action(str, Enum):
@@ -258,7 +264,7 @@ def decide(
     if word.redo == "all" and walk.phase != Phase.NEW:
         walk.move(Phase.NEW, "redone on the user's word", "script", "audio", "failures")
     elif word.redo == "audio" and walk.phase not in (Phase.SCRIPT_READY, Phase.AWAITING_REVIEW):
-        if not walk.has_script_result or (Phase.SCRIPT_READY not in _targets(walk.phase)):
+        if not walk.has_script_result or (Phase.SCRIPT_READY not in TRANSITIONS[walk.phase]):
             return done(Action.FAILED, "no finished script to make the audio from yet")
         walk.move(Phase.SCRIPT_READY, "audio redone on the user's word", "audio")
 
@@ -379,14 +385,8 @@ def decide(
     return done(Action.DONE, "finished; costs no API calls")
 
 
-def _targets(phase: Phase) -> frozenset[Phase]:
-    from acbatch.runner.state import TRANSITIONS
-
-    return TRANSITIONS[phase]
-
-
 def _resets(restart: Phase) -> tuple[str, ...]:
-    return ("script", "audio") if restart == Phase.NEW else ("audio")
+    return ("script", "audio") if restart == Phase.NEW else ("audio",)
 
 
 def _first_reason(walk: _Walk, default: str) -> str:
