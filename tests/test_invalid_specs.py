@@ -81,7 +81,7 @@ def test_a_full_run_refuses_unless_skip_invalid(tmp_path: Path) -> None:
     assert last == (
         "acbatch: error: 1 invalid spec skipped: bad (specs/bad.yaml); see `acbatch validate`"
     )
-    feed = (tmp_path / "output" / "feed.xml").read_text(encoding="utf-8")
+    feed = (tmp_path / "sandbox" / "output" / "feed.xml").read_text(encoding="utf-8")
     assert feed.count("<item>") == 2
 
     planned = acbatch("plan", "--sandbox", "--skip-invalid", "--json", cwd=tmp_path)
@@ -96,7 +96,7 @@ def test_a_published_episode_with_a_broken_spec_keeps_the_feed(tmp_path: Path) -
     write_show(tmp_path, {"ep-1": text_episode(1), "ep-2": text_episode(2)})
     first = acbatch("run", "--sandbox", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    feed = tmp_path / "output" / "feed.xml"
+    feed = tmp_path / "sandbox" / "output" / "feed.xml"
     published = feed.read_bytes()
     spec = tmp_path / "specs" / "ep-2.yaml"
     spec.write_text(spec.read_text(encoding="utf-8") + "stlye: interview\n", encoding="utf-8")
@@ -130,8 +130,8 @@ def test_each_run_line_is_printed_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     waiting = [line for line in result.stderr.splitlines() if "waiting for review" in line]
     assert waiting == [
-        "  ep-1: awaiting_review: waiting for review: edit ep-1.script.yaml, then "
-        "`acbatch approve ep-1`"
+        "  ep-1: awaiting_review: waiting for review: edit sandbox/reviews/ep-1.script.yaml, "
+        "then `acbatch approve --sandbox ep-1`"
     ]
     detailed = acbatch("-v", "run", "--sandbox", cwd=tmp_path)
     assert sum("waiting for review" in line for line in detailed.stderr.splitlines()) == 1
@@ -150,5 +150,5 @@ def test_the_run_summary_counts_in_words(tmp_path: Path) -> None:
     finally:
         os.chdir(cwd)
     assert lines[0].startswith("acbatch: 1 episode: 1 done; ")
-    assert " API requests; " in lines[0]
-    assert lines[-1] == "acbatch: feed output/feed.xml with 1 episode"
+    assert " API requests (1 script create, 1 billed audio create); " in lines[0]
+    assert lines[-1] == "acbatch: feed sandbox/output/feed.xml with 1 episode"

@@ -378,9 +378,9 @@ def test_feed_errors_raise_with_every_problem_and_keep_old_feed(tmp_path: Path) 
         render_show(config, [sample_episode(config, "one")], now=NOW)
     assert isinstance(caught.value, UserError)
     assert any(p.where == "channel/itunes:image" for p in caught.value.problems)
-    assert "itunes:image" in caught.value.format_message()
-    assert "to fix: set show.image" in caught.value.format_message()
-    assert str(config.paths.config) in caught.value.format_message()
+    assert "itunes:image" in caught.value.message
+    assert "to fix: set show.image" in caught.value.message
+    assert str(config.paths.config) in caught.value.message
     assert not (config.paths.output / "feed.xml").exists()
 
 
@@ -390,7 +390,7 @@ def test_show_settings_are_checked(tmp_path: Path) -> None:
     )
     with pytest.raises(ShowSettingsError) as caught:
         render_show(config, [], now=NOW)
-    message = caught.value.format_message()
+    message = caught.value.message
     assert "show.categories[0]" in message and "did you mean 'Technology'" in message
     assert "show.categories[1]" in message
     assert "show.guid" in message
@@ -474,7 +474,7 @@ def test_feed_check_findings_stay_complete_across_renders(tmp_path: Path) -> Non
         render_show(config, [first, second, twin], now=NOW)
     duplicates = [p for p in caught.value.problems if p.message.startswith("not unique")]
     assert [(p.item_title, p.item_guid) for p in duplicates] == [("Episode twin", first.guid)]
-    assert "Episode twin" in caught.value.format_message()
+    assert "Episode twin" in caught.value.message
 
     # The whole feed, checked from scratch, agrees with what render reported.
     report = render_show(config, [first, second], now=NOW)

@@ -176,7 +176,7 @@ def test_render_command_refuses_a_local_base_url_unless_sandbox(tmp_path: Path) 
     sandbox = CliRunner().invoke(cli, ["-C", str(root), "render", "--sandbox"])
     assert sandbox.exit_code == 0, sandbox.output
     assert "show.base_url: warning: 'http://localhost:8000/' is not public" in sandbox.output
-    assert (root / "output" / "feed.xml").is_file()
+    assert (root / "sandbox" / "output" / "feed.xml").is_file()
 
 
 def test_scaffold_cover_is_a_readable_placeholder_apple_accepts() -> None:
@@ -203,7 +203,7 @@ def test_the_scaffold_publishes_for_the_sandbox_and_not_live_until_its_url_is_pu
     scaffold_project(root)
     ran = CliRunner().invoke(cli, ["-C", str(root), "run", "--sandbox"], catch_exceptions=False)
     assert ran.exit_code == 0, ran.output
-    feed = root / "output" / "feed.xml"
+    feed = root / "sandbox" / "output" / "feed.xml"
     preview = CliRunner().invoke(cli, ["feed", "check", str(feed), "--sandbox", "--json"])
     assert preview.exit_code == 0, preview.output
     live = CliRunner().invoke(cli, ["feed", "check", str(feed), "--json"])

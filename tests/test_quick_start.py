@@ -62,8 +62,8 @@ def test_the_quick_start_works_verbatim_in_a_fresh_shell(tmp_path: Path, shell: 
         [shell, "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    page = folder / "my-show" / "output" / "index.html"
-    assert page.is_file() and (folder / "my-show" / "output" / "feed.xml").is_file()
+    page = folder / "my-show" / "sandbox" / "output" / "index.html"
+    assert page.is_file() and (folder / "my-show" / "sandbox" / "output" / "feed.xml").is_file()
     assert (tmp_path / "opened.txt").read_text() == page.resolve().as_uri()
 
     # The way without activating, as the Quick start spells it, from the acbatch folder.

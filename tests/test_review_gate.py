@@ -260,13 +260,14 @@ def test_plan_and_run_show_a_broken_review_script(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1, review="required"), "ep-2": text_episode(2)})
     first = acbatch("run", "--sandbox", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    path = tmp_path / "specs" / "ep-1.script.yaml"
-    assert acbatch("approve", "ep-1", cwd=tmp_path).returncode == 0
+    # Sandbox runs keep their review scripts in their own workspace.
+    path = tmp_path / "sandbox" / "reviews" / "ep-1.script.yaml"
+    assert acbatch("approve", "--sandbox", "ep-1", cwd=tmp_path).returncode == 0
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("- role:", "- rol:", 1), encoding="utf-8")
     line = next(n for n, t in enumerate(text.splitlines(), 1) if t.startswith("- role:"))
     expected = (
-        f"specs/ep-1.script.yaml:{line}:3: script[0].rol: unknown field 'rol' "
+        f"sandbox/reviews/ep-1.script.yaml:{line}:3: script[0].rol: unknown field 'rol' "
         "(did you mean 'role'?)"
     )
     planned = acbatch("plan", "--sandbox", cwd=tmp_path)
@@ -274,7 +275,7 @@ def test_plan_and_run_show_a_broken_review_script(tmp_path: Path) -> None:
     assert "create_audio" not in planned.stdout
     skipping = acbatch("plan", "--sandbox", "--skip-invalid", "--json", cwd=tmp_path)
     assert [e["id"] for e in json.loads(skipping.stdout)["episodes"]] == ["ep-2"]
-    assert "ep-1 (specs/ep-1.script.yaml)" in skipping.stderr
+    assert "ep-1 (sandbox/reviews/ep-1.script.yaml)" in skipping.stderr
     refused = acbatch("run", "--sandbox", "ep-1", cwd=tmp_path)
     assert refused.returncode == 1 and expected in refused.stderr.splitlines()
     other = acbatch("run", "--sandbox", "ep-2", cwd=tmp_path)

@@ -77,7 +77,7 @@ def test_copy_writes_the_builtin_with_a_version_header_and_never_overwrites(
 def test_unedited_copies_render_exactly_like_the_builtins(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     assert acbatch_cli("run", "--sandbox", cwd=tmp_path).returncode == 0
-    output = tmp_path / "output"
+    output = tmp_path / "sandbox" / "output"
     before = {p: p.read_bytes() for p in output.rglob("*") if p.is_file()}
     copied = acbatch_cli("templates", "copy", *builtin_names(), cwd=tmp_path)
     assert copied.returncode == 0, copied.stderr
@@ -98,7 +98,7 @@ def test_the_scaffold_readme_names_the_commands(tmp_path: Path) -> None:
 
 def test_open_uses_the_browser_in_the_environment(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
-    missing = acbatch_cli("open", cwd=tmp_path)
+    missing = acbatch_cli("open", "--sandbox", cwd=tmp_path)
     assert missing.returncode == 1 and "acbatch run --sandbox" in missing.stderr
     assert acbatch_cli("run", "--sandbox", cwd=tmp_path).returncode == 0
     record = tmp_path / "opened.txt"
@@ -106,9 +106,12 @@ def test_open_uses_the_browser_in_the_environment(tmp_path: Path) -> None:
     browser.write_text(
         f"import sys\nopen({str(record)!r}, 'w').write(sys.argv[1])\n", encoding="utf-8"
     )
-    opened = acbatch_cli("open", cwd=tmp_path, env={"BROWSER": f"{sys.executable} {browser} %s"})
+    opened = acbatch_cli(
+        "open", "--sandbox", cwd=tmp_path, env={"BROWSER": f"{sys.executable} {browser} %s"}
+    )
     assert opened.returncode == 0, opened.stderr
-    assert record.read_text() == (tmp_path / "output" / "index.html").resolve().as_uri()
+    page = tmp_path / "sandbox" / "output" / "index.html"
+    assert record.read_text() == page.resolve().as_uri()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a display-less Linux session")

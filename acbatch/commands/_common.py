@@ -130,9 +130,9 @@ def _review_script_errors(project: Project) -> dict[Path, list[Problem]]:
     """The errors in the review scripts of episodes that ask for review, by their spec file:
     a broken script is that episode's problem, like a broken spec (its approval cannot be
     checked against the state here; `validate` and `plan` do that)."""
-    from acbatch.runner.review import review_files, review_problems
+    from acbatch.runner.review import review_files, review_folder, review_problems
 
-    present = {path.name for path in review_files(project.config.paths.specs)}
+    present = {path.name for path in review_files(review_folder(project))}
     if not present:
         return {}
     found: dict[Path, list[Problem]] = {}
@@ -189,6 +189,7 @@ def load_selected_project(
     ids: tuple[str, ...] = (),
     skip_invalid: bool = False,
     review_scripts: bool = True,
+    sandbox: bool = False,
 ) -> Selection:
     """The project to act on, and the invalid specs left out of it (see select_valid).
 
@@ -197,7 +198,10 @@ def load_selected_project(
     `skip_invalid`, their problems are printed, and the command should end with
     Selection.report_skipped() and exit 1.
     """
-    project, invalid, blocking = select_valid(ctx.load_project(), ids, skip_invalid, review_scripts)
+    from acbatch.runner.session import workspace
+
+    loaded = workspace(ctx.load_project(), sandbox)
+    project, invalid, blocking = select_valid(loaded, ids, skip_invalid, review_scripts)
     if blocking:
         for problem in blocking:
             click.echo(format_problem(problem), err=True)
@@ -230,6 +234,7 @@ def load_valid_project(
     ids: tuple[str, ...] = (),
     skip_invalid: bool = False,
     review_scripts: bool = False,
+    sandbox: bool = False,
 ) -> Project:
     """The project, or exit 1 after printing every problem that stops the command.
 
@@ -238,7 +243,7 @@ def load_valid_project(
     to learn which, so the command can exit 1 at the end. Review scripts are checked only
     when asked (`review_scripts`): rendering, for one, never reads them.
     """
-    return load_selected_project(ctx, ids, skip_invalid, review_scripts).project
+    return load_selected_project(ctx, ids, skip_invalid, review_scripts, sandbox).project
 
 
 def report_skipped(invalid: list[InvalidSpec]) -> int:

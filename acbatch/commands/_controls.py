@@ -28,7 +28,7 @@ def control(
 ) -> None:
     words = {episode_id: word for episode_id in ids}
     request = RunRequest(ids=ids, sandbox=sandbox, base_url=base_url, words=words, render=render)
-    selection = load_selected_project(ctx, ids)
+    selection = load_selected_project(ctx, ids, sandbox=sandbox)
     if not as_json:
         show_plan(selection, request, None, as_json=False, words=words)
     execute(ctx, request, as_json, selection)

@@ -8,7 +8,6 @@ from acbatch.commands._common import load_valid_project, sandbox_option, shown_p
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.runner.review import approve
-from acbatch.runner.session import workspace
 from acbatch.runner.state import StateStore
 
 
@@ -24,7 +23,7 @@ def command(ctx: Context, ids: tuple[str, ...], sandbox: bool) -> None:
       acbatch approve tide-pools && acbatch run tide-pools
       acbatch approve --sandbox tide-pools     (sandbox runs keep reviews in sandbox/reviews)
     """
-    project = workspace(load_valid_project(ctx, ids), sandbox)
+    project = load_valid_project(ctx, ids, sandbox=sandbox)
     for episode_id in ids:
         episode = project.episode(episode_id)
         if episode is None:

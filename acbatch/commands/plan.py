@@ -80,9 +80,11 @@ def command(
       acbatch plan --show-source tide-pools     what the paid script step will read
     """
     if show_source is not None:
-        print_source(load_selected_project(ctx, (show_source,)), show_source)
+        print_source(load_selected_project(ctx, (show_source,), sandbox=sandbox), show_source)
         return
-    selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
+    selection = load_selected_project(
+        ctx, ids + retry_uncertain if ids else (), skip_invalid, sandbox=sandbox
+    )
     request = RunRequest(
         ids=ids, sandbox=sandbox, base_url=base_url, retry_uncertain=frozenset(retry_uncertain)
     )

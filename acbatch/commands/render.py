@@ -15,7 +15,7 @@ from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.publish.targets import problem_line, require_publishable
 from acbatch.runner.publishing import render_project
-from acbatch.runner.session import LOCK_NAME, live_state_hint, workspace
+from acbatch.runner.session import LOCK_NAME, live_state_hint
 from acbatch.runner.state import StateStore
 from acbatch.store import ProjectLock
 
@@ -38,7 +38,7 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     Example:
       acbatch render && acbatch feed check
     """
-    project = workspace(load_valid_project(ctx), sandbox)
+    project = load_valid_project(ctx, sandbox=sandbox)
     hint = live_state_hint(project, sandbox)
     if hint:
         raise UserError(f"{hint}; nothing was rendered")

@@ -97,7 +97,9 @@ def command(
         shard_range = parse_shard(shard) if shard else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
-    selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
+    selection = load_selected_project(
+        ctx, ids + retry_uncertain if ids else (), skip_invalid, sandbox=sandbox
+    )
     project = selection.project
     request = RunRequest(
         ids=ids + retry_uncertain if ids else (),
@@ -121,7 +123,7 @@ def execute(
     ctx: Context, request: RunRequest, as_json: bool, selection: Selection | None = None
 ) -> None:
     """Run a request and report it: shared by `run` and the episode controls."""
-    selection = selection or load_selected_project(ctx, request.ids)
+    selection = selection or load_selected_project(ctx, request.ids, sandbox=request.sandbox)
     project = selection.project
     if request.render and request.shard is None:
         from acbatch.publish.targets import problem_line, require_publishable

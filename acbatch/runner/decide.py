@@ -74,6 +74,9 @@ class Review:
     problem: str = ""
     """Why the file cannot be used (it does not pass its schema), if it cannot."""
     file_name: str = ""
+    """The review file, as shown to the user."""
+    approve: str = "acbatch approve"
+    """The command that approves it (the sandbox workspace's takes --sandbox)."""
 
     def approves(self, script_task: str | None) -> bool:
         """An approval counts only for the script task it was given for."""
@@ -404,6 +407,6 @@ def _review_reason(review: Review, script_task: str | None, name: str) -> str:
         return (
             f"a new script replaced the one approved in {review.file_name}: review the new "
             "script (the old edits are kept beside it), then "
-            f"`acbatch approve {name}`"
+            f"`{review.approve} {name}`"
         )
-    return f"waiting on review: edit {review.file_name}, then `acbatch approve {name}`"
+    return f"waiting for review: edit {review.file_name}, then `{review.approve} {name}`"

@@ -9,7 +9,8 @@ announces exactly the creates `run` sends first, and where the budget stops.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from acbatch import codes
@@ -58,26 +59,25 @@ class Situation:
         )
 
 
-def read_review(episode: Episode) -> tuple[Review, dict[str, Any] | None]:
+def read_review(episode: Episode, root: Path | None = None) -> tuple[Review, dict[str, Any] | None]:
     """The review file as the decision sees it, and its script when it says approved."""
     if episode.review != "required":
         return Review(), None
     from acbatch.runner import review
 
     path = episode.script_review_path
+    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else path.name
+    command = "acbatch approve --sandbox" if episode.review_folder else "acbatch approve"
+    seen = Review(required=True, file_name=shown, approve=command)
     try:
         data = review.load_review(path)
     except review.ReviewError as exc:
-        return Review(required=True, exists=True, problem=str(exc), file_name=path.name), None
+        return replace(seen, exists=True, problem=str(exc)), None
     if data is None:
-        return Review(required=True, file_name=path.name), None
+        return seen, None
     approved = data.get("approved") is True
-    view = Review(
-        required=True,
-        exists=True,
-        approved=approved,
-        script_task=str(data.get("script_task") or ""),
-        file_name=path.name,
+    view = replace(
+        seen, exists=True, approved=approved, script_task=str(data.get("script_task") or "")
     )
     return view, review.step2_base(data) if approved else None
 
@@ -88,7 +88,7 @@ def audio_file_present(project: Project, state: EpisodeState | None) -> bool:
 
 
 def situation(project: Project, episode: Episode, state: EpisodeState | None) -> Situation:
-    review, review_script = read_review(episode)
+    review, review_script = read_review(episode, project.config.paths.root)
     script_inputs = bodies.script_inputs(episode)
     script = bodies.digest(script_inputs)
     plain = bodies.audio_fingerprint(episode, None, script=script)

@@ -338,12 +338,17 @@ def check_review_scripts(
     return files, problems
 
 
-def _review_files_among(project: Project, paths: list[Path] | None) -> list[Path]:
-    # Beside the specs, or in the workspace's own folder (the sandbox keeps its reviews apart).
-    specs = next(
+def review_folder(project: Project) -> Path:
+    """Where the project's review scripts are: beside the specs, or in the workspace's own
+    folder (the sandbox keeps its reviews apart)."""
+    return next(
         (e.review_folder for e in project.episodes if e.review_folder is not None),
         project.config.paths.specs,
     )
+
+
+def _review_files_among(project: Project, paths: list[Path] | None) -> list[Path]:
+    specs = review_folder(project)
     if paths is None:
         return review_files(specs)
     root = project.config.paths.root.resolve()
