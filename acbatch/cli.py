@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "voices": "voices",
     "sandbox": "sandbox",
     "doctor": "doctor",
+    "state": "state",
 }
 
 EXIT_OK = 0

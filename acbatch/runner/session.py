@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from acbatch.errors import UserError
 from acbatch.runner.engine import Reporter, Runner, RunOptions, RunSummary
-from acbatch.runner.state import StateStore
 from acbatch.spec.model import Episode, Project
+from acbatch.statesync import open_state_backend, state_store
 from acbatch.store import ProjectLock
 from acbatch.voices import CatalogError, VoiceCatalog
 
@@ -165,11 +165,13 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         seed=request.seed,
     )
     folder = state_folder(project, request.sandbox)
-    store = StateStore(folder)
     with (
         ProjectLock(project.config.paths.root / LOCK_NAME),
+        # Takes the lock across machines, fetches newer state, and pushes saves during the run.
+        open_state_backend(project, folder, sandbox=request.sandbox) as backend,
         _service(project, request) as factory,
     ):
+        store = state_store(folder, backend)
         store.sweep_temporary()
         sweep_partial_downloads(project.config.paths.output)
         catalog = load_catalog(project)
