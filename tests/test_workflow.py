@@ -333,3 +333,62 @@ def test_a_failed_episode_still_publishes_the_rest_then_fails_the_workflow(
     assert "| ep-2 | **failed** |" in summary and "credits spent" in summary
     assert remote_task_ids(origin)["ep-2"][0] is not None, "the failed episode's state is pushed"
     assert result_job(workflow, repo, env, outputs["run.exit-code"]) == 1
+
+
+# --- the repository's own release workflow -----------------------------------------------------
+
+RELEASE = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "release.yml"
+
+
+def test_the_release_workflow_is_schema_valid_pinned_and_clean() -> None:
+    checker = shutil.which("check-jsonschema", path=str(BIN))
+    zizmor = shutil.which("zizmor", path=str(BIN))
+    assert checker and zizmor
+    schema = subprocess.run(
+        [checker, "--builtin-schema", "vendor.github-workflows", str(RELEASE)],
+        capture_output=True,
+        text=True,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    audit = subprocess.run(
+        [
+            zizmor,
+            "--offline",
+            "--no-progress",
+            "--format",
+            "json",
+            "--persona=auditor",
+            str(RELEASE),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(audit.stdout) == [], audit.stderr
+    workflow = load(RELEASE)
+    assert workflow[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads the key `on` as true
+    publish = workflow["jobs"]["publish"]
+    assert publish["permissions"] == {"id-token": "write"}, "trusted publishing, no token"
+    assert publish["environment"]["name"] == "pypi"
+    assert "secrets." not in RELEASE.read_text()
+    for line in RELEASE.read_text().splitlines():
+        if "uses:" in line:
+            assert PINNED.match(line.split("uses:", 1)[1].strip()), line
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"), [(f"v{acbatch.__version__}", 0), ("v99.0.0", 1)], ids=["match", "other"]
+)
+def test_the_release_refuses_a_tag_that_is_not_the_version(tag: str, code: int) -> None:
+    step = next(
+        s
+        for s in load(RELEASE)["jobs"]["build"]["steps"]
+        if s.get("name", "").startswith("The tag")
+    )
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        cwd=RELEASE.parent.parent.parent,
+        env={**os.environ, "TAG": tag, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == code, done.stdout + done.stderr
