@@ -241,3 +241,54 @@ def test_state_push_after_a_killed_run_takes_over_its_lock(
     saved = json.loads((work / "state" / "ep-1.json").read_text())
     assert remote_states(origin)["ep-1"]["script"]["global_id"] == saved["script"]["global_id"]
     assert not git(origin, "for-each-ref", "refs/acbatch/locks/").strip()
+
+
+def plant_lock(origin: Path, work: Path, host: str, renewed: float) -> None:
+    """A lock ref as another machine's run leaves it."""
+    holder = {"host": host, "pid": 4242, "started": "2026-01-01T00:00:00Z", "renewed": renewed}
+    empty_tree = subprocess.run(
+        ["git", "mktree"], cwd=work, input="", check=True, capture_output=True, text=True
+    ).stdout.strip()
+    commit = subprocess.run(
+        ["git", "commit-tree", empty_tree, "-m", f"acbatch: state lock\n\n{json.dumps(holder)}"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    git(work, "push", "-q", "origin", f"{commit}:refs/acbatch/locks/main")
+
+
+def test_a_live_lock_elsewhere_refuses_even_state_push(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    server = sandbox_factory(synthesize=False)
+    origin, _ = make_remote(tmp_path, 1)
+    work = clone(origin, tmp_path / "work")
+    plant_lock(origin, work, "ci-runner-elsewhere", time.time())
+    for args in (("run", "--no-render"), ("state", "push")):
+        code, err = finish(acbatch(work, server.url, *args))
+        assert code == 3, err
+        assert "pid 4242 on ci-runner-elsewhere" in err and "Traceback" not in err
+    assert server.stats()["requests"] == {}
+
+
+def test_a_stale_lock_is_taken_over_and_a_long_run_renews_its_own(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    server = sandbox_factory(synthesize=False, script_delay=8)
+    origin, _ = make_remote(tmp_path, 1, git={"push_interval": 0.2, "lock_stale_after": 10})
+    work = clone(origin, tmp_path / "work")
+    plant_lock(origin, work, "a-machine-that-died", time.time() - 3600)
+    run = acbatch(work, server.url, "run", "--no-render")
+    seen: set[str] = set()
+    while run.poll() is None:
+        listed = git(origin, "for-each-ref", "--format=%(objectname)", "refs/acbatch/locks/")
+        seen.update(listed.split())
+        time.sleep(0.2)
+    _, err = run.communicate()
+    assert run.returncode == 0, err
+    assert "took over the stale state lock" in err and "a-machine-that-died" in err
+    # The planted lock, the run's own, and at least one renewal of it during the 8 s wait.
+    assert len(seen) >= 3, seen
+    assert not git(origin, "for-each-ref", "refs/acbatch/locks/").strip()
