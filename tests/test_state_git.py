@@ -34,7 +34,9 @@ def make_remote(tmp_path: Path, episodes: int, **state: object) -> tuple[Path, P
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     seed = tmp_path / "seed"
-    write_show(seed, {f"ep-{i}": text_episode(i) for i in range(1, episodes + 1)})
+    # Quick polls: these tests wait on git, not on the service.
+    api = {"jobs": 4, "polling": {"initial": 0.1, "max_interval": 0.3}}
+    write_show(seed, {f"ep-{i}": text_episode(i) for i in range(1, episodes + 1)}, api=api)
     if state:
         config = seed / "acbatch.yaml"
         config.write_text(config.read_text() + "state:\n" + _yaml(state), encoding="utf-8")
