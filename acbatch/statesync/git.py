@@ -268,9 +268,8 @@ class GitStateRemote:
                 return len(changes)
             output = (done.stdout + done.stderr).decode("utf-8", "replace")
             if "[rejected]" not in output and "[remote rejected]" not in output:
-                raise GitStateError(
-                    f"cannot push state to {self.where}: {_scrub(output).splitlines()[-1:]!s}"
-                )
+                last = (_scrub(output).splitlines() or [f"exit {done.returncode}"])[-1]
+                raise GitStateError(f"cannot push state to {self.where}: {last}")
             # The branch moved under us: rebuild the same files on its new tip.
             time.sleep(min(0.1 * 2**attempt, 2.0))
             tip = self.fetch_tip()
