@@ -294,3 +294,30 @@ def test_a_stale_lock_is_taken_over_and_a_long_run_renews_its_own(
     # The planted lock, the run's own, and at least one renewal of it during the 8 s wait.
     assert len(seen) >= 3, seen
     assert not git(origin, "for-each-ref", "refs/acbatch/locks/").strip()
+
+
+def test_shards_of_a_matrix_run_at_once_but_not_beside_a_whole_run(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    server = sandbox_factory(synthesize=False, script_delay=30)
+    origin, _ = make_remote(tmp_path, 4, git={"push_interval": 0.2})
+    shards = [
+        acbatch(clone(origin, tmp_path / f"shard-{k}"), server.url, "run", "--shard", f"{k}/2")
+        for k in (1, 2)
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while len(git(origin, "for-each-ref", "refs/acbatch/shard-locks/").split("\n")) < 3:
+            assert time.monotonic() < deadline, [s.poll() for s in shards]
+            assert all(s.poll() is None for s in shards)
+            time.sleep(0.05)
+        whole = clone(origin, tmp_path / "whole")
+        code, err = finish(acbatch(whole, server.url, "run", "--no-render"), 60)
+        assert code == 3, err
+        assert "state lock on origin/main" in err and "Traceback" not in err
+        assert all(s.poll() is None for s in shards), "both shards still run"
+        assert server.stats()["tasks_created"].get("script", 0) <= 4
+    finally:
+        for shard in shards:
+            shard.kill()
+            shard.wait()

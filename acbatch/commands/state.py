@@ -6,7 +6,7 @@ import click
 
 from acbatch.context import Context
 from acbatch.errors import ConfigError
-from acbatch.runner.session import LOCK_NAME
+from acbatch.runner.session import LOCK_NAME, parse_shard
 from acbatch.spec.loader import load_show_config
 from acbatch.spec.model import ShowConfig
 from acbatch.statesync.backend import git_remote
@@ -31,14 +31,26 @@ def command() -> None:
 
 
 @command.command("push")
+@click.option(
+    "--shard",
+    "shard_text",
+    metavar="K/N",
+    help="Push as shard K of N of a CI matrix (takes that shard's lock, not the whole show's).",
+)
 @click.pass_obj
-def push(ctx: Context) -> None:
+def push(ctx: Context, shard_text: str | None) -> None:
     """Push every state file (and new review scripts) that is newer here than on the remote."""
+    shard = None
+    if shard_text is not None:
+        try:
+            shard = parse_shard(shard_text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--shard") from None
     config = _config(ctx)
     settings = read_state_settings(config.paths.config)
     with ProjectLock(config.paths.root / LOCK_NAME):
         remote = git_remote(config.paths, config.paths.state, settings)
-        lock = RemoteLock(remote)
+        lock = RemoteLock(remote, shard)
         lock.acquire(settings.git.lock_wait, note=ctx.info)
         try:
             pushed = remote.push([*remote.state_files(), *remote.review_files()])

@@ -168,7 +168,9 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
     with (
         ProjectLock(project.config.paths.root / LOCK_NAME),
         # Takes the lock across machines, fetches newer state, and pushes saves during the run.
-        open_state_backend(project, folder, sandbox=request.sandbox) as backend,
+        open_state_backend(
+            project, folder, sandbox=request.sandbox, shard=request.shard
+        ) as backend,
         _service(project, request) as factory,
     ):
         store = state_store(folder, backend)

@@ -53,9 +53,9 @@ class LocalBackend:
 class GitBackend:
     """The state folder, fetched at the start and pushed while the run goes on."""
 
-    def __init__(self, remote: GitStateRemote) -> None:
+    def __init__(self, remote: GitStateRemote, shard: tuple[int, int] | None = None) -> None:
         self.remote = remote
-        self.lock = RemoteLock(remote)
+        self.lock = RemoteLock(remote, shard)
         self.interval = remote.settings.push_interval
         self._dirty: dict[Path, None] = {}
         self._wake = threading.Condition()
@@ -152,7 +152,11 @@ def git_remote(paths: Paths, folder: Path, settings: StateSettings) -> GitStateR
 
 @contextlib.contextmanager
 def open_state_backend(
-    project: Project, folder: Path, *, sandbox: bool = False
+    project: Project,
+    folder: Path,
+    *,
+    sandbox: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[StateBackend]:
     """The project's state backend, started (lock taken, state fetched) for one run.
 
@@ -162,7 +166,7 @@ def open_state_backend(
     if sandbox or settings.backend == "local":
         yield LocalBackend()
         return
-    backend = GitBackend(git_remote(project.config.paths, folder, settings))
+    backend = GitBackend(git_remote(project.config.paths, folder, settings), shard)
     backend.start()
     try:
         yield backend

@@ -378,12 +378,25 @@ def _pid_alive(pid: int) -> bool:
 
 
 class RemoteLock:
-    """One run at a time per remote branch, across machines."""
+    """One run at a time per remote branch, across machines.
 
-    def __init__(self, remote: GitStateRemote) -> None:
+    A whole run holds `refs/acbatch/locks/<branch>`; shard K of N of a CI matrix holds
+    `refs/acbatch/shard-locks/<branch>/K-of-N`, so the shards of one matrix (which write disjoint
+    state files) run at once, while a whole run and any shard keep each other out. Each takes its
+    own ref first and then looks for the other kind: a live one makes it give its ref back, so
+    two conflicting runs can both back off but never both go on.
+    """
+
+    def __init__(self, remote: GitStateRemote, shard: tuple[int, int] | None = None) -> None:
         self.remote = remote
         self.git = remote.git
-        self.ref = f"refs/acbatch/locks/{remote.branch}"
+        branch = remote.branch
+        if shard is None:
+            self.ref = f"refs/acbatch/locks/{branch}"
+            self.conflicting = f"refs/acbatch/shard-locks/{branch}/*"
+        else:
+            self.ref = f"refs/acbatch/shard-locks/{branch}/{shard[0]}-of-{shard[1]}"
+            self.conflicting = f"refs/acbatch/locks/{branch}"
         self.commit: str | None = None
         self.renewed = 0.0
         self.lost = False
@@ -404,35 +417,49 @@ class RemoteLock:
         self.renewed = now
         return self.git.run("commit-tree", tree, *parents, "-m", message).strip()
 
-    def _push(self, commit: str | None, expect: str) -> bool:
-        source = f"{commit}:{self.ref}" if commit else f":{self.ref}"
+    def _push(self, commit: str | None, expect: str, ref: str | None = None) -> bool:
+        """Set (or with no commit, delete) a lock ref only if it is `expect` ('' = absent)."""
+        ref = ref or self.ref
+        source = f"{commit}:{ref}" if commit else f":{ref}"
         done = self.git.call(
             "push",
             "--porcelain",
             "--quiet",
-            f"--force-with-lease={self.ref}:{expect}",
+            f"--force-with-lease={ref}:{expect}",
             self.remote.remote,
             source,
         )
         return done.returncode == 0
 
-    def _current(self) -> tuple[str | None, Holder | None]:
-        listed = self.git.run("ls-remote", self.remote.remote, self.ref)
-        sha = listed.split()[0] if listed.strip() else None
-        if sha is None:
-            return None, None
+    def _listed(self, pattern: str) -> list[tuple[str, str]]:
+        """(ref, commit) of the remote's refs matching `pattern`."""
+        listed = self.git.run("ls-remote", self.remote.remote, pattern)
+        pairs = []
+        for line in listed.splitlines():
+            sha, _, ref = line.partition("\t")
+            if sha and ref:
+                pairs.append((ref.strip(), sha.strip()))
+        return pairs
+
+    def _holder(self, ref: str, sha: str) -> Holder | None:
         if self.git.call("cat-file", "-e", f"{sha}^{{commit}}").returncode:
             fetched = self.git.call(
                 "fetch",
                 "--quiet",
                 "--no-tags",
                 self.remote.remote,
-                f"+{self.ref}:refs/acbatch/seen-lock",
+                f"+{ref}:refs/acbatch/seen-lock",
             )
             if fetched.returncode:
-                return sha, None
-        message = self.git.run("log", "-1", "--format=%B", sha, check=False)
-        return sha, Holder.parse(message)
+                return None
+        return Holder.parse(self.git.run("log", "-1", "--format=%B", sha, check=False))
+
+    def _current(self) -> tuple[str | None, Holder | None]:
+        listed = self._listed(self.ref)
+        if not listed:
+            return None, None
+        ref, sha = listed[0]
+        return sha, self._holder(ref, sha)
 
     def _stale(self, holder: Holder | None, now: float) -> bool:
         if holder is None:
@@ -441,29 +468,43 @@ class RemoteLock:
             return True
         return now - holder.renewed > self.remote.settings.lock_stale_after
 
+    def _took_over(self, holder: Holder | None, now: float, note: Any) -> None:
+        if note is not None and holder is not None:
+            note(f"took over the stale state lock on {self.remote.where} ({holder.describe(now)})")
+
+    def _attempt(self, note: Any) -> tuple[bool, Holder | None]:
+        """One try: (True, None) when acquired, else (False, the live holder if known)."""
+        commit = self._lock_commit(None)
+        if not self._push(commit, ""):
+            sha, holder = self._current()
+            now = time.time()
+            if sha is None:
+                return False, None  # released between the attempt and the look
+            if not self._stale(holder, now) or not self._push(commit, sha):
+                return False, holder
+            self._took_over(holder, now, note)
+        self.commit = commit
+        for ref, sha in self._listed(self.conflicting):
+            holder = self._holder(ref, sha)
+            now = time.time()
+            if self._stale(holder, now) and self._push(None, sha, ref):
+                self._took_over(holder, now, note)
+                continue
+            self.release()
+            return False, holder
+        return True, None
+
     def acquire(self, wait: float, note: Any = None) -> None:
         deadline = time.monotonic() + wait
         while True:
-            commit = self._lock_commit(None)
-            if self._push(commit, ""):
-                self.commit = commit
+            acquired, holder = self._attempt(note)
+            if acquired:
                 return
-            sha, holder = self._current()
-            now = time.time()
-            if sha is not None and self._stale(holder, now):
-                if self._push(commit, sha):
-                    self.commit = commit
-                    if note is not None and holder is not None:
-                        note(
-                            f"took over the stale state lock on {self.remote.where} "
-                            f"({holder.describe(now)})"
-                        )
-                    return
+            if holder is None and time.monotonic() < deadline + 5:
+                time.sleep(0.2)  # the lock changed hands while we looked: look again
                 continue
-            if sha is None:
-                continue  # released between the attempt and the look
             if time.monotonic() >= deadline:
-                who = holder.describe(now) if holder else "another acbatch run"
+                who = holder.describe(time.time()) if holder else "another acbatch run"
                 raise LockHeld(
                     f"another acbatch run holds the state lock on {self.remote.where} ({who}); "
                     "wait for it to finish"
