@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "costs": "costs",
     "templates": "templates",
     "open": "open",
+    "state": "state",
 }
 
 EXIT_INTERNAL = 70

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import acbatch
 from acbatch.cli import cli
 from acbatch.sandbox.catalog import sandbox_catalog
 from acbatch.scaffold import plan_scaffold
@@ -183,7 +184,9 @@ def test_scaffold_ships_the_publishing_workflow_and_artwork(tmp_path: Path) -> N
 
     scaffold_project(tmp_path / "demo")
     workflow = tmp_path / "demo" / ".github" / "workflows" / "podcast.yml"
-    assert workflow.read_bytes() == (REPO / "acbatch" / "workflows" / "podcast.yml").read_bytes()
+    shipped = (REPO / "acbatch" / "workflows" / "podcast.yml").read_text()
+    assert workflow.read_text() == shipped.replace("@ACBATCH_VERSION@", acbatch.__version__)
+    assert f'ACBATCH_SPEC: "acbatch=={acbatch.__version__}"' in workflow.read_text()
     cover = (tmp_path / "demo" / "cover.png").read_bytes()
     assert cover.startswith(b"\x89PNG") and int.from_bytes(cover[16:20], "big") == 1400
 

@@ -53,3 +53,23 @@ def test_try_repo_runs_the_validate_hook_on_a_spec_repository(tmp_path: Path) ->
     assert failing.returncode == 1
     assert "specs/welcome.yaml" in failing.stdout and "stlye" in failing.stdout
     assert "did you mean 'style'" in failing.stdout
+
+
+def test_the_docs_pin_a_revision_that_exists() -> None:
+    import re
+
+    import yaml
+
+    doc = (REPO / "docs" / "publishing-from-ci.md").read_text(encoding="utf-8")
+    block = re.search(r"## pre-commit.*?```yaml\n(.*?)```", doc, re.S)
+    assert block, "the pre-commit section shows a configuration"
+    config = yaml.safe_load(block.group(1))
+    rev = str(config["repos"][0]["rev"])
+    assert config["repos"][0]["hooks"] == [{"id": "acbatch-validate"}]
+    tags = subprocess.run(
+        ["git", "tag", "--list"], cwd=REPO, capture_output=True, text=True
+    ).stdout.split()
+    # Either a tag of this repository, or the placeholder for a commit, explained in the text.
+    assert rev in tags or rev == "<full commit id>", rev
+    if rev not in tags:
+        assert "pin a commit" in doc and "full commit id" in doc

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+import acbatch
 from acbatch.context import Context
 from acbatch.scaffold import scaffold_project
 
@@ -38,3 +39,8 @@ def command(ctx: Context, directory: Path | None, force: bool) -> None:
         ctx.info(f"  {path.relative_to(target)}")
     step = "" if directory is None else f"cd {directory} && "
     ctx.info(f"Next: {step}acbatch validate --sandbox, then acbatch run --sandbox")
+    if any(path.name == "podcast.yml" for path in written):
+        ctx.info(
+            f"The publishing workflow installs acbatch=={acbatch.__version__}; the comment above "
+            "ACBATCH_SPEC there says how to install a reviewed commit from git instead."
+        )

@@ -261,10 +261,13 @@ class Runner:
         report: Reporter | None = None,
         locate_audio: Callable[[str], str] | None = None,
         api_base_url: str | None = None,
+        lock_held: Callable[[], bool] | None = None,
     ) -> None:
         self.project = project
         self.locate_audio = locate_audio or (lambda url: url)
         self.api_base_url = api_base_url
+        self.lock_held = lock_held or (lambda: True)
+        """Whether this run still holds the project's locks; checked before every create."""
         self.store = store
         self._client_source = client
         # A factory is called when the first episode needs the API; a client is used as is.
@@ -624,6 +627,12 @@ class Runner:
             if not self.limit.acquire(self.stop):
                 raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
             self.rate_gate.wait(self.stop)
+            if not self.lock_held():
+                self.limit.release(finished=False)
+                self._abort(
+                    "this run no longer holds the project's lock (its folder or the remote lock "
+                    "was taken over): no further create is sent; run again"
+                )
             with self._wire:
                 # Past this point the create is on the wire: a cancel lets it finish and save.
                 if self.cancelled or self.aborted:

@@ -20,6 +20,7 @@ from acbatch.runner.ledger import budget_left
 from acbatch.runner.plan import SANDBOX_SERVICE
 from acbatch.runner.state import StateStore
 from acbatch.spec.model import Episode, Paths, Project
+from acbatch.statesync import open_state_backend, state_store
 from acbatch.store import ProjectLock
 from acbatch.voices import CatalogError, VoiceCatalog
 
@@ -287,10 +288,8 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         refuse_sandbox_voices(project, episodes)
     api = project.config.api
     folder = project.config.paths.state
-    store = StateStore(folder)
     options = RunOptions(
         jobs=request.jobs or api.jobs,
-        budget_left=run_budget(project, store, request.max_credits),
         words=user_words(request),
         max_attempts=api.max_attempts,
         retries=api.retries,
@@ -305,9 +304,16 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         seed=request.seed,
     )
     with (
-        ProjectLock(project.config.paths.root / LOCK_NAME),
+        ProjectLock(project.config.paths.root / LOCK_NAME) as lock,
+        # Takes the lock across machines, fetches newer state, and pushes saves during the run.
+        open_state_backend(
+            project, folder, sandbox=request.sandbox, shard=request.shard
+        ) as backend,
         _service(project, request) as service,
     ):
+        store = state_store(folder, backend)
+        # The budget is read from the ledger as the backend left it (newer state fetched).
+        options.budget_left = run_budget(project, store, request.max_credits)
         store.sweep_temporary()
         sweep_partial_downloads(project.config.paths.output)
         catalog = load_catalog(project)
@@ -321,6 +327,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
             report=report,
             locate_audio=service.locate_audio,
             api_base_url=service.base_url,
+            lock_held=lambda: lock.still_held() and backend.still_held(),
         )
         with cancel_on_signals(runner, enabled=request.handle_signals):
             summary = runner.run(episodes)

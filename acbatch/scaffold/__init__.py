@@ -23,6 +23,8 @@ RENAMED = {"gitignore": ".gitignore"}
 the package's own folder)."""
 SCHEMAS = ("show", "episode", "script")
 WORKFLOW = Path(acbatch.__file__).parent / "workflows" / "podcast.yml"
+VERSION_MARK = "@ACBATCH_VERSION@"
+"""Where the shipped workflow names the acbatch version; `init` writes its own version there."""
 COVER_COLOUR = (34, 87, 122)
 COVER_TEXT_COLOUR = (255, 255, 255)
 COVER_PX = 1400
@@ -51,10 +53,13 @@ def plan_scaffold() -> list[PlannedFile]:
         planned.append(PlannedFile(Path("schemas") / source.name, source.read_bytes()))
     planned.append(PlannedFile(Path("voices.json"), _voices_document()))
     planned.append(PlannedFile(Path("cover.png"), _cover_art()))
-    planned.append(
-        PlannedFile(Path(".github") / "workflows" / "podcast.yml", WORKFLOW.read_bytes())
-    )
+    planned.append(PlannedFile(Path(".github") / "workflows" / "podcast.yml", workflow_bytes()))
     return planned
+
+
+def workflow_bytes(version: str = acbatch.__version__) -> bytes:
+    """The publishing workflow, pinned to `version` (by default the running acbatch)."""
+    return WORKFLOW.read_text(encoding="utf-8").replace(VERSION_MARK, version).encode("utf-8")
 
 
 def scaffold_project(target: Path, force: bool = False) -> list[Path]:

@@ -85,6 +85,14 @@ PATTERN_MESSAGES: dict[str, str] = {
     "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$": "'{value}' is not an email address",
     "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$": "'{value}' is not a language tag such as en or en-US",
     "^[0-9a-fA-F-]{36}$": ("'{value}' is not a UUID such as 9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"),
+    "^[A-Za-z0-9_][A-Za-z0-9._-]*$": (
+        "'{value}' is not a git remote name such as origin: use letters, digits, '.', '_' or '-', "
+        "not starting with '-' or '.'"
+    ),
+    "^[A-Za-z0-9_][A-Za-z0-9._/-]*$": (
+        "'{value}' is not a git branch name such as acbatch-state: use letters, digits, '.', '_', "
+        "'/' or '-', not starting with '-', '.' or '/'"
+    ),
 }
 """A message for every `pattern` in the schemas (a test keeps this table complete)."""
 

@@ -1,0 +1,115 @@
+"""SIGKILL drills with state on a git remote: a fresh clone finishes the show without paying twice.
+
+Each drill starts `acbatch run` with the git backend against the strict double, kills it with
+SIGKILL at a seeded random moment, runs the workflow's always-run `acbatch state push` step,
+then finishes the show from a fresh clone of the remote. The double's counters are the witness.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.double import StrictDouble, catalog_document
+from tests.test_state_git import clone, env_for, git, make_remote, restore_output
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+DRILLS = 20
+EPISODES = 3
+
+
+def run_acbatch(root: Path, url: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
+        env=env_for(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def use_the_doubles_voices(root: Path) -> None:
+    (root / "voices.json").write_text(json.dumps(catalog_document()), encoding="utf-8")
+    git(root, "commit", "-qam", "the double's voices")
+    git(root, "push", "-q", "origin", "main")
+
+
+def tasks_per_episode(double: StrictDouble) -> dict[str, Counter[str]]:
+    """episode text -> how many script and audio tasks the double created for it."""
+    script_text = {
+        gid: t.body.get("text", "") for gid, t in double.tasks.items() if t.step == "script"
+    }
+    counts: dict[str, Counter[str]] = {}
+    for task in double.tasks.values():
+        if task.step == "script":
+            text = task.body.get("text", "")
+        else:
+            text = script_text.get(str(task.body.get("global_id")), "?")
+        counts.setdefault(text, Counter())[task.step] += 1
+    return counts
+
+
+def test_sigkill_drills_lose_no_task_id_on_the_remote(tmp_path: Path, drill_report: Any) -> None:
+    chooser = random.Random(1313)
+    uncertain_total = 0
+    for drill in range(DRILLS):
+        base = tmp_path / f"drill-{drill}"
+        base.mkdir()
+        with StrictDouble(script_latency=0.3, audio_latency=0.3) as double:
+            origin, seed = make_remote(base, EPISODES, git={"push_interval": 0.2})
+            use_the_doubles_voices(seed)
+            work = clone(origin, base / "work")
+            run = run_acbatch(work, double.url, "run", "--no-render")
+            time.sleep(chooser.uniform(0.3, 2.0))
+            run.send_signal(signal.SIGKILL)
+            run.wait()
+            # The workflow's always-run step, on the same machine.
+            pushed = run_acbatch(work, double.url, "state", "push")
+            _, err = pushed.communicate(timeout=120)
+            assert pushed.returncode == 0, err
+            local = {p.stem: json.loads(p.read_text()) for p in (work / "state").glob("*.json")}
+            for episode_id, state in local.items():
+                remote = json.loads(git(origin, "show", f"main:state/{episode_id}.json"))
+                for step in ("script", "audio"):
+                    assert remote[step]["global_id"] == state[step]["global_id"], (
+                        drill,
+                        episode_id,
+                    )
+            # A new machine finishes the show from the remote alone (and the audio cache).
+            fresh = clone(origin, base / "fresh")
+            restore_output(work, fresh)
+            # A kill between a create's intent and its task id leaves the episode uncertain: the
+            # service may or may not have the task. Those are resent on the user's word only,
+            # and only that step may then have a second task.
+            sending = {
+                i: s["phase"].removesuffix("_sending")
+                for i, s in local.items()
+                if s["phase"] in ("script_sending", "audio_sending")
+            }
+            uncertain_total += len(sending)
+            retry = [f"--retry-uncertain={i}" for i in sending]
+            finishing = run_acbatch(fresh, double.url, "run", "--no-render", *retry)
+            _, err = finishing.communicate(timeout=120)
+            assert finishing.returncode == 0, (drill, err)
+            counts = tasks_per_episode(double)
+            assert len(counts) == EPISODES, (drill, counts)
+            for number in range(1, EPISODES + 1):
+                steps = next(c for t, c in counts.items() if t.startswith(f"Episode {number} "))
+                for step in ("script", "audio"):
+                    limit = 2 if sending.get(f"ep-{number}") == step else 1
+                    assert 1 <= steps[step] <= limit, (drill, number, steps)
+            assert not git(origin, "for-each-ref", "refs/acbatch/locks/").strip()
+    drill_report(
+        f"git state SIGKILL drill: {DRILLS} kills, every saved task id on the remote after "
+        f"`acbatch state push`; {uncertain_total} episodes caught between create and save"
+    )
