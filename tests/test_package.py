@@ -96,7 +96,7 @@ def test_the_wheel_in_an_empty_venv_inits_and_runs_the_sandbox(
     assert acbatch.__version__ in version.stdout
     work = tmp_path / "work"
     work.mkdir()
-    for args, cwd in ((["init", "demo"], work), (["validate"], work / "demo")):
+    for args, cwd in ((["init", "demo"], work), (["validate", "--sandbox"], work / "demo")):
         done = subprocess.run(
             [acbatch_bin, *args], cwd=cwd, env=env, capture_output=True, text=True
         )
