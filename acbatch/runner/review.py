@@ -223,6 +223,9 @@ def _written_task(path: Path) -> str | None:
 
 def load_review(path: Path) -> dict[str, Any] | None:
     """The review file's data if it exists and passes the schema; ReviewError otherwise."""
+    if path.is_symlink():
+        # Review files are read and sent to the paid audio step: never from outside the project.
+        raise ReviewError(f"{path.name} is a symbolic link: a review script must be a plain file")
     if not path.exists():
         return None
     problems = review_problems(path)

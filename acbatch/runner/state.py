@@ -331,6 +331,9 @@ class StateStore:
 
     def load(self, episode_id: str) -> EpisodeState | None:
         path = self.path_for(episode_id)
+        if path.is_symlink():
+            # A state file decides what is paid for: it is never read from outside the project.
+            raise StoreError(f"{path}: is a symbolic link; a state file must be a plain file")
         remembered = self._memo.get(episode_id)
         text = None
         try:
