@@ -112,5 +112,5 @@ def test_the_wheel_in_an_empty_venv_inits_and_runs_the_sandbox(
         timeout=600,
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
-    assert (work / "demo" / "output" / "feed.xml").is_file()
-    assert list((work / "demo" / "output" / "episodes").rglob("*.mp3"))
+    assert (work / "demo" / "sandbox" / "output" / "feed.xml").is_file()
+    assert list((work / "demo" / "sandbox" / "output" / "episodes").rglob("*.mp3"))

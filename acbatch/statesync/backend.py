@@ -9,13 +9,12 @@ when the run ends. The backend also holds a lock across machines for the duratio
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
-
-import click
 
 from acbatch.runner.state import StateStore
 from acbatch.spec.model import Paths, Project
@@ -24,11 +23,11 @@ from acbatch.statesync.settings import StateSettings, read_state_settings
 
 
 def _note(message: str) -> None:
-    click.echo(f"acbatch: {message}", err=True)
+    print(f"acbatch: {message}", file=sys.stderr)
 
 
 def _warn(message: str) -> None:
-    click.echo(f"acbatch: warning: {message}", err=True)
+    print(f"acbatch: warning: {message}", file=sys.stderr)
 
 
 class StateBackend(Protocol):
