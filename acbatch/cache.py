@@ -50,8 +50,13 @@ class CacheStore:
         self.path = path
 
     @classmethod
-    def open(cls, root: Path) -> CacheStore | None:
-        """The store of the project in `root`, or None when it cannot be used."""
+    def open(cls, root: Path, *, create: bool = True) -> CacheStore | None:
+        """The store of the project in `root`, or None when it cannot be used.
+
+        With `create` False, a project without a store gets None (and nothing is written).
+        """
+        if not create and not (root / CACHE_FOLDER / CACHE_STORE_NAME).is_file():
+            return None
         try:
             path = cache_folder(root) / CACHE_STORE_NAME
         except OSError:
@@ -78,21 +83,23 @@ class CacheStore:
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=_TIMEOUT_SECONDS, isolation_level=None)
     try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version != STORE_VERSION:
+        if version != STORE_VERSION:  # a new file, or tables of another version
+            connection.execute("BEGIN IMMEDIATE")
             with connection:
                 connection.execute("DROP TABLE IF EXISTS areas")
                 connection.execute("DROP TABLE IF EXISTS entries")
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS areas (name TEXT PRIMARY KEY, context TEXT NOT NULL)"
-        )
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS entries (area TEXT NOT NULL, key TEXT NOT NULL,"
-            " meta TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (area, key)) WITHOUT ROWID"
-        )
-        connection.execute(f"PRAGMA user_version={STORE_VERSION}")
+                connection.execute(
+                    "CREATE TABLE areas (name TEXT PRIMARY KEY, context TEXT NOT NULL)"
+                )
+                connection.execute(
+                    "CREATE TABLE entries (area TEXT NOT NULL, key TEXT NOT NULL,"
+                    " meta TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (area, key))"
+                    " WITHOUT ROWID"
+                )
+                connection.execute(f"PRAGMA user_version={STORE_VERSION}")
     except BaseException:
         connection.close()
         raise
@@ -132,7 +139,7 @@ class CacheArea:
             )
             for key, meta, data in cursor:
                 yield key, json.loads(meta), data
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, ValueError, RecursionError):
             return
 
     def update(self, put: Iterable[Row] = (), delete: Iterable[str] = ()) -> bool:
