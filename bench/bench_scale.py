@@ -72,7 +72,8 @@ def measure(root: Path, episodes: int, repeats: int) -> Sized:
                 with config.open("a", encoding="utf-8") as handle:
                     handle.write(f"# edited in round {round_number}\n")
             command = step.split()[0]
-            run = run_child([*ACBATCH, command], cwd=root)
+            # The generated show uses the sandbox's demo voices: checked as for a sandbox run.
+            run = run_child([*ACBATCH, command, "--sandbox"], cwd=root)
             if run.returncode != 0:
                 raise RuntimeError(
                     f"`acbatch {command}` exited {run.returncode}: {run.stderr[-500:]}"
