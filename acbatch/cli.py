@@ -116,6 +116,7 @@ def write_crash_log(context: object, exc: BaseException) -> str:
     import traceback
     from pathlib import Path
 
+    from acbatch.cache import cache_folder
     from acbatch.constants import CACHE_FOLDER, CONFIG_NAME, LOG_NAME
     from acbatch.redact import redact
 
@@ -129,10 +130,10 @@ def write_crash_log(context: object, exc: BaseException) -> str:
     text = "".join(traceback.format_exception(exc))
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        ignore = folder / ".gitignore"
-        if folder.name == CACHE_FOLDER and not ignore.exists():
-            ignore.write_text("# acbatch's caches and logs: never committed\n*\n", encoding="utf-8")
+        if folder.name == CACHE_FOLDER:
+            cache_folder(root)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(f"### {stamp} acbatch {__version__}\n{redact(text)}\n")
     except OSError:

@@ -35,7 +35,7 @@ class Context:
     def load_project(self) -> Project:
         """Load and validate the project (schemas, cross-file checks); errors are in .problems.
 
-        Unchanged valid specs come from the spec cache in the state folder.
+        Unchanged valid specs come from the spec cache in the cache folder (.acbatch/).
         """
         if self._project is None:
             from acbatch.spec.loader import load_project

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from click.testing import CliRunner
 
 from acbatch.cli import cli
 from acbatch.publish.feedcheck import (
-    FeedItemsChecker,
     FeedProblem,
     check_feed,
     check_feed_chunks,
@@ -347,62 +345,3 @@ def test_problems_read_as_one_line_each() -> None:
     item = FeedProblem("error", "item/guid", "missing", "A title", None, 3)
     assert str(channel) == "warning: channel/itunes:owner: missing owner email"
     assert str(item) == 'error: item/guid (item "A title", guid -): missing'
-
-
-MUTATIONS = [
-    "<", "&", "</item>", "<item>", "</channel><channel>", "<!DOCTYPE x>", "<foo/>",
-    "<title></title>", "<guid>g1</guid>", "]]>", "-0000", "</rss><rss>", "<!-- c -->",
-    "</item><item>", "<item><guid>g9</guid></item>",
-]  # fmt: skip
-
-
-def test_items_checked_in_batches_find_what_the_whole_feed_check_finds(tmp_path: Path) -> None:
-    """Seeded random damage to items, head and tail: batch checking never changes a finding."""
-    rng = random.Random(20240601)
-    head, tail = feed(items="@@").decode().split("@@")
-    (tmp_path / "g1.mp3").write_bytes(b"x" * 1234)
-    batched = 0
-    for _ in range(300):
-        items = [
-            GOOD_ITEM.format(title=f"T{i}", guid=f"g{rng.randint(0, 5)}").strip()
-            for i in range(rng.randint(0, 9))
-        ]
-        parts = [head, *items, tail]
-        for _ in range(rng.randint(0, 2)):
-            index = rng.randrange(len(parts))
-            at = rng.randrange(len(parts[index]) + 1)
-            if rng.random() < 0.7:  # between elements, where damage stays well-formed
-                at = parts[index].find(">", at) + 1 or len(parts[index])
-            parts[index] = parts[index][:at] + rng.choice(MUTATIONS) + parts[index][at:]
-        first, *middle, last = (part.encode() for part in parts)
-        separator = rng.choice([b"\n", b""])
-        whole = first + b"".join(item + separator for item in middle) + last
-        checker = FeedItemsChecker(
-            first, separator, last, local_root=tmp_path, batch_items=rng.choice([1, 3])
-        )
-        for item in middle:
-            checker.add(item)
-        assert checker.close() == check_feed(whole, local_root=tmp_path), whole
-        batched += checker._layout is not None
-    assert batched > 100  # most cases went through the batches, not the fallback
-
-
-@pytest.mark.parametrize(
-    "damaged",
-    [
-        "ITEM</channel><channel>",
-        "ITEM<item><guid>g9</guid></item>",
-        "<image/>",
-        "ITEM</channel><x/><channel>",
-    ],
-)
-def test_items_that_reshape_the_feed_are_checked_as_one_feed(damaged: str) -> None:
-    head, tail = feed(items="@@").decode().split("@@")
-    items = [GOOD_ITEM.format(title=f"T{i}", guid=f"g{i}").strip() for i in range(4)]
-    items[1] = damaged.replace("ITEM", items[1])
-    items[3] = items[3].replace("<itunes:duration>61</itunes:duration>", "")  # one finding
-    whole = (head + "".join(item + "\n" for item in items) + tail).encode()
-    checker = FeedItemsChecker(head.encode(), b"\n", tail.encode(), batch_items=1)
-    for item in items:
-        checker.add(item.encode())
-    assert checker.close() == check_feed(whole)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -227,3 +229,40 @@ def test_every_episode_field_is_part_of_its_digest(config: ShowConfig) -> None:
     digests = {episode_digest(replace(episode, **{name: value})) for name, value in changed.items()}
     assert episode_digest(episode) not in digests and len(digests) == len(changed)
     assert episode_digest(episode) == episode_digest(replace(episode))
+
+
+def stored_episode_ids(config: ShowConfig) -> list[str]:
+    store = config.paths.config.parent / ".acbatch" / "cache.sqlite3"
+    with contextlib.closing(sqlite3.connect(store)) as connection:
+        rows = connection.execute(
+            "SELECT key FROM entries WHERE area = 'render-episodes' ORDER BY key"
+        ).fetchall()
+    return [key for (key,) in rows]
+
+
+def test_the_cache_is_one_row_per_episode_in_a_folder_git_ignores(config: ShowConfig) -> None:
+    episodes = episodes_of(config)
+    render_show(config, episodes, now=NOW)
+    folder = config.paths.config.parent / ".acbatch"
+    assert (folder / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
+    assert stored_episode_ids(config) == ["ep0", "ep1", "ep2"]
+    assert not list(config.paths.state.glob(".*cache*"))  # nothing cached beside the state
+
+    report = render_show(config, episodes[:2], now=NOW)  # ep2 gone: its row goes too
+    assert report.unchanged == ["ep0", "ep1"]
+    assert stored_episode_ids(config) == ["ep0", "ep1"]
+
+
+def test_a_damaged_cache_store_means_a_cold_render_not_a_failure(config: ShowConfig) -> None:
+    episodes = episodes_of(config)
+    render_show(config, episodes, now=NOW)
+    feed = (config.paths.output / "feed.xml").read_bytes()
+    store = config.paths.config.parent / ".acbatch" / "cache.sqlite3"
+    for suffix in ("-wal", "-shm"):
+        store.with_name(store.name + suffix).unlink(missing_ok=True)
+    store.write_bytes(b"not a database" * 100)
+
+    report = render_show(config, episodes, now=NOW)
+    assert report.unchanged == []  # nothing could be trusted
+    assert (config.paths.output / "feed.xml").read_bytes() == feed
+    assert render_show(config, episodes, now=NOW).unchanged == ["ep0", "ep1", "ep2"]

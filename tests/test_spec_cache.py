@@ -6,10 +6,11 @@ an entry is used only while everything it depends on is unchanged.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acbatch.runner.state import EpisodeState, Phase, StateStore
-from acbatch.spec.cache import CACHE_NAME, MAGIC, SpecCache, content_digest, context_key
+from acbatch.spec.cache import AREA, SpecCache, content_digest, context_key
 from acbatch.spec.loader import load_project, load_project_files
 from acbatch.spec.model import Project
 
@@ -35,7 +36,13 @@ def make_project(tmp_path: Path) -> Path:
 
 
 def cache_file(root: Path) -> Path:
-    return root / "state" / CACHE_NAME
+    return root / ".acbatch" / "cache.sqlite3"
+
+
+def sql(root: Path, statement: str, *parameters: Any) -> list[Any]:
+    """Run `statement` on the project's cache store (committed)."""
+    with contextlib.closing(sqlite3.connect(cache_file(root), isolation_level=None)) as db:
+        return db.execute(statement, parameters).fetchall()
 
 
 def load(root: Path, *, cache: bool = True) -> Project:
@@ -58,12 +65,14 @@ def assert_same_as_fresh(root: Path) -> Project:
 
 
 def stored_key(root: Path) -> str:
-    """The context key the cache file was written under (its second line)."""
-    return cache_file(root).read_bytes()[len(MAGIC) :].split(b"\n", 1)[0].decode()
+    """The context key the spec cache was written under."""
+    ((key,),) = sql(root, "SELECT context FROM areas WHERE name = ?", AREA)
+    return str(key)
 
 
 def open_stored(root: Path) -> SpecCache:
-    return SpecCache.open(cache_file(root), stored_key(root))
+    config = root / "acbatch.yaml"
+    return SpecCache.open(root, stored_key(root), config, config.read_bytes())
 
 
 def entry_for(root: Path, spec: Path) -> dict[str, Any] | None:
@@ -112,17 +121,18 @@ def test_nothing_is_written_when_no_spec_can_be_cached(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     shutil.copy(CORPUS / "specs" / "bad-enum-style.yaml", root / "specs" / "bad.yaml")
     assert load(root).errors
-    assert not (root / "state").exists()
+    assert not (root / "state").exists() and not (root / ".acbatch").exists()
 
 
 def test_an_unchanged_cache_is_not_written_again(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "specs" / "one.yaml").write_text("source: {text: a}\n")
     load(root)
-    before = cache_file(root).stat()
+    before = sql(root, "PRAGMA data_version"), cache_file(root).stat().st_mtime_ns
     load(root)
-    after = cache_file(root).stat()
-    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert sql(root, "SELECT count(*) FROM entries WHERE area = ?", AREA) == [(1,)]
+    after = sql(root, "PRAGMA data_version"), cache_file(root).stat().st_mtime_ns
+    assert after == before
 
 
 # --- what an entry depends on --------------------------------------------------------------------
@@ -156,6 +166,46 @@ def test_editing_acbatch_yaml_invalidates_every_entry(tmp_path: Path) -> None:
     assert load(root).episodes[0].style == 4
 
 
+def test_a_comment_or_layout_edit_of_acbatch_yaml_keeps_every_entry(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    spec = root / "specs" / "one.yaml"
+    spec.write_text("title: Written\nsource: {text: a}\n")
+    load(root)
+    stored = open_stored(root)
+    digest = content_digest(spec.read_bytes())
+    entry = stored.get(spec, digest)
+    assert entry is not None
+    entry["raw"]["title"] = "From the cache"  # marks the entry: a load that uses it shows this
+    stored.put(spec, digest, entry)
+    assert stored.save()
+    config = root / "acbatch.yaml"
+    config.write_text(
+        "# A comment added at the top\n\n" + config.read_text() + "\n# and one below\n"
+    )
+    assert load(root).episodes[0].title == "From the cache"
+
+
+def test_an_entry_pointing_into_acbatch_yaml_needs_its_bytes_unchanged(tmp_path: Path) -> None:
+    config = tmp_path / "acbatch.yaml"
+    spec = tmp_path / "specs" / "one.yaml"
+    warning = [str(config), 7, 3, "defaults.language", "a warning", None]
+    entry = {"raw": {}, "warnings": [warning], "ids": [], "numbers": []}
+    plain = {"raw": {}, "warnings": [], "ids": [], "numbers": []}
+    written = SpecCache(None, config_file=config, config_digest=content_digest(b"one"))
+    written.put(spec, "d", entry)
+    written.put(tmp_path / "plain.yaml", "d", plain)
+    entries = written._entries
+    same = SpecCache(
+        None, config_file=config, config_digest=content_digest(b"one"), entries=entries
+    )
+    moved = SpecCache(
+        None, config_file=config, config_digest=content_digest(b"two"), entries=entries
+    )
+    assert same.get(spec, "d") == entry
+    assert moved.get(spec, "d") is None  # its line 7 may be another line now
+    assert moved.get(tmp_path / "plain.yaml", "d") == plain
+
+
 def test_editing_the_voice_catalog_invalidates_every_entry(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "specs" / "one.yaml").write_text("source: {text: a}\nspeakers: [nora]\n")
@@ -171,16 +221,16 @@ def test_editing_the_voice_catalog_invalidates_every_entry(tmp_path: Path) -> No
 def test_the_context_key_covers_root_config_and_catalog(tmp_path: Path) -> None:
     voices = tmp_path / "voices.json"
     voices.write_text("{}")
-    key = context_key(tmp_path, b"show: {}\n", voices)
-    assert key == context_key(tmp_path, b"show: {}\n", voices)
-    assert key != context_key(tmp_path / "elsewhere", b"show: {}\n", voices)
-    assert key != context_key(tmp_path, b"show: {title: x}\n", voices)
+    key = context_key(tmp_path, {"show": {}}, voices)
+    assert key == context_key(tmp_path, {"show": {}}, voices)
+    assert key != context_key(tmp_path / "elsewhere", {"show": {}}, voices)
+    assert key != context_key(tmp_path, {"show": {"title": "x"}}, voices)
     voices.write_text("[]")
-    assert key != context_key(tmp_path, b"show: {}\n", voices)
+    assert key != context_key(tmp_path, {"show": {}}, voices)
     voices.unlink()
-    assert context_key(tmp_path, b"show: {}\n", voices) is not None
+    assert context_key(tmp_path, {"show": {}}, voices) is not None
     voices.mkdir()  # there, but not a file that can be read: no caching at all
-    assert context_key(tmp_path, b"show: {}\n", voices) is None
+    assert context_key(tmp_path, {"show": {}}, voices) is None
 
 
 def test_a_file_source_that_disappears_is_reported_though_the_spec_is_cached(
@@ -240,41 +290,62 @@ def test_a_partial_check_keeps_the_other_entries_and_a_full_one_drops_deleted_sp
 # --- a cache that cannot be trusted or written ---------------------------------------------------
 
 
+def other_version(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA user_version=0")
+
+
+def other_context(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("UPDATE areas SET context = 'written by something else'")
+
+
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(lambda data: b"", id="empty"),
-        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
-        pytest.param(lambda data: b"not a cache at all\n" + data, id="foreign"),
-        pytest.param(lambda data: data.replace(b"cache 1\n", b"cache 0\n", 1), id="old"),
-        pytest.param(lambda data: data[:-5] + b"XXXXX", id="payload-changed"),
-        pytest.param(lambda data: os.urandom(4096), id="random"),
+        pytest.param(lambda path: path.write_bytes(b""), id="empty"),
+        pytest.param(lambda path: path.write_bytes(path.read_bytes()[:1500]), id="truncated"),
+        pytest.param(
+            lambda path: path.write_bytes(b"not a cache\n" + path.read_bytes()), id="foreign"
+        ),
+        pytest.param(other_version, id="old"),
+        pytest.param(other_context, id="other-context"),
+        pytest.param(lambda path: path.write_bytes(os.urandom(4096)), id="random"),
     ],
 )
 def test_a_damaged_or_foreign_cache_is_ignored(tmp_path: Path, damage: Any) -> None:
     root = make_project(tmp_path)
     (root / "specs" / "one.yaml").write_text("title: Real\nsource: {text: a}\n")
     load(root)
-    cache_file(root).write_bytes(damage(cache_file(root).read_bytes()))
+    spec = root / "specs" / "one.yaml"
+    stored = open_stored(root)
+    digest = content_digest(spec.read_bytes())
+    entry = stored.get(spec, digest)
+    assert entry is not None
+    entry["raw"]["title"] = "From the cache"
+    stored.put(spec, digest, entry)
+    assert stored.save()
+    stored.close()
+    assert load(root).episodes[0].title == "From the cache"
+    sql(root, "PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the one file, then damage it
+    for suffix in ("-wal", "-shm"):
+        Path(f"{cache_file(root)}{suffix}").unlink(missing_ok=True)
+    damage(cache_file(root))
     project = assert_same_as_fresh(root)
     assert project.episodes[0].title == "Real"
 
 
 @pytest.mark.parametrize(
-    "payload",
-    [b"[]", b"{}", b'{"x": 1}', b"{" * 100_000, b'{"a": ["d", {"raw": {}}]}'],
-    ids=["list", "empty", "bad-entry", "deep", "incomplete"],
+    "meta",
+    ["[]", "{}", '{"x": 1}', "[" * 100_000, '["d", "", {"raw": {}}]', "not json"],
+    ids=["list", "empty", "bad-entry", "deep", "incomplete", "not-json"],
 )
-def test_a_cache_with_odd_data_and_a_right_checksum_is_ignored(
-    tmp_path: Path, payload: bytes
-) -> None:
+def test_a_cache_with_odd_rows_is_ignored(tmp_path: Path, meta: str) -> None:
     root = make_project(tmp_path)
-    (root / "specs" / "one.yaml").write_text("title: Real\nsource: {text: a}\n")
+    spec = root / "specs" / "one.yaml"
+    spec.write_text("title: Real\nsource: {text: a}\n")
     load(root)
-    data = cache_file(root).read_bytes()
-    header = data[: data.index(b"\n", len(MAGIC)) + 1]
-    checksum = hashlib.sha256(payload).hexdigest().encode()
-    cache_file(root).write_bytes(header + checksum + b"\n" + payload)
+    sql(root, "UPDATE entries SET meta = ? WHERE area = ?", meta, AREA)
     assert load(root).episodes[0].title == "Real"
 
 
@@ -290,12 +361,12 @@ def test_an_entry_that_does_not_describe_an_episode_means_a_fresh_check(tmp_path
     assert project.episodes[0].title == "Real"
 
 
-def test_a_state_folder_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
+def test_a_cache_folder_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
     root = make_project(tmp_path)
-    (root / "state").write_text("a file where the folder should be\n")
+    (root / ".acbatch").write_text("a file where the folder should be\n")
     (root / "specs" / "one.yaml").write_text("source: {text: a}\n")
     project = assert_same_as_fresh(root)
-    assert project.problems == [] and (root / "state").is_file()
+    assert project.problems == [] and (root / ".acbatch").is_file()
 
 
 def test_a_fifo_among_the_specs_is_reported_not_waited_on(tmp_path: Path) -> None:
@@ -402,9 +473,22 @@ def test_validate_plan_and_status_through_the_cache(tmp_path: Path) -> None:
     assert StateStore(root / "state").all_ids() == []
 
 
-def test_the_cache_is_ignored_by_git_in_this_repository_and_in_new_projects() -> None:
+def test_the_cache_folder_ignores_itself_in_git(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "specs" / "one.yaml").write_text("source: {text: a}\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    load(root)
+    assert cache_file(root).is_file()
+    listed = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "specs/one.yaml" in listed and ".acbatch" not in listed
+    # The old cache files' names are gone from the ignore files (nothing writes them now).
     for gitignore in (REPO / ".gitignore", REPO / "acbatch" / "scaffold" / "files" / "gitignore"):
-        assert "state/.spec-cache.bin" in gitignore.read_text().splitlines()
+        assert "cache.bin" not in gitignore.read_text()
 
 
 # --- state files read more than once -------------------------------------------------------------

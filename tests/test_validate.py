@@ -107,7 +107,7 @@ def test_spec_corpus_through_the_spec_cache(case: str, tmp_path: Path) -> None:
         cached = load_project(root / "acbatch.yaml", cache=True)
         assert cached.problems == fresh.problems
         assert cached.episodes == fresh.episodes
-    assert (root / "state" / ".spec-cache.bin").is_file()
+    assert (root / ".acbatch" / "cache.sqlite3").is_file()
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED["configs"]))

@@ -99,8 +99,8 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     one against its episode's current script task in state/<id>.json: an approval for an
     older script no longer counts. For a live publish (the default) the voices are checked
     too: a voice name or voice_id from the sandbox's demo catalog is an error there.
-    Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
-    next time; delete it at any time.
+    Valid specs are remembered in .acbatch/ (the project's cache folder), so unchanged ones
+    are quick to check next time; delete it at any time.
     Exit status: 0 all valid, 1 problems found, 2 usage error.
 
     Publishing targets are checked too: the show and episode artwork (JPEG or PNG, square,

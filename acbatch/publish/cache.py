@@ -3,30 +3,33 @@
 Per episode: the keys its MP3 tags, its files and its feed/page fragments were made from, the
 MP3's size and mtime after tagging, its folder's mtime once its files were confirmed present,
 its measured durations, the rendered fragments (UTF-8 bytes) and the feed check's findings for
-its item. For the feed: the content key of the last checked and written feed and page. Kept in
-the state folder as a small JSON header followed by the raw fragments (no JSON escaping of
-megabytes of markup on every save).
+its item. For the feed: the content key of the last checked and written feed and page.
+
+Kept in the project's cache store (acbatch.cache), one row per episode: a render that changed
+one episode writes one row. Without a usable store every render starts cold (and still works).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from acbatch.publish.files import write_atomic
+from acbatch.cache import CacheArea, CacheStore
 from acbatch.publish.model import Chapter
 
-CACHE_FILE = ".publish-cache.bin"
-MAGIC = b"acbatch-publish-cache 7\n"
+RECORD_FORMAT = 1
+"""Bumped when EpisodeRecord's stored fields change (older rows are then dropped)."""
+EPISODES_AREA = "render-episodes"
+FEED_AREA = "render-feed"
+_FEED_KEY = "feed"
 
 
 @dataclass
 class EpisodeRecord:
+    episode_id: str
     audio_key: str
     files_key: str
     items_key: str
@@ -58,8 +61,10 @@ def fingerprint(*parts: str) -> str:
 
 
 class RenderCache:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    """The records of the last render; change them through put(), remove() and changed()."""
+
+    def __init__(self, store: CacheStore | None = None, output: Path | None = None) -> None:
+        self.store = store
         self.records: dict[str, EpisodeRecord] = {}
         self.feed_check_key = ""
         self.channel_problems: list[dict[str, Any]] = []
@@ -67,120 +72,122 @@ class RenderCache:
         """channel_problems holds every finding of the whole feed (custom channel template)."""
         self.feed_written_key = ""
         self.site_written_key = ""
-        self.dirty = False
-
-    def touch(self) -> None:
-        self.dirty = True
+        self._changed: set[str] = set()
+        self._removed: set[str] = set()
+        self._feed_changed = False
+        self._episodes: CacheArea | None = None
+        self._feed: CacheArea | None = None
+        if store is not None:
+            # Records name files under the output folder: another folder, other records.
+            context = json.dumps([RECORD_FORMAT, str(output)])
+            self._episodes = store.area(EPISODES_AREA, context)
+            self._feed = store.area(FEED_AREA, context)
 
     @classmethod
-    def load(cls, path: Path) -> RenderCache:
-        """The cache at `path`; empty when it is missing, unreadable or from another version."""
-        cache = cls(path)
-        try:
-            cache._parse(path.read_bytes())
-        except (OSError, ValueError, TypeError, KeyError, IndexError):
-            return cls(path)
+    def load(cls, root: Path, output: Path) -> RenderCache:
+        """The cache of the project in `root` rendering into `output` (empty when unusable)."""
+        cache = cls(CacheStore.open(root), output)
+        cache._read()
         return cache
 
-    def _parse(self, data: bytes) -> None:
-        if not data.startswith(MAGIC):
-            return
-        newline = data.index(b"\n", len(MAGIC))
-        header_length = int(data[len(MAGIC) : newline])
-        start = newline + 1
-        header = json.loads(data[start : start + header_length])
-        position = start + header_length
-        self.feed_check_key = str(header["feed_check_key"])
-        self.channel_problems = list(header["channel_problems"])
-        self.whole_feed_problems = bool(header["whole_feed_problems"])
-        self.feed_written_key = str(header["feed_written"])
-        self.site_written_key = str(header["site_written"])
-        records = self.records
-        for raw in header["episodes"]:
-            (episode_id, audio, files_key, items, size, mtime, timeline, duration) = raw[:8]
-            files, guid, chapters, has_transcript, problems, folder_mtime = raw[8:14]
-            feed_end = position + int(raw[14])
-            site_end = feed_end + int(raw[15])
-            if site_end > len(data):
-                raise ValueError("the cache file is truncated")
-            records[str(episode_id)] = EpisodeRecord(
-                audio_key=str(audio),
-                files_key=str(files_key),
-                items_key=str(items),
-                audio_size=int(size),
-                audio_mtime_ns=int(mtime),
-                timeline=float(timeline),
-                duration=float(duration),
-                files=_expand(files),
-                guid=str(guid),
-                feed_item=data[position:feed_end],
-                site_item=data[feed_end:site_end],
-                chapters=tuple(Chapter(str(t), float(a), float(b)) for t, a, b in chapters),
-                has_transcript=bool(has_transcript),
-                item_problems=problems,
-                folder_mtime_ns=int(folder_mtime),
-            )
-            position = site_end
+    def _read(self) -> None:
+        if self._feed is not None:
+            for _key, meta, _data in self._feed.rows():
+                try:
+                    self.feed_check_key = str(meta["feed_check_key"])
+                    self.channel_problems = list(meta["channel_problems"])
+                    self.whole_feed_problems = bool(meta["whole_feed_problems"])
+                    self.feed_written_key = str(meta["feed_written"])
+                    self.site_written_key = str(meta["site_written"])
+                except (KeyError, TypeError, ValueError):
+                    self.feed_check_key = self.feed_written_key = self.site_written_key = ""
+        if self._episodes is not None:
+            for key, meta, data in self._episodes.rows():
+                try:
+                    self.records[key] = _record(key, meta, data)
+                except (KeyError, TypeError, ValueError, IndexError):
+                    self._removed.add(key)
+
+    def put(self, record: EpisodeRecord) -> None:
+        self.records[record.episode_id] = record
+        self.changed(record.episode_id)
+
+    def remove(self, episode_id: str) -> None:
+        if self.records.pop(episode_id, None) is not None:
+            self._removed.add(episode_id)
+            self._changed.discard(episode_id)
+
+    def changed(self, episode_id: str) -> None:
+        """The record of `episode_id` was changed in place: save it."""
+        self._changed.add(episode_id)
+        self._removed.discard(episode_id)
+
+    def touch(self) -> None:
+        """The feed's keys or findings changed: save them."""
+        self._feed_changed = True
 
     def save(self) -> None:
-        """Write the cache if anything in it changed since it was loaded or last saved."""
-        if not self.dirty:
-            return
-        episodes: list[list[Any]] = [
-            [
-                episode_id,
-                record.audio_key,
-                record.files_key,
-                record.items_key,
-                record.audio_size,
-                record.audio_mtime_ns,
-                record.timeline,
-                record.duration,
-                _compact(record.files),
-                record.guid,
-                record.chapters,  # Chapter tuples: JSON arrays
-                record.has_transcript,
-                record.item_problems,
-                record.folder_mtime_ns,
-                len(record.feed_item),
-                len(record.site_item),
-            ]
-            for episode_id, record in self.records.items()
-        ]
-        header = json.dumps(
-            {
+        """Write what changed since the cache was loaded or last saved (a failure is ignored)."""
+        if self._episodes is not None and (self._changed or self._removed):
+            rows = [_row(self.records[k]) for k in sorted(self._changed) if k in self.records]
+            self._episodes.update(rows, sorted(self._removed))
+        if self._feed is not None and self._feed_changed:
+            meta = {
                 "feed_check_key": self.feed_check_key,
                 "channel_problems": self.channel_problems,
                 "whole_feed_problems": self.whole_feed_problems,
                 "feed_written": self.feed_written_key,
                 "site_written": self.site_written_key,
-                "episodes": episodes,
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
-        write_atomic(self.path, self._pieces(header))
-        self.dirty = False
+            }
+            self._feed.update([(_FEED_KEY, meta, b"")])
+        self._changed, self._removed, self._feed_changed = set(), set(), False
 
-    def _pieces(self, header: bytes) -> Iterator[bytes]:
-        yield MAGIC + str(len(header)).encode() + b"\n"
-        yield header
-        for record in self.records.values():
-            yield record.feed_item
-            yield record.site_item
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
-def _compact(files: tuple[str, ...]) -> list[Any]:
-    """Paths sharing one folder as [folder, [names]] (each path in full otherwise)."""
-    folder = files[0].rpartition("/")[0] if files else ""
-    prefix = folder + "/"
-    names = [path[len(prefix) :] for path in files]
-    if folder and all(map(str.startswith, files, repeat(prefix))) and "/" not in "".join(names):
-        return [folder, names]
-    return [None, list(files)]
+def _row(record: EpisodeRecord) -> tuple[str, Any, bytes]:
+    meta = [
+        record.audio_key,
+        record.files_key,
+        record.items_key,
+        record.audio_size,
+        record.audio_mtime_ns,
+        record.timeline,
+        record.duration,
+        list(record.files),
+        record.guid,
+        [list(chapter) for chapter in record.chapters],
+        record.has_transcript,
+        record.item_problems,
+        record.folder_mtime_ns,
+        len(record.feed_item),
+    ]
+    return record.episode_id, meta, record.feed_item + record.site_item
 
 
-def _expand(stored: list[Any]) -> tuple[str, ...]:
-    folder, names = stored
-    if folder is None:
-        return tuple(map(str, names))
-    return tuple([f"{folder}/{name}" for name in names])
+def _record(episode_id: str, meta: list[Any], data: bytes) -> EpisodeRecord:
+    (audio, files_key, items, size, mtime, timeline, duration, files, guid) = meta[:9]
+    chapters, has_transcript, problems, folder_mtime, feed_length = meta[9:14]
+    feed_length = int(feed_length)
+    if not 0 <= feed_length <= len(data):
+        raise ValueError("the stored fragments are truncated")
+    return EpisodeRecord(
+        episode_id=episode_id,
+        audio_key=str(audio),
+        files_key=str(files_key),
+        items_key=str(items),
+        audio_size=int(size),
+        audio_mtime_ns=int(mtime),
+        timeline=float(timeline),
+        duration=float(duration),
+        files=tuple(map(str, files)),
+        guid=str(guid),
+        feed_item=data[:feed_length],
+        site_item=data[feed_length:],
+        chapters=tuple(Chapter(str(t), float(a), float(b)) for t, a, b in chapters),
+        has_transcript=bool(has_transcript),
+        item_problems=problems,
+        folder_mtime_ns=int(folder_mtime),
+    )

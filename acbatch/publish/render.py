@@ -8,13 +8,14 @@ Work is skipped by content hash, in three stages per episode: the MP3 is re-tagg
 episode, the tag-relevant show fields or the file itself changed; the per-episode files only when
 those, the show fields their templates read or the templates changed; the episode's feed item
 and page article (cached fragments, UTF-8 bytes) only when those or the item templates changed.
-The feed check looks only at items whose bytes it has not checked before (and at the channel);
-a feed identical to the last checked one (but for lastBuildDate) reuses that check's result.
+The feed check looks only at items whose bytes it has not checked before (and at the channel):
+with the built-in channel template it checks the channel holding just those items, and keeps each
+item's findings. A feed identical to the last checked one (but for lastBuildDate) reuses that
+check's result. Every template, built-in or the project's own, is rendered by Jinja.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import hashlib
 import html
@@ -22,7 +23,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -31,12 +32,10 @@ from stat import S_ISREG
 from typing import Any
 
 from acbatch import __version__
-from acbatch.publish import builtin_items, id3
+from acbatch.publish import id3
 from acbatch.publish.artwork import PublishedImage, publish_episode_image, publish_show_image
-from acbatch.publish.builtin_items import ItemRenderer
-from acbatch.publish.cache import CACHE_FILE, EpisodeRecord, RenderCache, fingerprint
+from acbatch.publish.cache import EpisodeRecord, RenderCache, fingerprint
 from acbatch.publish.categories import category_error
-from acbatch.publish.checking import WORKER_MIN_ITEMS, ItemCheck
 from acbatch.publish.errors import AudioFileError, FeedCheckError, PublishError, ShowSettingsError
 from acbatch.publish.feedcheck import FeedProblem, check_feed, errors
 from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
@@ -48,7 +47,7 @@ from acbatch.publish.model import (
     episode_digest,
     published_subset,
 )
-from acbatch.publish.pages import assemble_page, page_frame
+from acbatch.publish.pages import Frame, assemble_page, page_frame
 from acbatch.publish.templating import Templates
 from acbatch.publish.text import clean, one_line, safe_http_url
 from acbatch.publish.timing import chapters as layout_chapters
@@ -71,6 +70,7 @@ from acbatch.publish.views import (
 )
 from acbatch.spec.model import ShowConfig
 
+Renderer = Callable[[dict[str, Any]], str]
 FEED_TEMPLATE = "feed.xml.j2"
 FEED_ITEM_TEMPLATE = "feed_item.xml.j2"
 SITE_TEMPLATE = "index.html.j2"
@@ -135,8 +135,8 @@ class _Show:
     audio_shared: str
     files_shared: str
     items_shared: str
-    feed_item: ItemRenderer
-    site_item: ItemRenderer
+    feed_item: Renderer
+    site_item: Renderer
     report: RenderReport
     output: str
     """config.paths.output as an absolute path string."""
@@ -157,12 +157,16 @@ def render_show(
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    with _rare_cyclic_gc():
-        return _render(config, episodes, now)
+    cache = RenderCache.load(config.paths.config.parent, config.paths.output.absolute())
+    try:
+        with _rare_cyclic_gc():
+            return _render(config, episodes, now, cache)
+    finally:
+        cache.close()
 
 
 def _render(
-    config: ShowConfig, episodes: Sequence[PublishedEpisode], now: datetime
+    config: ShowConfig, episodes: Sequence[PublishedEpisode], now: datetime, cache: RenderCache
 ) -> RenderReport:
     show = config.show
     output = config.paths.output
@@ -204,7 +208,7 @@ def _render(
     shared = _Show(
         config=config,
         templates=templates,
-        cache=RenderCache.load(config.paths.state / CACHE_FILE),
+        cache=cache,
         image=image,
         view=view,
         audio_shared=fingerprint(__version__, show.title, show.author)[:16],
@@ -213,53 +217,36 @@ def _render(
             __version__, show.base_url, show.language, files_explicit, files_show, *file_sources
         )[:16],
         items_shared=fingerprint(show_digest, *(templates.source(n) for n in ITEM_TEMPLATES))[:16],
-        feed_item=_item_renderer(templates, FEED_ITEM_TEMPLATE),
-        site_item=_item_renderer(templates, SITE_ITEM_TEMPLATE),
+        feed_item=templates.renderer(FEED_ITEM_TEMPLATE),
+        site_item=templates.renderer(SITE_ITEM_TEMPLATE),
         report=report,
         output=os.path.abspath(output),
     )
 
-    # With the built-in channel template the feed is head + items + tail: the items not
-    # checked before are checked as they are rendered (in a second process when many).
+    # With the built-in channel template the feed is head + items + tail: only the items not
+    # checked before need checking, inside that head and tail.
     feed_context: dict[str, Any] = {"show": view}
     frame = None
     if templates.origin(FEED_TEMPLATE) == "built-in":
         frame = page_frame(templates, FEED_TEMPLATE, feed_context, "items")
-    recheck_all = frame is not None and shared.cache.whole_feed_problems
-    with contextlib.ExitStack() as stack:
-        item_check = None
-        if frame is not None:
-            item_check = stack.enter_context(
-                ItemCheck(
-                    *frame,
-                    local_root=output,
-                    base_url=base_folder_url(show.base_url),
-                    worker_min_items=WORKER_MIN_ITEMS,
-                    html_titles=RENDER_HTML_TITLES,
-                )
-            )
-        records: list[EpisodeRecord] = []
-        for episode in published:
-            record = _publish_episode(episode, shared)
-            if recheck_all:  # findings were kept for the whole feed, not per item
-                record.item_problems = None
-            if item_check is not None and record.item_problems is None:
-                item_check.add(record.feed_item)
-            records.append(record)
-        known_ids = {e.id for e in episodes}
-        cache = shared.cache
-        stale = [k for k in cache.records if k not in known_ids]
-        for episode_id in stale:
-            del cache.records[episode_id]
-            cache.touch()
-        clock.lap("episodes")
+    recheck_all = frame is not None and cache.whole_feed_problems
+    records: list[EpisodeRecord] = []
+    for episode in published:
+        record = _publish_episode(episode, shared)
+        if recheck_all:  # findings were kept for the whole feed, not per item
+            record.item_problems = None
+        records.append(record)
+    known_ids = {e.id for e in episodes}
+    for episode_id in [k for k in cache.records if k not in known_ids]:
+        cache.remove(episode_id)
+    clock.lap("episodes")
 
-        feed_bytes = assemble_page(
-            templates, FEED_TEMPLATE, feed_context, "items", _feed_items(records), frame
-        )
-        clock.lap("feed")
-        report.problems, feed_key = _check(feed_bytes, records, shared, item_check)
-        clock.lap("check")
+    feed_bytes = assemble_page(
+        templates, FEED_TEMPLATE, feed_context, "items", _feed_items(records), frame
+    )
+    clock.lap("feed")
+    report.problems, feed_key = _check(feed_bytes, records, shared, frame)
+    clock.lap("check")
     if errors(report.problems):
         cache.save()
         raise FeedCheckError(
@@ -298,15 +285,6 @@ def _feed_items(records: list[EpisodeRecord]) -> list[bytes]:
     return [record.feed_item for record in records]
 
 
-def _item_renderer(templates: Templates, name: str) -> ItemRenderer:
-    """Renders item template `name` for one episode, surrounding whitespace stripped."""
-    compiled = builtin_items.compiled(name, templates.source(name))
-    if compiled is not None:
-        return compiled
-    render = templates.renderer(name)
-    return lambda episode, show: render({"show": show, "episode": episode}).strip()
-
-
 def _show_values(view: ShowView, names: frozenset[str] | None) -> str:
     """The show fields `names` (all when None) as one string, for change detection."""
     chosen = sorted(names) if names is not None else [f.name for f in fields(ShowView)]
@@ -341,13 +319,13 @@ def _hints(problems: Sequence[FeedProblem], config_path: Path) -> list[str]:
 
 
 def _check(
-    feed_bytes: bytes, records: list[EpisodeRecord], shared: _Show, item_check: ItemCheck | None
+    feed_bytes: bytes, records: list[EpisodeRecord], shared: _Show, frame: Frame | None
 ) -> tuple[list[FeedProblem], str]:
     """Feed-check findings and the feed's content key (its hash without lastBuildDate).
 
-    Items whose bytes were checked before keep their findings. With `item_check` (the built-in
-    channel template), the channel and the items not checked yet were fed to it as a feed of
-    their own (all items: that feed is the feed itself); its findings are combined with those
+    Items whose bytes were checked before keep their findings. With `frame` (the built-in
+    channel template), the channel holding only the items not checked yet is checked as a feed
+    of its own (all items: that feed is the feed itself); its findings are combined with those
     kept for the other items, and guid uniqueness is checked across all items. A custom channel
     template may not list each item once, in order: then the whole feed is checked and its
     findings kept as they are.
@@ -361,8 +339,8 @@ def _check(
             return [FeedProblem.from_json(raw) for raw in cache.channel_problems], key
         return _combine(cache.channel_problems, records), key
 
-    if item_check is None:
-        config = shared.config
+    config = shared.config
+    if frame is None:
         problems = check_feed(
             feed_bytes,
             local_root=config.paths.output,
@@ -371,13 +349,24 @@ def _check(
         )
         for record in records:
             record.item_problems = []
+            cache.changed(record.episode_id)
         cache.feed_check_key = key
         cache.channel_problems = [p.to_json() for p in problems]
         cache.whole_feed_problems = True
         cache.touch()
         return problems, key
 
-    problems = item_check.finish()
+    head, separator, tail = frame
+    pieces = [head]
+    for record in fresh:
+        pieces += (record.feed_item, separator)
+    pieces.append(tail)
+    problems = check_feed(
+        b"".join(pieces),
+        local_root=config.paths.output,
+        base_url=base_folder_url(config.show.base_url),
+        html_titles=RENDER_HTML_TITLES,
+    )
     channel: list[dict[str, Any]] = []
     per_item: dict[int, list[dict[str, Any]]] = {}
     for problem in problems:
@@ -392,6 +381,7 @@ def _check(
             per_item.setdefault(problem.item_position, []).append(raw)
     for position, record in enumerate(fresh, start=1):
         record.item_problems = per_item.get(position, [])
+        cache.changed(record.episode_id)
     cache.feed_check_key = key
     cache.channel_problems = channel
     cache.whole_feed_problems = False
@@ -543,13 +533,15 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
         feed_item, site_item = record.feed_item, record.site_item
         item_problems = record.item_problems
     else:
-        feed_item = shared.feed_item(view, shared.view).encode("utf-8")
-        site_item = shared.site_item(view, shared.view).encode("utf-8")
+        context = {"show": shared.view, "episode": view}
+        feed_item = shared.feed_item(context).strip().encode("utf-8")
+        site_item = shared.site_item(context).strip().encode("utf-8")
         # Findings depend on the item's bytes alone: the same bytes need no new check.
         checked = record is not None and record.feed_item == feed_item
         item_problems = record.item_problems if checked and record is not None else None
 
     updated = EpisodeRecord(
+        episode_id=episode.id,
         audio_key=audio_key,
         files_key=files_key,
         items_key=items_key,
@@ -566,8 +558,7 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
         item_problems=item_problems,
         folder_mtime_ns=folder_mtime_ns,
     )
-    shared.cache.records[episode.id] = updated
-    shared.cache.touch()
+    shared.cache.put(updated)
     return updated
 
 
@@ -621,7 +612,7 @@ def _files_present(record: EpisodeRecord, shared: _Show) -> bool:
     settled = mtime_ns if time.time_ns() - mtime_ns > _SETTLED_NS else 0
     if settled != record.folder_mtime_ns:
         record.folder_mtime_ns = settled
-        shared.cache.touch()
+        shared.cache.changed(record.episode_id)
     return True
 
 

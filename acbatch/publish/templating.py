@@ -108,25 +108,17 @@ class Templates:
     def renderer(self, name: str) -> Callable[[dict[str, Any]], str]:
         """A function rendering template `name` with a context dict, for rendering it often.
 
-        The template is looked up once (a lookup checks the file's modification time) and each
-        call skips Template.render's argument copying; errors read as render() reports them.
+        The template is looked up once (a lookup checks the file's modification time); errors
+        name the template file and line.
         """
         known = self._renderers.get(name)
         if known is not None:
             return known
         template = self.get(name)
-        render_function = template.root_render_func
-        environment = template.environment
-        concat = environment.concat
-        new_context = template.new_context
 
         def render(context: dict[str, Any]) -> str:
             try:
-                try:
-                    return concat(render_function(new_context(context)))  # type: ignore[no-any-return]
-                except Exception:
-                    # Rewrites the traceback to template lines (as Template.render does).
-                    environment.handle_exception()
+                return template.render(context)
             except jinja2.TemplateError as exc:
                 line = _template_line(exc, template)
                 where = self._where(template.filename or name, line)
@@ -139,10 +131,7 @@ class Templates:
         """Template `name` rendered piece by piece (a large page never sits in one string)."""
         template = self.get(name)
         try:
-            try:
-                yield from template.root_render_func(template.new_context(context))
-            except Exception:
-                template.environment.handle_exception()
+            yield from template.generate(context)
         except jinja2.TemplateError as exc:
             line = _template_line(exc, template)
             where = self._where(template.filename or name, line)

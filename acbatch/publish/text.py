@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 # Characters XML 1.0 forbids (C0 controls except tab/newline/CR, lone surrogates, U+FFFE/U+FFFF)
 # and the C1 controls it discourages, which feed readers reinterpret as Windows-1252.
@@ -20,25 +19,9 @@ _MD_ORDERED_MARK = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
 _UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
-def _replace_specials(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("'", "&#39;")
-        .replace('"', "&#34;")
-    )
-
-
-try:
-    # MarkupSafe 3's C core of escape(), without wrapping the result in Markup (a Python
-    # constructor call that costs more than the escaping itself).
-    from markupsafe import _escape_inner as _markupsafe_escape
-except ImportError:  # pragma: no cover - other MarkupSafe versions
-    _markupsafe_escape = _replace_specials
-
-escape_text: Callable[[str], str] = _markupsafe_escape
-"""markupsafe.escape() of a plain string, as a plain string."""
+def escape_text(text: str) -> str:
+    """markupsafe.escape() of a plain string, as a plain string."""
+    return str(escape(text))
 
 
 def xml_safe(text: str) -> str:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import marshal
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -28,8 +26,6 @@ from acbatch.store import StoreError, atomic_write_json
 
 STATE_VERSION = 1
 HISTORY_LIMIT = 30
-MEMO_BYTES = 64 * 1024 * 1024
-"""How much parsed state one StateStore keeps for loading the same files again."""
 
 
 class Phase(str, Enum):
@@ -291,19 +287,13 @@ class EpisodeState:
 class StateStore:
     """`state/<id>.json`, one per episode: human-readable, sorted keys, versioned.
 
-    A run reads each state more than once (to settle it, to drive it, to render it). The data
-    of each file read is kept, as marshal bytes, with the file's identity (inode, size and
-    times); reading the same unchanged file again skips the JSON parse. Saving through the
-    store forgets the old data; any other change to the file changes its identity.
+    Every load reads the file: the state on disk is the truth, whoever changed it.
     """
 
     def __init__(self, folder: Path, on_save: Callable[[Path], None] | None = None) -> None:
         self.folder = folder
         self.on_save = on_save
         """Called with the file's path after every save (e.g. to push state to git)."""
-        self._memo: dict[str, tuple[tuple[int, ...], bytes]] = {}
-        self._memo_bytes = 0
-        self._memo_lock = threading.Lock()
 
     def path_for(self, episode_id: str) -> Path:
         return self.folder / self.file_name(episode_id)
@@ -334,61 +324,24 @@ class StateStore:
         if path.is_symlink():
             # A state file decides what is paid for: it is never read from outside the project.
             raise StoreError(f"{path}: is a symbolic link; a state file must be a plain file")
-        remembered = self._memo.get(episode_id)
-        text = None
         try:
             with open(path, encoding="utf-8") as handle:
-                info = os.fstat(handle.fileno())
-                identity = (
-                    info.st_dev,
-                    info.st_ino,
-                    info.st_size,
-                    info.st_mtime_ns,
-                    info.st_ctime_ns,
-                )
-                if remembered is None or remembered[0] != identity:
-                    text = handle.read()
+                text = handle.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StoreError(f"{path}: cannot read state ({exc.strerror or exc})") from None
-        if text is None:
-            assert remembered is not None
-            data = marshal.loads(remembered[1])
-        else:
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise StoreError(
-                    f"{path}:{exc.lineno}:{exc.colno}: state is not valid JSON"
-                ) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{path}:{exc.lineno}:{exc.colno}: state is not valid JSON") from None
         state = EpisodeState.from_json(data, path)
         if state.id != episode_id:
             raise StoreError(f"{path}: holds the state of '{state.id}', not '{episode_id}'")
-        if text is not None:
-            self._remember(episode_id, identity, data)
         return state
-
-    def _remember(self, episode_id: str, identity: tuple[int, ...], data: Any) -> None:
-        try:
-            blob = marshal.dumps(data)
-        except ValueError:  # pragma: no cover - JSON data is always marshallable
-            return
-        with self._memo_lock:
-            old = self._memo.pop(episode_id, None)
-            self._memo_bytes -= len(old[1]) if old else 0
-            if self._memo_bytes + len(blob) <= MEMO_BYTES:
-                self._memo[episode_id] = (identity, blob)
-                self._memo_bytes += len(blob)
-
-    def _forget(self, episode_id: str) -> None:
-        with self._memo_lock:
-            old = self._memo.pop(episode_id, None)
-            self._memo_bytes -= len(old[1]) if old else 0
 
     def save(self, state: EpisodeState) -> None:
         state.updated_at = now_iso()
-        self._forget(state.id)
         path = self.path_for(state.id)
         atomic_write_json(path, state.to_json())
         if self.on_save is not None:

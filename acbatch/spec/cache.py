@@ -2,21 +2,22 @@
 
 `acbatch validate`, `plan`, `run` and `status` each load every spec. Reading YAML with positions
 and checking it against the schema is most of that time, and between two commands almost no
-spec changes. So each valid spec's result is kept in `<paths.state>/.spec-cache.bin`: the merged
-spec data, the resolved speaker ids, its warnings and where its id and episode number were
-written (for the cross-file messages).
+spec changes. So each valid spec's result is kept in the project's cache store (acbatch.cache,
+`.acbatch/cache.sqlite3`): the merged spec data, the resolved speaker ids, its warnings and where
+its id and episode number were written (for the cross-file messages).
 
 An entry is used only when the spec file's bytes hash to the digest stored with it and the
 cache was written under the same context key: acbatch's version and spec-loading code, the
-schemas, acbatch.yaml, the voice catalog and the project folder. Anything else about a spec
-that can change without its bytes changing is checked again on every load: `file:` sources
-must still be regular files inside the project, and the checks across files (duplicate ids and
-episode numbers) always run. Files with problems are never cached, so their messages are always
-produced afresh.
+schemas, what acbatch.yaml says (its parsed content, so an edited comment or a re-indented
+file keeps the cache), the voice catalog and the project folder. An entry that points into
+acbatch.yaml (a warning about a default, say) also records that file's bytes, as its line
+numbers depend on them. Anything else about a spec that can change without its bytes changing
+is checked again on every load: `file:` sources must still be regular files inside the
+project, and the checks across files (duplicate ids and episode numbers) always run. Files with
+problems are never cached, so their messages are always produced afresh.
 
-The file is a magic line, the context key, a SHA-256 of the payload and the payload (JSON of
-plain data). A missing, damaged, truncated or foreign file is ignored; a cache that cannot be
-written is skipped silently. Nothing in it is ever executed.
+A missing or damaged store is ignored; a cache that cannot be written is skipped silently.
+Nothing in it is ever executed.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import acbatch
-from acbatch.store import StoreError, atomic_write_bytes
+from acbatch.cache import CacheArea, CacheStore
 
-CACHE_NAME = ".spec-cache.bin"
-MAGIC = b"acbatch-spec-cache 1\n"
+AREA = "specs"
 CODE_FILES = (
     "spec/cache.py",
     "spec/loader.py",
@@ -109,11 +109,12 @@ def _schema_identity() -> bytes:
     return digest.digest()
 
 
-def context_key(root: Path, config_bytes: bytes, voices: Path) -> str | None:
+def context_key(root: Path, config_data: Any, voices: Path) -> str | None:
     """What every cached result depends on besides its own file; None: do not cache.
 
-    The voice catalog counts by its bytes, or as absent; a catalog that exists but cannot be
-    read (or is not a regular file) turns the cache off rather than guess.
+    `config_data`: acbatch.yaml as parsed (comments and layout do not count). The voice
+    catalog counts by its bytes, or as absent; a catalog that exists but cannot be read (or is
+    not a regular file) turns the cache off rather than guess.
     """
     catalog = read_regular_file(voices, 64 * 1024 * 1024)
     if catalog is None:
@@ -125,12 +126,16 @@ def context_key(root: Path, config_bytes: bytes, voices: Path) -> str | None:
         catalog_part = b"absent"
     else:
         catalog_part = b"catalog " + hashlib.sha256(catalog).digest()
+    try:
+        config_text = json.dumps(config_data, sort_keys=True, default=repr, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
     digest = hashlib.sha256()
     for part in (
         _code_identity(),
         _schema_identity(),
         os.fsencode(str(root)),
-        hashlib.sha256(config_bytes).digest(),
+        hashlib.sha256(config_text.encode("utf-8", "surrogatepass")).digest(),
         catalog_part,
     ):
         digest.update(len(part).to_bytes(8, "big"))
@@ -141,16 +146,47 @@ def context_key(root: Path, config_bytes: bytes, voices: Path) -> str | None:
 class SpecCache:
     """Cached results by spec path, each valid only for the file content it was made from."""
 
-    def __init__(self, path: Path, key: str, entries: dict[str, list[Any]] | None = None) -> None:
-        self.path = path
-        self.key = key
-        self._entries: dict[str, list[Any]] = entries or {}
-        self._changed = False
+    def __init__(
+        self,
+        area: CacheArea | None,
+        *,
+        config_file: Path | None = None,
+        config_digest: str = "",
+        entries: dict[str, list[Any]] | None = None,
+    ) -> None:
+        self.area = area
+        self.config_file = str(config_file) if config_file is not None else None
+        self.config_digest = config_digest
+        self._entries: dict[str, list[Any]] = entries if entries is not None else {}
+        self._put: set[str] = set()
+        self._dropped: set[str] = set()
+        self.root: Path | None = None
+        self.key = ""
+        """Where and under which context key to create the store on the first save."""
 
     @classmethod
-    def open(cls, path: Path, key: str) -> SpecCache:
-        """The cache at `path` if it was written under `key` and is intact; else an empty one."""
-        return cls(path, key, _parse(path, key))
+    def open(cls, root: Path, key: str, config_file: Path, config_bytes: bytes) -> SpecCache:
+        """The cache of the project in `root` written under `key` (empty when unusable).
+
+        `config_file` and `config_bytes`: acbatch.yaml, which positions in entries may name.
+        """
+        # Not created until there is something to keep: a check that finds only problems
+        # writes nothing.
+        store = CacheStore.open(root, create=False)
+        area = store.area(AREA, key) if store is not None else None
+        entries: dict[str, list[Any]] = {}
+        if area is not None:
+            for name, meta, _data in area.rows():
+                if _well_formed(meta):
+                    entries[name] = meta
+        cache = cls(
+            area,
+            config_file=config_file,
+            config_digest=content_digest(config_bytes),
+            entries=entries,
+        )
+        cache.root, cache.key = root, key
+        return cache
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -159,65 +195,59 @@ class SpecCache:
         found = self._entries.get(str(spec))
         if found is None or found[0] != digest:
             return None
-        entry: Entry = found[1]
+        if found[1] and found[1] != self.config_digest:
+            return None  # it points into an acbatch.yaml laid out differently
+        entry: Entry = found[2]
         return entry
 
     def put(self, spec: Path, digest: str, entry: Entry) -> None:
-        self._entries[str(spec)] = [digest, entry]
-        self._changed = True
+        pinned = self.config_digest if self._points_into_config(entry) else ""
+        self._entries[str(spec)] = [digest, pinned, entry]
+        self._put.add(str(spec))
+        self._dropped.discard(str(spec))
 
     def discard(self, spec: Path) -> None:
         if self._entries.pop(str(spec), None) is not None:
-            self._changed = True
+            self._dropped.add(str(spec))
+            self._put.discard(str(spec))
 
     def keep_only(self, specs: list[Path]) -> None:
         """Forget specs that are no longer there (after a load of the whole specs folder)."""
         wanted = {str(spec) for spec in specs}
-        stale = [name for name in self._entries if name not in wanted]
-        for name in stale:
-            del self._entries[name]
-        self._changed = self._changed or bool(stale)
+        for name in [name for name in self._entries if name not in wanted]:
+            self.discard(Path(name))
 
     def save(self) -> bool:
-        """Write the cache if it changed; True when written. A failed write is not an error."""
-        if not self._changed:
+        """Write the entries that changed; True when written. A failed write is not an error."""
+        if not (self._put or self._dropped):
             return False
-        payload = json.dumps(self._entries, separators=(",", ":")).encode("ascii")
-        header = MAGIC + self.key.encode("ascii") + b"\n"
-        checksum = hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
-        try:
-            atomic_write_bytes(self.path, header + checksum + payload)
-        except StoreError:
+        if self.area is None and self.root is not None and self._put:
+            store = CacheStore.open(self.root)
+            self.area = store.area(AREA, self.key) if store is not None else None
+        if self.area is None:
             return False
-        self._changed = False
+        rows = [(name, self._entries[name], b"") for name in sorted(self._put)]
+        if not self.area.update(rows, sorted(self._dropped)):
+            return False
+        self._put, self._dropped = set(), set()
         return True
 
+    def close(self) -> None:
+        if self.area is not None:
+            self.area.store.close()
 
-def _parse(path: Path, key: str) -> dict[str, list[Any]]:
-    data = read_regular_file(path, 1 << 40)
-    header = MAGIC + key.encode("ascii") + b"\n"
-    if data is None or not data.startswith(header):
-        return {}
-    start = len(header)
-    newline = data.find(b"\n", start)
-    if newline < 0:
-        return {}
-    checksum = data[start:newline]
-    payload = data[newline + 1 :]
-    del data  # one copy of a large cache at a time
-    if hashlib.sha256(payload).hexdigest().encode("ascii") != checksum:
-        return {}
-    try:
-        entries = json.loads(payload)
-    except (ValueError, RecursionError):
-        return {}
-    if not isinstance(entries, dict):
-        return {}
-    return {
-        name: value
-        for name, value in entries.items()
-        if isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], dict)
-    }
+    def _points_into_config(self, entry: Entry) -> bool:
+        files = [w[0] for w in entry.get("warnings", [])]
+        files += [i[1] for i in entry.get("ids", [])]
+        files += [n[2] for n in entry.get("numbers", [])]
+        return self.config_file in files
+
+
+def _well_formed(meta: Any) -> bool:
+    return (
+        isinstance(meta, list)
+        and len(meta) == 3
+        and isinstance(meta[0], str)
+        and isinstance(meta[1], str)
+        and isinstance(meta[2], dict)
+    )

@@ -35,7 +35,7 @@ from acbatch import codes
 from acbatch.constants import CONFIG_NAME
 from acbatch.errors import ConfigError
 from acbatch.spec import schema
-from acbatch.spec.cache import CACHE_NAME, SpecCache, content_digest, context_key, read_regular_file
+from acbatch.spec.cache import SpecCache, content_digest, context_key, read_regular_file
 from acbatch.spec.model import (
     ApiSettings,
     Episode,
@@ -89,7 +89,7 @@ def load_project(
     specs folder). Problems are in `project.problems`; commands must refuse to act while
     `project.errors` is not empty. Raises ConfigError only when acbatch.yaml does not exist.
     With `cache`, unchanged valid specs are taken from (and new ones added to) the spec cache
-    in the state folder (acbatch.spec.cache); the result is the same either way.
+    in the cache folder (acbatch.spec.cache); the result is the same either way.
     """
     return load_project_files(config_path, spec_paths, cache=cache).project
 
@@ -513,11 +513,11 @@ def _open_cache(config: _ConfigRead) -> SpecCache | None:
     """
     if config.source is None or _has_errors(config.problems):
         return None
-    paths = config.config.paths
-    key = context_key(config.root, config.source, paths.voices)
+    data = config.document.data if config.document is not None else None
+    key = context_key(config.root, data, config.config.paths.voices)
     if key is None:
         return None
-    return SpecCache.open(paths.state / CACHE_NAME, key)
+    return SpecCache.open(config.root, key, config.path, config.source)
 
 
 def _config_position(config: _ConfigRead, path: PathKey) -> tuple[int, int]:
