@@ -57,7 +57,10 @@ class Voice:
             display_name=str(record.get("display_name") or record.get("name") or ""),
             language=str(record.get("language") or ""),
             gender=gender if isinstance(gender, int) else None,
-            gender_text=str(record.get("gender_text") or GENDERS.get(gender, "")),
+            gender_text=str(
+                record.get("gender_text")
+                or (GENDERS.get(gender, "") if isinstance(gender, int) else "")
+            ),
             age=record.get("age") if isinstance(record.get("age"), int) else None,
             age_text=str(record.get("age_text") or ""),
             tags=tuple(str(t) for t in record.get("tags") or ()),

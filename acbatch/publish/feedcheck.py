@@ -429,7 +429,7 @@ class FeedChecker:
         self._root_prefix = self._root.rstrip(os.sep) + os.sep
         self._guard: ET.XMLParser | None = ET.XMLParser(target=_PrologGuard())
         self._prolog: list[bytes] = []
-        self._parser = ET.XMLPullParser(events=("end",))
+        self._parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("end",))
         self._items: dict[int, _ItemFindings] = {}
         self._last: ET.Element | None = None
         self._fatal: FeedProblem | None = None
@@ -544,7 +544,12 @@ class FeedChecker:
     def _drain(self) -> None:
         element = self._last
         items = self._items
-        for _event, element in self._parser.read_events():
+        # typeshed types the events loosely; an "end" event (the only kind asked for) carries
+        # its element.
+        for _event, found in self._parser.read_events():  # type: ignore[misc]
+            if not isinstance(found, ET.Element):
+                continue
+            element = found
             if element.tag == "item":
                 items[id(element)] = self._check_item(element)
                 # Only the item's findings are needed from here on: free its subtree.

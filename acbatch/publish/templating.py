@@ -194,7 +194,7 @@ def _referenced_templates(tree: nodes.Template) -> list[str] | None:
     """Names of the templates `tree` includes, imports or extends; None if one is computed."""
     names: list[str] = []
     for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        target = node.template
+        target = node.template  # type: ignore[attr-defined]  # every node found has one
         value = target.value if isinstance(target, nodes.Const) else None
         if isinstance(value, str):
             names.append(value)
@@ -209,17 +209,19 @@ def _attributes_of(tree: nodes.Template, variable: str) -> set[str] | None:
     """Attributes read from `variable` (`x.a`, `x["a"]`); None if it is used any other way."""
     attributes: set[str] = set()
     bases: set[int] = set()
-    for node in tree.find_all(nodes.Getattr):
-        if isinstance(node.node, nodes.Name) and node.node.name == variable:
-            attributes.add(node.attr)
-            bases.add(id(node.node))
-    for node in tree.find_all(nodes.Getitem):
-        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
-        if isinstance(node.node, nodes.Name) and node.node.name == variable:
+    for getattr_node in tree.find_all(nodes.Getattr):
+        base = getattr_node.node
+        if isinstance(base, nodes.Name) and base.name == variable:
+            attributes.add(getattr_node.attr)
+            bases.add(id(base))
+    for getitem_node in tree.find_all(nodes.Getitem):
+        base, arg = getitem_node.node, getitem_node.arg
+        key = arg.value if isinstance(arg, nodes.Const) else None
+        if isinstance(base, nodes.Name) and base.name == variable:
             if not isinstance(key, str):
                 return None
             attributes.add(key)
-            bases.add(id(node.node))
+            bases.add(id(base))
     for name in tree.find_all(nodes.Name):
         if name.name == variable and id(name) not in bases:
             return None

@@ -12,6 +12,7 @@ the old task ids, finishing the work a killed process left undone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -284,7 +285,7 @@ class SandboxBackend:
         work = self._write_script if task.kind == "script" else self._make_audio
         future = self._pool.submit(work, task.global_id, task.request)
         # The callback may run before `task.future` is set: it saves the future it is given.
-        future.add_done_callback(lambda done, task=task: self._finished(task, done))
+        future.add_done_callback(functools.partial(self._finished, task))
         return future
 
     def _finished(self, task: SandboxTask, done: Future[dict[str, Any]]) -> None:

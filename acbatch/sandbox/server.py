@@ -244,7 +244,8 @@ class SandboxServer:
             self.backend.close()
             raise
         bound_host, bound_port = self.httpd.server_address[:2]
-        shown_host = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        host_text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
+        shown_host = f"[{host_text}]" if ":" in host_text else host_text
         self.url = f"http://{shown_host}:{bound_port}"
         self.backend.public_url = self.url
         self._thread: threading.Thread | None = None

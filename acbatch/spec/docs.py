@@ -146,7 +146,7 @@ def _type_of(schema: dict[str, Any], root: dict[str, Any]) -> str:
         return " or ".join(sorted(_TYPE_WORDS[k] for k in kinds))
     kind = schema.get("type")
     if isinstance(kind, list):
-        return " or ".join(_TYPE_WORDS.get(k, k) for k in kind)
+        return " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kind)
     if kind == "array":
         items = schema.get("items")
         if isinstance(items, dict):

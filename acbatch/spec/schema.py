@@ -417,7 +417,7 @@ class _Translator:
             return "one of " + ", ".join(str(v) for v in branch["enum"])
         kinds = branch.get("type")
         if isinstance(kinds, list):
-            return " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+            return " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
         word = _TYPE_WORDS.get(str(kinds), "a value")
         low, high = branch.get("minimum"), branch.get("maximum")
         if low is not None and high is not None:
@@ -439,7 +439,7 @@ class _Translator:
     ) -> str:
         if keyword == "type":
             kinds = value if isinstance(value, list) else [value]
-            expected = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+            expected = " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
             message = f"expected {expected}, found {_found(instance)}"
             if "string" in kinds and isinstance(instance, bool):
                 text = self.document.scalar_text.get((*self.base, *path))
@@ -714,7 +714,7 @@ def _kw_items(value: Any, schema: Any, root: Any, refs: Any) -> Check:
 
 def _sized(kind: type, compare: Callable[[int, Any], bool]) -> Callable[..., Check]:
     def build(value: Any, schema: Any, root: Any, refs: Any) -> Check:
-        return lambda x: type(x) is not kind or compare(len(x), value)
+        return lambda x: type(x) is not kind or compare(len(x), value)  # type: ignore[arg-type]
 
     return build
 
