@@ -84,7 +84,7 @@ class _Watchdog:
         self._timer.cancel()
 
 
-def _decoder(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-defined]
+def _decoder(encoding: str) -> zlib._Decompress | None:
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return None
@@ -208,7 +208,7 @@ class BoundedAdapter(BaseAdapter):
             )
         return http.client.HTTPConnection(host, parts.port, timeout=connect_timeout)
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: requests.PreparedRequest,
         stream: bool = False,

@@ -163,9 +163,9 @@ def catastrophic_backtracking(pattern: str) -> str | None:
     """The part of `pattern` that backtracks exponentially in backtracking engines (a repeated
     group holding an unbounded repeat, like `(a+)+`), or None."""
     try:
-        import re._parser as sre_parse  # type: ignore[import-not-found]
+        import re._parser as sre_parse
     except ImportError:  # Python 3.10
-        import sre_parse  # type: ignore[no-redef]
+        import sre_parse
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError):

@@ -148,7 +148,7 @@ def measure_mp3(path: Path) -> float:
     from mutagen.mp3 import MP3
 
     try:
-        audio = MP3(path)
+        audio = MP3(path)  # type: ignore[no-untyped-call]  # mutagen has no annotations
     except (MutagenError, OSError, ValueError) as exc:
         raise DownloadError(f"the downloaded file is not MPEG audio ({exc})") from None
     if not audio.info or audio.info.length <= 0:
