@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from acbatch.commands._common import plural
+from acbatch.commands._common import echo_json, exit_codes_help, plural
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.spec.loader import LoadResult, load_project_files
 from acbatch.spec.model import Problem, display_path, format_problem
 
-__all__ = ["display_path", "format_problem", "report_json", "summary"]
+__all__ = ["display_path", "format_problem", "report_json", "report_ok", "summary"]
 
 
 def summary(
@@ -47,15 +46,20 @@ def report_json(
     review_files: int = 0,
     problems: list[Problem] | None = None,
 ) -> dict[str, Any]:
+    """The keys of `validate --json` (its `ok` is report_ok)."""
     project = result.project
     problems = project.problems if problems is None else problems
     return {
-        "valid": not any(p.severity == "error" for p in problems),
         "files": len(result.files) + review_files,
         "episodes": len(project.episodes),
         "review_scripts": review_files,
         "problems": [replace(p, file=Path(display_path(p.file, cwd))).to_json() for p in problems],
     }
+
+
+def report_ok(problems: list[Problem]) -> bool:
+    """Valid: no problem is an error (warnings allowed)."""
+    return not any(p.severity == "error" for p in problems)
 
 
 def _add_target_problems(result: LoadResult, live: bool) -> None:
@@ -75,7 +79,9 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
             raise UserError(f"{path} is not inside the project folder {root}", exit_code=2)
 
 
-@click.command("validate")
+@click.command(
+    "validate", epilog=exit_codes_help("every file is valid", "problems found (nothing changed)")
+)
 @click.argument(
     "paths",
     nargs=-1,
@@ -101,7 +107,6 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     too: a voice name or voice_id from the sandbox's demo catalog is an error there.
     Valid specs are remembered in state/.spec-cache.bin, so unchanged ones are quick to check
     next time; delete it at any time.
-    Exit status: 0 all valid, 1 problems found, 2 usage error.
 
     Publishing targets are checked too: the show and episode artwork (JPEG or PNG, square,
     1400-3000 px, RGB) and show.base_url, which must be public for a live publish (--sandbox
@@ -134,10 +139,10 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     )
     if as_json:
         report = report_json(result, review_files=len(reviews), problems=problems)
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        echo_json("validate", report, ok=report_ok(problems))
     else:
         for problem in problems:
             click.echo(format_problem(problem), err=True)
         click.echo(summary(result, len(reviews), problems), err=True)
-    if any(p.severity == "error" for p in problems):
+    if not report_ok(problems):
         raise click.exceptions.Exit(1)
