@@ -160,7 +160,7 @@ def import_command(ctx: Context, file: Path, as_json: bool) -> None:
             "voices-import",
             {
                 "installed": str(destination),
-                "voices": len(checked.catalog),
+                "voice_count": len(checked.catalog),
                 "by_language": counts,
                 "warnings": checked.warnings,
             },
