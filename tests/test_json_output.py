@@ -205,9 +205,7 @@ def test_every_json_output_validates_against_its_published_schema(
     projects: dict[str, Path], sandbox_factory: Any
 ) -> None:
     server = sandbox_factory(keys=frozenset({SANDBOX_KEY}))
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("AUDIOCLEANER_")
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIOCLEANER_")}
     env.update({"CI": "1", "AUDIOCLEANER_API_BASE": server.url})
     validators = {kind: Draft202012Validator(schema(kind)) for kind in schema_kinds()}
     outputs: dict[tuple[str, ...], dict[str, Any]] = {}
