@@ -253,3 +253,12 @@ def test_voices_raw_keeps_the_catalog_format(tmp_path: Path) -> None:
     assert {v.name for v in VoiceCatalog.from_document(document)} == {"yui", "haruto"}
     both = acbatch(tmp_path, "voices", "--raw", "--json", env=env)
     assert both.returncode == 2 and "--raw" in both.stderr
+
+
+def test_plan_show_source_is_text_only(tmp_path: Path) -> None:
+    write_show(tmp_path, {"ep-1": text_episode(1)})
+    env = {**os.environ, "CI": "1"}
+    both = acbatch(tmp_path, "plan", "--show-source", "ep-1", "--json", env=env)
+    assert both.returncode == 2 and both.stdout == "" and "no --json" in both.stderr
+    text = acbatch(tmp_path, "plan", "--show-source", "ep-1", env=env)
+    assert text.returncode == 0 and "tide pools" in text.stdout

@@ -86,6 +86,8 @@ def command(
       acbatch plan --show-source tide-pools     what the paid script step will read
     """
     if show_source is not None:
+        if as_json:
+            raise click.UsageError("--show-source prints the text itself; it has no --json")
         print_source(load_selected_project(ctx, (show_source,)), show_source)
         return
     selection = load_selected_project(ctx, ids + retry_uncertain if ids else (), skip_invalid)
