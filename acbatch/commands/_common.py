@@ -58,7 +58,11 @@ def exit_codes_help(ok: str, problem: str, *shared: str) -> str:
 
 
 json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print a machine-readable JSON report on stdout."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a machine-readable JSON report on stdout (schema_version, kind, ok, then the "
+    "report; its JSON Schema is in schemas/output/, see docs/json-output.md).",
 )
 
 skip_invalid_option = click.option(

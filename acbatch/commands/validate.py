@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from acbatch.commands._common import echo_json, exit_codes_help, plural
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.spec.loader import LoadResult, load_project_files
@@ -87,7 +87,7 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
     nargs=-1,
     type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@json_option
 @click.option(
     "--live/--sandbox",
     default=True,
