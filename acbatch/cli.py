@@ -7,6 +7,12 @@ import importlib
 import click
 
 from acbatch import __version__
+from acbatch.commands._common import (
+    EXIT_CANCELLED_HELP,
+    EXIT_CREDITS_HELP,
+    EXIT_LOCKED_HELP,
+    exit_codes_help,
+)
 
 # verb -> module under acbatch.commands; each module exposes `command`.
 COMMANDS: dict[str, str] = {
@@ -78,9 +84,13 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Exit codes: 0 ok; 1 an episode or a file has a problem; 2 usage error; 3 another "
-    "run holds the project's lock; 4 the credit budget or the account's credits ran out; "
-    "130/143 a run cancelled by SIGINT/SIGTERM (state is saved, the next run resumes).",
+    epilog=exit_codes_help(
+        "ok",
+        "an episode or a file has a problem",
+        EXIT_LOCKED_HELP,
+        EXIT_CREDITS_HELP,
+        EXIT_CANCELLED_HELP,
+    ),
 )
 @click.version_option(__version__, prog_name="acbatch")
 @click.option(

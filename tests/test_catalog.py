@@ -174,7 +174,7 @@ def test_validate_live_then_import_the_real_catalog(tmp_path: Path) -> None:
     assert "specs/ep-1.yaml" in live.stderr and "speakers[0]" in live.stderr
     assert 'Developer > Playground > "TAI Podcast Master"' in live.stderr
     report = json.loads(_cli("validate", "--live", "--json", cwd=tmp_path).stdout)
-    assert not report["valid"]
+    assert not report["ok"]
 
     download = tmp_path / "download.json"
     download.write_text(json.dumps(catalog_document({"ava": 17827, "leo": 17828})))
@@ -271,5 +271,5 @@ def test_voices_lists_by_language_name(tmp_path: Path) -> None:
     write_show(catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1)})
     for name in ("ja", "Japanese", "日本語"):
         listed = _cli("voices", "--language", name, "--json", cwd=tmp_path)
-        records = json.loads(listed.stdout)["data"]["records"]
+        records = json.loads(listed.stdout)["voices"]
         assert {r["name"] for r in records} == {"yui", "haruto"}, name

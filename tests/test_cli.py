@@ -199,7 +199,7 @@ def test_review_and_approve_through_the_cli(tmp_path: Path) -> None:
 def test_voices_lists_and_filters_the_catalog(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     result = acbatch("voices", "--language", "ja", "--json", cwd=tmp_path)
-    records = json.loads(result.stdout)["data"]["records"]
+    records = json.loads(result.stdout)["voices"]
     assert {r["name"] for r in records} >= {"yui", "haruto"}
     assert {r["language"] for r in records} == {"ja"}
     female = acbatch("voices", "--language", "en", "--gender", "female", cwd=tmp_path)

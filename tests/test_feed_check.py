@@ -236,12 +236,12 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
 
     result = runner.invoke(cli, ["feed", "check", str(good)])
     assert result.exit_code == 0, result.output
-    assert "OK: 0 error(s), 0 warning(s)" in result.output
+    assert "OK: 0 errors, 0 warnings" in result.output
 
     result = runner.invoke(cli, ["feed", "check", str(bad)])
     assert result.exit_code == 1
     assert "error: channel/title: missing or empty" in result.output
-    assert "FAILED: 1 error(s)" in result.output
+    assert "FAILED: 1 error, 0 warnings" in result.output
 
     result = runner.invoke(cli, ["feed", "check", "--json", str(bad)])
     assert result.exit_code == 1

@@ -120,6 +120,9 @@ def test_moving_a_project_feed_end_to_end(tmp_path: Path) -> None:
     assert "recorded podcast:guid " in first.output
     recorded = json.loads(cli_run("feed", "identity", "--json").stdout)
     assert recorded == {
+        "schema_version": 1,
+        "kind": "feed-identity",
+        "ok": True,
         "podcast_guid": podcast_guid("https://podcast.example.com/feed.xml"),
         "feed_url": "https://podcast.example.com/feed.xml",
         "previous_feed_urls": [],

@@ -178,7 +178,7 @@ def test_validate_checks_review_scripts_with_file_line_column(tmp_path: Path) ->
         assert bad.returncode == 1
         assert expected in bad.stderr.splitlines(), bad.stderr
     report = json.loads(acbatch("validate", "--json", cwd=tmp_path).stdout)
-    assert report["valid"] is False and report["review_scripts"] == 1
+    assert report["ok"] is False and report["review_scripts"] == 1
     assert report["problems"][0]["file"] == "specs/ep-1.script.yaml"
 
 

@@ -511,7 +511,7 @@ def test_validate_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke(root, "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert report["valid"] is False and report["files"] == 3 and report["episodes"] == 1
+    assert report["ok"] is False and report["files"] == 3 and report["episodes"] == 1
     assert report["problems"] == [
         {
             "file": "specs/two-sources.yaml",
@@ -559,7 +559,7 @@ def test_the_repository_example_show_is_valid() -> None:
     result = CliRunner().invoke(cli, ["-C", str(REPO), "validate", "--sandbox", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["valid"] is True
+    assert report["ok"] is True
     assert [(p["field"], p["severity"]) for p in report["problems"]] == [
         ("show.base_url", "warning")
     ]

@@ -14,9 +14,16 @@ from acbatch.context import Context
 from acbatch.spec.model import Problem, Project, display_path, format_problem
 
 __all__ = [
+    "EXIT_CANCELLED_HELP",
+    "EXIT_CREDITS_HELP",
+    "EXIT_INTERNAL_HELP",
+    "EXIT_LOCKED_HELP",
+    "EXIT_USAGE_HELP",
+    "SCHEMA_VERSION",
     "InvalidSpec",
     "Selection",
     "echo_json",
+    "exit_codes_help",
     "format_problem",
     "json_option",
     "load_selected_project",
@@ -29,8 +36,33 @@ __all__ = [
     "skip_invalid_option",
 ]
 
+SCHEMA_VERSION = 1
+"""The version of every `--json` output's shape (schemas/output/<kind>.schema.json). It goes up
+when a key changes meaning or goes away; a new key does not change it."""
+
+# The exit codes several commands share, worded once: every command's --help epilog is made of
+# these (exit_codes_help), so `acbatch --help` and `acbatch run --help` cannot disagree.
+EXIT_USAGE_HELP = "2 usage error (a bad option or argument, or an unknown episode id)"
+EXIT_LOCKED_HELP = "3 another run holds the project's lock"
+EXIT_CREDITS_HELP = "4 the credit budget or the account's credits ran out"
+EXIT_INTERNAL_HELP = "70 internal error (a bug: its traceback is in the log file named on stderr)"
+EXIT_CANCELLED_HELP = "130/143 cancelled by SIGINT/SIGTERM (state is saved; the next run resumes)"
+
+
+def exit_codes_help(ok: str, problem: str, *shared: str) -> str:
+    """A command's `Exit codes:` epilog: what 0 and 1 mean for it, then usage errors, the
+    shared codes it can return (EXIT_LOCKED_HELP...) and internal errors, in numeric order."""
+    parts = [f"0 {ok}", f"1 {problem}", EXIT_USAGE_HELP, *shared, EXIT_INTERNAL_HELP]
+    parts.sort(key=lambda part: int(part.split(" ", 1)[0].split("/", 1)[0]))
+    return "Exit codes: " + "; ".join(dict.fromkeys(parts)) + "."
+
+
 json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print a machine-readable JSON report on stdout."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a machine-readable JSON report on stdout (schema_version, kind, ok, then the "
+    "report; its JSON Schema is in schemas/output/, see docs/json-output.md).",
 )
 
 skip_invalid_option = click.option(
@@ -294,8 +326,18 @@ def run_summary_lines(result: Any) -> list[str]:
     return lines
 
 
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def echo_json(kind: str, data: dict[str, Any], *, ok: bool) -> None:
+    """Print a `--json` output: the envelope every output shares, then the command's keys.
+
+    `kind` names the output and its schema (schemas/output/<kind>.schema.json); `ok` is true
+    exactly when the command exits 0: it is the one success key of every output.
+    """
+    envelope: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": kind, "ok": ok}
+    clash = envelope.keys() & data.keys()
+    if clash:
+        raise ValueError(f"--json output {kind!r} may not set {sorted(clash)} itself")
+    document = {**envelope, **data}
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
 def _spec_id(path: Path) -> str:

@@ -7,11 +7,12 @@ import click
 from acbatch.api.client import GLOBAL_ID_PATTERN
 from acbatch.commands._common import json_option, sandbox_option
 from acbatch.commands._controls import control, no_render_option
+from acbatch.commands.run import EXIT_CODES_HELP
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 
 
-@click.command("adopt", epilog="Exit codes: as `acbatch run`.")
+@click.command("adopt", epilog=EXIT_CODES_HELP)
 @click.argument("episode_id", metavar="ID")
 @click.option("--script-task", metavar="GID", help="The script task id you found.")
 @click.option("--audio-task", metavar="GID", help="The audio task id you found.")

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import load_valid_project, sandbox_option, shown_path
+from acbatch.commands._common import (
+    exit_codes_help,
+    load_valid_project,
+    sandbox_option,
+    shown_path,
+)
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.runner.review import approve
 from acbatch.runner.state import StateStore
 
 
-@click.command("approve")
+@click.command(
+    "approve",
+    epilog=exit_codes_help(
+        "approved", "a spec or review script is invalid, or the episode asks for no review"
+    ),
+)
 @click.argument("ids", nargs=-1, required=True)
 @sandbox_option
 @click.pass_obj

@@ -6,7 +6,13 @@ import re
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, sandbox_option
+from acbatch.commands._common import (
+    echo_json,
+    exit_codes_help,
+    json_option,
+    plural,
+    sandbox_option,
+)
 from acbatch.context import Context
 from acbatch.runner.ledger import read_ledger, this_month
 from acbatch.runner.session import live_state_hint, workspace
@@ -15,7 +21,9 @@ from acbatch.runner.state import StateStore
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-@click.command("costs")
+@click.command(
+    "costs", epilog=exit_codes_help("shown", "the project or a state file cannot be read")
+)
 @click.option("--month", metavar="YYYY-MM", help="Only the charges of this month (UTC).")
 @sandbox_option
 @json_option
@@ -52,6 +60,7 @@ def command(ctx: Context, month: str | None, sandbox: bool, as_json: bool) -> No
         click.echo(f"acbatch: {hint}", err=True)
     if as_json:
         echo_json(
+            "costs",
             {
                 "month": month,
                 "charges": [
@@ -70,7 +79,8 @@ def command(ctx: Context, month: str | None, sandbox: bool, as_json: bool) -> No
                 "total": sum(e.charge.credits for e in entries),
                 "committed": ledger.committed,
                 "budgets": budgets,
-            }
+            },
+            ok=True,
         )
         return
     for entry in entries:
@@ -79,10 +89,10 @@ def command(ctx: Context, month: str | None, sandbox: bool, as_json: bool) -> No
             f"{entry.charge.step} task {entry.charge.task}"
         )
     for name, credits in ledger.by_episode(month).items():
-        click.echo(f"episode {name}: {credits} credits")
+        click.echo(f"episode {name}: {plural(credits, 'credit')}")
     total = sum(e.charge.credits for e in entries)
-    click.echo(f"total{' for ' + month if month else ''}: {total} credits")
+    click.echo(f"total{' for ' + month if month else ''}: {plural(total, 'credit')}")
     if ledger.committed:
-        click.echo(f"audio in flight: up to {ledger.committed} credits more")
+        click.echo(f"audio in flight: up to {plural(ledger.committed, 'credit')} more")
     for name, budget in budgets.items():
-        click.echo(f"{name} budget: {budget['left']} of {budget['limit']} credits left")
+        click.echo(f"{name} budget: {budget['left']} of {plural(budget['limit'], 'credit')} left")

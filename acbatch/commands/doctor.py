@@ -6,12 +6,14 @@ import sys
 
 import click
 
-from acbatch.commands._common import echo_json, json_option
+from acbatch.commands._common import echo_json, exit_codes_help, json_option
 from acbatch.context import Context
 from acbatch.doctor import run_checks
 
 
-@click.command("doctor")
+@click.command(
+    "doctor", epilog=exit_codes_help("every check passed (or was skipped)", "a check failed")
+)
 @click.option("--base-url", help="API base URL to check (beats AUDIOCLEANER_API_BASE).")
 @json_option
 @click.pass_obj
@@ -27,7 +29,7 @@ def command(ctx: Context, base_url: str | None, as_json: bool) -> None:
     checks = run_checks(ctx, base_url)
     failed = [c for c in checks if not c.ok]
     if as_json:
-        echo_json({"ok": not failed, "checks": [c.to_json() for c in checks]})
+        echo_json("doctor", {"checks": [c.to_json() for c in checks]}, ok=not failed)
     else:
         for check in checks:
             mark = "skip" if check.skipped else ("ok" if check.ok else "FAIL")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
 from acbatch.context import Context
 from acbatch.errors import UserError
 
@@ -23,9 +23,14 @@ def command() -> None:
     """
 
 
-@command.command("check")
+@command.command(
+    "check",
+    epilog=exit_codes_help(
+        "no error (warnings allowed)", "an error in the feed, or the feed cannot be read"
+    ),
+)
 @click.argument("target", required=False, metavar="[PATH|URL]")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@json_option
 @click.option(
     "--files/--no-files",
     default=None,
@@ -51,7 +56,6 @@ def check(
     an error, a warning with --sandbox).
 
     \b
-    Exit status: 0 when there is no error (warnings allowed), 1 when there is one.
     Examples:
       acbatch feed check
       acbatch feed check --sandbox        a sandbox render served from localhost
@@ -96,17 +100,19 @@ def check(
     if as_json:
         document = {
             "source": source,
-            "ok": not found_errors,
             "errors": len(found_errors),
             "warnings": warnings,
             "problems": [p.to_json() for p in problems],
         }
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        echo_json("feed-check", document, ok=not found_errors)
     else:
         for problem in problems:
             click.echo(str(problem))
         verdict = "FAILED" if found_errors else "OK"
-        click.echo(f"{source}: {verdict}: {len(found_errors)} error(s), {warnings} warning(s)")
+        click.echo(
+            f"{source}: {verdict}: {plural(len(found_errors), 'error')}, "
+            f"{plural(warnings, 'warning')}"
+        )
     if found_errors:
         ctx.exit(1)
 
@@ -120,8 +126,10 @@ def _project_feed(ctx: click.Context) -> Path:
     return obj.load_project().config.paths.output / FEED_FILE
 
 
-@command.command("identity")
-@click.option("--json", "as_json", is_flag=True, help="Print the identity as JSON.")
+@command.command(
+    "identity", epilog=exit_codes_help("shown", "no project here, or its identity file is broken")
+)
+@json_option
 @click.pass_context
 def identity(ctx: click.Context, as_json: bool) -> None:
     """Show the show's podcast:guid, its feed URL and the addresses it moved from.
@@ -163,7 +171,7 @@ def identity(ctx: click.Context, as_json: bool) -> None:
             "recorded": True,
         }
     if as_json:
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        echo_json("feed-identity", document, ok=True)
         return
     click.echo(f"podcast:guid  {document['podcast_guid']}")
     click.echo(f"feed URL      {document['feed_url']}")

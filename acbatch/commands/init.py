@@ -7,11 +7,14 @@ from pathlib import Path
 import click
 
 import acbatch
+from acbatch.commands._common import exit_codes_help, plural
 from acbatch.context import Context
 from acbatch.scaffold import scaffold_project
 
 
-@click.command("init")
+@click.command(
+    "init", epilog=exit_codes_help("created", "a file cannot be written (nothing is overwritten)")
+)
 @click.argument(
     "directory",
     required=False,
@@ -34,7 +37,7 @@ def command(ctx: Context, directory: Path | None, force: bool) -> None:
     """
     target = directory if directory is not None else ctx.root
     written = scaffold_project(target, force=force)
-    ctx.info(f"Created {len(written)} files in {target}:")
+    ctx.info(f"Created {plural(len(written), 'file')} in {target}:")
     for path in written:
         ctx.info(f"  {path.relative_to(target)}")
     step = "" if directory is None else f"cd {directory} && "

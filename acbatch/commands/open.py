@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import sandbox_option, shown_path
+from acbatch.commands._common import exit_codes_help, sandbox_option, shown_path
 from acbatch.context import Context
 from acbatch.errors import UserError
 
 
-@click.command("open")
+@click.command(
+    "open",
+    epilog=exit_codes_help(
+        "opened, or its address printed", "no site yet, or acbatch.yaml has errors"
+    ),
+)
 @sandbox_option
 @click.pass_obj
 def command(ctx: Context, sandbox: bool) -> None:

@@ -7,6 +7,7 @@ import click
 from acbatch.commands._common import (
     Selection,
     echo_json,
+    exit_codes_help,
     json_option,
     load_selected_project,
     plural,
@@ -30,7 +31,12 @@ from acbatch.runner.session import (
 from acbatch.runner.state import StateStore
 
 
-@click.command("plan")
+@click.command(
+    "plan",
+    epilog=exit_codes_help(
+        "planned", "a spec is invalid (with --skip-invalid: the plan of the others is shown)"
+    ),
+)
 @click.argument("ids", nargs=-1)
 @sandbox_option
 @click.option(
@@ -80,6 +86,8 @@ def command(
       acbatch plan --show-source tide-pools     what the paid script step will read
     """
     if show_source is not None:
+        if as_json:
+            raise click.UsageError("--show-source prints the text itself; it has no --json")
         print_source(load_selected_project(ctx, (show_source,), sandbox=sandbox), show_source)
         return
     selection = load_selected_project(
@@ -121,6 +129,7 @@ def show_plan(
     paid = [i for i in items if i.paid]
     if as_json:
         echo_json(
+            "plan",
             {
                 "episodes": [i.to_json() for i in items],
                 "totals": {
@@ -130,7 +139,9 @@ def show_plan(
                     "credits": {"low": low, "high": high},
                     "budget_left": left,
                 },
-            }
+                "invalid_skipped": [s.episode_id for s in selection.left_out if selection.skipped],
+            },
+            ok=not selection.skipped,
         )
         raise click.exceptions.Exit(selection.report_skipped())
     width = max([len(i.id) for i in items] + [7])
@@ -143,7 +154,7 @@ def show_plan(
         f"estimated {low}-{high} credits (audio is billed)"
     )
     if left is not None:
-        line += f"; budget left: {left} credits"
+        line += f"; budget left: {plural(left, 'credit')}"
     click.echo(line)
 
 
@@ -161,7 +172,7 @@ def print_source(selection: Selection, episode_id: str) -> None:
     text = body.get("text") or body.get("url") or ""
     click.echo(text)
     click.echo(
-        f"acbatch: {episode_id}: {len(text)} characters would be sent to the script step "
+        f"acbatch: {episode_id}: {plural(len(text), 'character')} would be sent to the script step "
         f"(source type {body['source_type']})",
         err=True,
     )

@@ -6,11 +6,12 @@ import click
 
 from acbatch.commands._common import json_option, sandbox_option
 from acbatch.commands._controls import control, no_render_option
+from acbatch.commands.run import EXIT_CODES_HELP
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 
 
-@click.command("redo", epilog="Exit codes: as `acbatch run`.")
+@click.command("redo", epilog=EXIT_CODES_HELP)
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--audio-only", is_flag=True, help="Keep the script; make new audio from it.")
 @sandbox_option

@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 
 from acbatch.commands._common import (
+    EXIT_LOCKED_HELP,
     echo_json,
+    exit_codes_help,
     json_option,
     load_valid_project,
+    plural,
     sandbox_option,
     shown_path,
 )
@@ -22,8 +25,12 @@ from acbatch.store import ProjectLock
 
 @click.command(
     "render",
-    epilog="Exit codes: 0 rendered; 1 nothing to render yet, or a published episode's audio "
-    "is missing (nothing is written); 3 a run holds the lock.",
+    epilog=exit_codes_help(
+        "rendered",
+        "nothing to render yet, the show is not publishable, or a published episode's audio is "
+        "missing (nothing is written)",
+        EXIT_LOCKED_HELP,
+    ),
 )
 @sandbox_option
 @json_option
@@ -48,13 +55,17 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
         report = render_project(project, StateStore(project.config.paths.state))
     if as_json:
         echo_json(
+            "render",
             {
                 "feed": str(report.feed_path),
                 "site": str(report.site_path),
                 "published": report.published,
                 "left_out": report.left_out,
                 "warnings": [str(p) for p in report.warnings],
-            }
+                "podcast_guid": report.podcast_guid,
+                "new_feed_url": report.new_feed_url,
+            },
+            ok=True,
         )
         return
     for problem in report.warnings:
@@ -62,7 +73,7 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     if report.identity_change:
         click.echo(report.identity_change, err=True)
     click.echo(
-        f"rendered {len(report.published)} episodes: {shown_path(report.feed_path)}, "
+        f"rendered {plural(len(report.published), 'episode')}: {shown_path(report.feed_path)}, "
         f"{shown_path(report.site_path)}",
         err=True,
     )

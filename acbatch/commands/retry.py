@@ -6,11 +6,12 @@ import click
 
 from acbatch.commands._common import json_option, sandbox_option
 from acbatch.commands._controls import control, no_render_option
+from acbatch.commands.run import EXIT_CODES_HELP
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 
 
-@click.command("retry", epilog="Exit codes: as `acbatch run`.")
+@click.command("retry", epilog=EXIT_CODES_HELP)
 @click.argument("ids", nargs=-1, required=True)
 @sandbox_option
 @click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")

@@ -7,8 +7,12 @@ import sys
 import click
 
 from acbatch.commands._common import (
+    EXIT_CANCELLED_HELP,
+    EXIT_CREDITS_HELP,
+    EXIT_LOCKED_HELP,
     Selection,
     echo_json,
+    exit_codes_help,
     json_option,
     load_selected_project,
     run_summary_lines,
@@ -17,14 +21,23 @@ from acbatch.commands._common import (
 )
 from acbatch.context import Context
 from acbatch.runner.progress import Progress
-from acbatch.runner.session import RunRequest, parse_shard, run_project, state_folder
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 every episode done or waiting for review; 1 an episode failed, is uncertain, "
-    "lost or kept for the next run, or an invalid spec was skipped; 3 another run holds the "
-    "lock; 4 the credit budget or the account's credits ran out; 130/143 cancelled by "
-    "SIGINT/SIGTERM (the next run resumes)."
+from acbatch.runner.session import (
+    RunRequest,
+    parse_shard,
+    run_project,
+    select_episodes,
+    state_folder,
 )
+
+EXIT_CODES_HELP = exit_codes_help(
+    "every episode done or waiting for review",
+    "an episode failed, is uncertain, lost or kept for the next run, or an invalid spec was "
+    "skipped",
+    EXIT_LOCKED_HELP,
+    EXIT_CREDITS_HELP,
+    EXIT_CANCELLED_HELP,
+)
+"""The exit codes of `run` and of the episode controls (retry, redo, adopt) that run too."""
 
 
 @click.command("run", epilog=EXIT_CODES_HELP)
@@ -131,21 +144,25 @@ def execute(
         # A live publish needs a public base_url and good artwork: refused before any request.
         for warning in require_publishable(project, live=not request.sandbox):
             click.echo(problem_line(warning, project.config.paths.root), err=True)
-    progress = Progress(len(project.episodes), verbosity=ctx.verbosity)
+    # Counted as the run selects them: drafts and other shards' episodes are never touched.
+    touched, _drafts = select_episodes(project, request.ids, request.shard)
+    progress = Progress(len(touched), verbosity=ctx.verbosity)
     try:
         result = run_project(project, request, report=progress)
     finally:
         progress.close()
     summary = result.summary
+    exit_code = result.exit_code or (1 if selection.skipped else 0)
     if as_json:
         data = summary.to_json()
         data["drafts_skipped"] = result.drafts
         data["render_error"] = result.render_error
-        data["exit_code"] = result.exit_code
+        data["exit_code"] = exit_code
+        data["invalid_skipped"] = [s.episode_id for s in selection.left_out if selection.skipped]
         if result.rendered is not None:
             data["feed"] = str(result.rendered.feed_path)
             data["published"] = result.rendered.published
-        echo_json(data)
+        echo_json("run", data, ok=exit_code == 0)
     if ctx.verbosity >= 0 or not as_json:
         for line in run_summary_lines(result):
             click.echo(line, err=True)

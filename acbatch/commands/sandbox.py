@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from acbatch.commands._common import exit_codes_help
 from acbatch.sandbox.faults import FaultPlan, parse_fault
 
 
@@ -19,7 +20,10 @@ def _faults(values: tuple[str, ...], seed: int, polls_only_5xx: bool) -> FaultPl
     return plan
 
 
-@click.command("sandbox")
+@click.command(
+    "sandbox",
+    epilog=exit_codes_help("stopped with Ctrl-C", "it cannot listen on the address given"),
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--script-delay", default=1.0, show_default=True, help="Seconds a script task waits.")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, sandbox_option
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, sandbox_option
 from acbatch.context import Context
 from acbatch.runner.ledger import ledger_of
 from acbatch.runner.session import live_state_hint, workspace
 from acbatch.runner.state import StateStore
 
 
-@click.command("status")
+@click.command(
+    "status", epilog=exit_codes_help("shown", "the project or a state file cannot be read")
+)
 @sandbox_option
 @json_option
 @click.pass_obj
@@ -50,13 +52,15 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     hint = live_state_hint(project, sandbox)
     if as_json:
         echo_json(
+            "status",
             {
                 "episodes": rows,
                 "credits_charged": ledger.spent(),
                 "credits_committed": ledger.committed,
                 "state": str(store.folder),
                 "note": hint,
-            }
+            },
+            ok=True,
         )
         return
     if hint:

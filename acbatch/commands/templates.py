@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import echo_json, json_option, shown_path
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, shown_path
 from acbatch.context import Context
 from acbatch.spec.model import Paths
 
@@ -37,7 +37,7 @@ def command() -> None:
     """
 
 
-@command.command("list")
+@command.command("list", epilog=exit_codes_help("listed", "acbatch.yaml has errors"))
 @json_option
 @click.pass_obj
 def list_templates(ctx: Context, as_json: bool) -> None:
@@ -48,15 +48,20 @@ def list_templates(ctx: Context, as_json: bool) -> None:
     statuses = template_statuses(paths.templates)
     if as_json:
         echo_json(
-            [
-                {
-                    "name": s.name,
-                    "override": str(s.override) if s.override else None,
-                    "copied_from": s.copied_from,
-                    "edited": s.edited,
-                }
-                for s in statuses
-            ]
+            "templates",
+            {
+                "folder": str(paths.templates),
+                "templates": [
+                    {
+                        "name": s.name,
+                        "override": str(s.override) if s.override else None,
+                        "copied_from": s.copied_from,
+                        "edited": s.edited,
+                    }
+                    for s in statuses
+                ],
+            },
+            ok=True,
         )
         return
     width = max(len(s.name) for s in statuses)
@@ -71,7 +76,12 @@ def list_templates(ctx: Context, as_json: bool) -> None:
         click.echo(f"{status.name:<{width}}  {where}")
 
 
-@command.command("copy")
+@command.command(
+    "copy",
+    epilog=exit_codes_help(
+        "copied", "acbatch.yaml has errors, no such template, or the file is already there"
+    ),
+)
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.option("--force", is_flag=True, help="Replace a file that is already there.")
 @click.pass_obj

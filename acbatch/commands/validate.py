@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from acbatch.commands._common import plural
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.spec.loader import LoadResult, load_project_files
 from acbatch.spec.model import Problem, display_path, format_problem
 
-__all__ = ["display_path", "format_problem", "report_json", "summary"]
+__all__ = ["display_path", "format_problem", "report_json", "report_ok", "summary"]
 
 
 def summary(
@@ -47,15 +46,20 @@ def report_json(
     review_files: int = 0,
     problems: list[Problem] | None = None,
 ) -> dict[str, Any]:
+    """The keys of `validate --json` (its `ok` is report_ok)."""
     project = result.project
     problems = project.problems if problems is None else problems
     return {
-        "valid": not any(p.severity == "error" for p in problems),
         "files": len(result.files) + review_files,
         "episodes": len(project.episodes),
         "review_scripts": review_files,
         "problems": [replace(p, file=Path(display_path(p.file, cwd))).to_json() for p in problems],
     }
+
+
+def report_ok(problems: list[Problem]) -> bool:
+    """Valid: no problem is an error (warnings allowed)."""
+    return not any(p.severity == "error" for p in problems)
 
 
 def _add_target_problems(result: LoadResult, live: bool) -> None:
@@ -75,13 +79,15 @@ def _check_inside(paths: tuple[Path, ...], root: Path) -> None:
             raise UserError(f"{path} is not inside the project folder {root}", exit_code=2)
 
 
-@click.command("validate")
+@click.command(
+    "validate", epilog=exit_codes_help("every file is valid", "problems found (nothing changed)")
+)
 @click.argument(
     "paths",
     nargs=-1,
     type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@json_option
 @click.option(
     "--live/--sandbox",
     default=True,
@@ -134,10 +140,10 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
     )
     if as_json:
         report = report_json(result, review_files=len(reviews), problems=problems)
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        echo_json("validate", report, ok=report_ok(problems))
     else:
         for problem in problems:
             click.echo(format_problem(problem), err=True)
         click.echo(summary(result, len(reviews), problems), err=True)
-    if any(p.severity == "error" for p in problems):
+    if not report_ok(problems):
         raise click.exceptions.Exit(1)

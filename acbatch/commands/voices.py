@@ -3,15 +3,16 @@ the account's catalog downloaded from the dashboard."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from acbatch import codes
-from acbatch.commands._common import echo_json, json_option
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
 from acbatch.context import Context
 from acbatch.errors import UserError
-from acbatch.voices import CatalogError, VoiceCatalog, import_catalog
+from acbatch.voices import CatalogError, Voice, VoiceCatalog, import_catalog
 
 GENDER_COLUMNS = ("female", "male")
 
@@ -23,7 +24,28 @@ def _catalog_path(ctx: Context) -> Path:
     return ctx.root / "voices.json"
 
 
-@click.group("voices", invoke_without_command=True)
+def voice_json(voice: Voice) -> dict[str, object]:
+    """One voice in `voices --json`: what a spec names it by and what a script turn carries."""
+    return {
+        "id": voice.id,
+        "name": voice.name,
+        "display_name": voice.display_name,
+        "language": voice.language,
+        "gender": voice.gender_text or None,
+        "age": voice.age,
+        "age_text": voice.age_text or None,
+        "tags": list(voice.tags),
+        "emotion": list(voice.emotion),
+        "voice_id": voice.step2_voice_id or None,
+        "image": voice.image or None,
+    }
+
+
+@click.group(
+    "voices",
+    invoke_without_command=True,
+    epilog=exit_codes_help("listed", "the catalog is missing or not a usable catalog"),
+)
 @click.option("--language", help="Only voices of this language (a code such as ja, or a name).")
 @click.option("--gender", type=click.Choice(["male", "female"]), help="Only this gender.")
 @click.option("--tag", help="Only voices with this tag.")
@@ -34,6 +56,12 @@ def _catalog_path(ctx: Context) -> Path:
     help="Catalog file (default: paths.voices of acbatch.yaml, else ./voices.json).",
 )
 @json_option
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Print the matching voices as the catalog file holds them: the API's download "
+    'envelope {"code": 100000, "data": {"total": N, "records": [...]}}.',
+)
 @click.pass_context
 def command(
     click_ctx: click.Context,
@@ -42,6 +70,7 @@ def command(
     tag: str | None,
     catalog_path: Path | None,
     as_json: bool,
+    raw: bool,
 ) -> None:
     """List the voices a spec may name in `speakers:` or `overrides.voices`.
 
@@ -53,11 +82,14 @@ def command(
     \b
     Examples:
       acbatch voices --language en --gender female
-      acbatch voices --json
+      acbatch voices --json | jq -r '.voices[].name'
+      acbatch voices --raw > voices-en.json      the API's own format
       acbatch voices import ~/Downloads/voices.json
     """
     if click_ctx.invoked_subcommand is not None:
         return
+    if raw and as_json:
+        raise click.UsageError("--raw and --json are two different outputs: give one")
     ctx: Context = click_ctx.obj
     if catalog_path is None:
         catalog_path = _catalog_path(ctx)
@@ -68,13 +100,20 @@ def command(
     if language in codes.language_values():
         language = codes.language_code(language)  # 'Japanese' and '日本語' mean ja here too
     voices = catalog.filter(language=language, gender=gender, tag=tag)
+    if raw:
+        matching = VoiceCatalog(voices, catalog.source, sandbox=catalog.sandbox)
+        click.echo(json.dumps(matching.to_document(), indent=2, ensure_ascii=False))
+        return
     if as_json:
         echo_json(
+            "voices",
             {
-                "code": 100000,
-                "data": {"total": len(voices), "records": [v.to_record() for v in voices]},
-                "message": "Request Success",
-            }
+                "catalog": str(catalog_path),
+                "sandbox": catalog.sandbox,
+                "catalog_total": len(catalog),
+                "voices": [voice_json(v) for v in voices],
+            },
+            ok=True,
         )
         return
     click.echo(f"{'ID':>7}  {'NAME':<12}  {'LANG':<6}  {'GENDER':<7}  TAGS")
@@ -82,7 +121,7 @@ def command(
         click.echo(
             f"{v.id:>7}  {v.name:<12}  {v.language:<6}  {v.gender_text:<7}  {', '.join(v.tags)}"
         )
-    click.echo(f"{len(voices)} of {len(catalog)} voices", err=True)
+    click.echo(f"{len(voices)} of {plural(len(catalog), 'voice')}", err=True)
     if catalog.sandbox:
         click.echo(
             "note: this is the sandbox's demo catalog (offline only); "
@@ -91,7 +130,9 @@ def command(
         )
 
 
-@command.command("import")
+@command.command(
+    "import", epilog=exit_codes_help("installed", "not a usable catalog (nothing is written)")
+)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 @click.pass_obj
@@ -102,7 +143,6 @@ def import_command(ctx: Context, file: Path, as_json: bool) -> None:
     "TAI Podcast Master"): {"code": 100000, "data": {"total": N, "records": [...]}}. It
     replaces the catalog at paths.voices of acbatch.yaml (default voices.json). Nothing is
     written when the file is not a usable catalog.
-    Exit status: 0 installed, 1 not a usable catalog.
 
     \b
     Examples:
@@ -117,12 +157,14 @@ def import_command(ctx: Context, file: Path, as_json: bool) -> None:
     counts = checked.counts()
     if as_json:
         echo_json(
+            "voices-import",
             {
                 "installed": str(destination),
-                "voices": len(checked.catalog),
+                "voice_count": len(checked.catalog),
                 "by_language": counts,
                 "warnings": checked.warnings,
-            }
+            },
+            ok=True,
         )
         return
     for warning in checked.warnings:
@@ -135,7 +177,7 @@ def import_command(ctx: Context, file: Path, as_json: bool) -> None:
             f"{sum(row.values()):>7}"
         )
     click.echo(
-        f"installed {len(checked.catalog)} voices in {destination}; "
+        f"installed {plural(len(checked.catalog), 'voice')} in {destination}; "
         "check the specs against it with `acbatch validate --live`",
         err=True,
     )

@@ -15,19 +15,12 @@ import time
 from typing import TextIO
 
 from acbatch.redact import redact
+from acbatch.runner.engine import Outcome
 
-FINAL = {
-    "done",
-    "awaiting_review",
-    "failed",
-    "uncertain",
-    "timed_out",
-    "over_budget",
-    "insufficient_credits",
-    "aborted",
-    "skipped",
-}
-SUMMARISED = FINAL - {"done"}
+FINAL = frozenset(outcome.value for outcome in Outcome)
+"""Every way an episode's turn in a run can end: each selected episode reports exactly one, so
+the live counter reaches N/N."""
+SUMMARISED = FINAL - {Outcome.DONE.value}
 """Endings the run's summary lists one per line with their message: never printed here.
 (A state change to `failed` and the episode's `failed` outcome are both reported as events.)"""
 
@@ -37,6 +30,9 @@ def is_live_terminal(stream: TextIO) -> bool:
 
 
 class Progress:
+    """Reports a run's events; `total` is the number of episodes the run touches (selected,
+    not drafts, in this shard), so the live counter ends at total/total."""
+
     def __init__(
         self,
         total: int,
