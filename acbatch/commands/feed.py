@@ -175,7 +175,7 @@ def identity(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"podcast:guid  {document['podcast_guid']}")
     click.echo(f"feed URL      {document['feed_url']}")
-    for previous in document["previous_feed_urls"]:
+    for previous in recorded.previous_feed_urls if recorded else []:
         click.echo(f"moved from    {previous}")
     if recorded is None:
         click.echo(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from acbatch.commands._common import echo_json, exit_codes_help, json_option, sandbox_option
@@ -28,7 +30,7 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     project = workspace(ctx.load_project(), sandbox)
     store = StateStore(project.config.paths.state)
     saved = store.saved_names()
-    rows = []
+    rows: list[dict[str, Any]] = []
     states = []
     for episode in project.episodes:
         state = store.load(episode.id) if store.has_saved(episode.id, saved) else None
