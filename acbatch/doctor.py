@@ -11,6 +11,7 @@ from acbatch.api import errors
 from acbatch.api.client import PodcastClient
 from acbatch.api.settings import ENV_KEY, resolve_api_settings
 from acbatch.context import Context
+from acbatch.wording import plural
 
 PROBE_TASK = "acbatch-doctor-probe"
 
@@ -162,7 +163,7 @@ def check_voices(project: object, base_url: str | None = None) -> Check:
     errors = [p for p in problems if p.severity == "error"]
     warnings = len(problems) - len(errors)
     kind = "the sandbox's demo catalog" if catalog.sandbox else "your account's catalog"
-    detail = f"{path.name}: {len(catalog)} voices, {kind}"
+    detail = f"{path.name}: {plural(len(catalog), 'voice')}, {kind}"
     if errors:
         first = errors[0]
         local = base_url is not None and _is_local(base_url)

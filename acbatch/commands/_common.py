@@ -12,6 +12,7 @@ import click
 
 from acbatch.context import Context
 from acbatch.spec.model import Problem, Project, display_path, format_problem
+from acbatch.wording import plural
 
 __all__ = [
     "EXIT_CANCELLED_HELP",
@@ -86,11 +87,6 @@ sandbox_option = click.option(
 def shown_path(path: Path) -> str:
     """A path as commands print it: relative to the current folder when inside it."""
     return display_path(path)
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """`1 episode`, `2 episodes`; `many` for irregular plurals."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from acbatch.errors import UserError
+from acbatch.wording import plural
 
 if TYPE_CHECKING:
     from acbatch.publish.feedcheck import FeedProblem
@@ -40,7 +41,7 @@ class FeedCheckError(PublishError):
         self.source = source
         self.problems = list(problems)
         errors = [p for p in self.problems if p.severity == "error"]
-        lines = [f"{source}: feed check found {len(errors)} error(s):"]
+        lines = [f"{source}: feed check found {plural(len(errors), 'error')}:"]
         lines += [f"  {p}" for p in self.problems]
         lines += [f"  to fix: {hint}" for hint in hints]
         super().__init__("\n".join(lines))

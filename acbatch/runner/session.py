@@ -23,6 +23,7 @@ from acbatch.spec.model import Episode, Paths, Project
 from acbatch.statesync import open_state_backend, state_store
 from acbatch.store import ProjectLock
 from acbatch.voices import CatalogError, VoiceCatalog
+from acbatch.wording import plural
 
 if TYPE_CHECKING:
     from acbatch.api.client import PodcastClient
@@ -367,7 +368,7 @@ def cancel_on_signals(runner: Runner, *, enabled: bool = True) -> Iterator[None]
         runner.cancel(name)
         on_wire = runner.creates_on_wire()
         detail = (
-            f"; waiting for {on_wire} create(s) already sent, to save their task ids"
+            f"; waiting for {plural(on_wire, 'create')} already sent, to save their task ids"
             if (on_wire)
             else ""
         )
