@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -117,6 +118,12 @@ def check_global_id(value: object, endpoint: str) -> str:
     return value
 
 
+def _paths(base_url: str, endpoints: Iterable[str]) -> frozenset[str]:
+    """The URL paths of `endpoints` under `base_url` (which may carry a path prefix)."""
+    prefix = urlsplit(base_url).path.rstrip("/")
+    return frozenset(prefix + endpoint for endpoint in endpoints)
+
+
 class PodcastClient:
     def __init__(
         self,
@@ -133,11 +140,15 @@ class PodcastClient:
         self.timeout = (connect_timeout, read_timeout)
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        create_adapter = ExpectContinueAdapter()
-        for endpoint in codes.CREATE_ENDPOINTS:
-            self.session.mount(self.base_url + endpoint, create_adapter)
+        # One keep-alive pool for every API call; only creates wait for "100 Continue".
+        self.adapter = ExpectContinueAdapter(
+            expect_paths=_paths(self.base_url, codes.CREATE_ENDPOINTS)
+        )
+        self.session.mount(self.base_url + "/", self.adapter)
         self.on_request = on_request
         self.requests_sent = 0
+        self.poll_read_timeout: float | None = None
+        """A shorter read timeout for status calls (None: the read timeout)."""
 
     def __repr__(self) -> str:
         return f"PodcastClient(base_url={self.base_url!r}, api_key={self._key!r})"
@@ -219,7 +230,9 @@ class PodcastClient:
                 self.base_url + endpoint,
                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                 headers=headers,
-                timeout=self.timeout,
+                timeout=self.timeout
+                if is_create or self.poll_read_timeout is None
+                else (self.timeout[0], self.poll_read_timeout),
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
