@@ -191,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         "--stall-setting", nargs=3, type=float, metavar=("N", "C", "L"), default=(96, 8, 2.0)
     )
     parser.add_argument("--no-stall", action="store_true")
+    parser.add_argument("--stall-only", action="store_true")
     args = parser.parse_args(argv)
 
-    settings = list(BARS) + (EXTRA if args.all else [])
+    settings = [] if args.stall_only else list(BARS) + (EXTRA if args.all else [])
     if args.only:
         settings = [(int(args.only[0]), int(args.only[1]), args.only[2])]
     print(machine_note())

@@ -690,6 +690,8 @@ class Runner:
         failpoint("before_create")
         try:
             global_id = send()
+            # A task's age counts from here, as close to the service's create as this side sees.
+            self._slot.created = time.monotonic()
         except api_errors.ApiError as exc:
             self._slot.held = False
             self.limit.release(finished=False)
@@ -713,7 +715,6 @@ class Runner:
         with self._wire:
             self.creates[step] += 1
         self.rate_gate.passed()
-        self._slot.created = time.monotonic()
         record.global_id = global_id
         record.requested_at = now_iso()
         state.move(requested, f"{step} task {global_id}")

@@ -25,8 +25,10 @@ A task's schedule:
   1/4, 3/4, ...): the tasks of one wave probe different points, so one wave narrows the bounds
   by about the number of tasks in it. Once the bounds are within `TIGHT`, first polls aim at the
   upper bound (one poll decides) and one task in `PROBE_EVERY` still probes inside them;
-- after a `waiting`, again at the upper bound, where tasks of the kind were seen done; past it,
-  after `GROWTH` of the task's age (capped at `max_interval`);
+- after a `waiting`, again at the upper bound, where tasks of the kind were seen done; past it
+  (most likely a moment late: a task's age is measured on this side of the wire), after `TIGHT`
+  of its age, doubling up to `GROWTH` (capped at `max_interval`); without any bound, after
+  `GROWTH` of its age;
 - before any task of the kind finished (a new project), the first poll goes out at
   `PROBE_SHARE` of `initial` and the next ones every `GROWTH` of the age, so the first wave
   finds the task time to within `GROWTH` however far `initial` is from it. A duration level
@@ -46,7 +48,9 @@ from pathlib import Path
 from typing import Any
 
 MIN_GAP = 0.05
-"""No task is polled more often than this."""
+"""No task is polled more often than this while its finish is unknown..."""
+MIN_FOLLOW_GAP = 0.01
+"""...or than this when the next poll aims at where tasks of the kind were seen done."""
 GROWTH = 0.2
 """Gap between polls of a task past every known bound, as a share of its age."""
 PROBE_SHARE = 0.125
@@ -121,13 +125,21 @@ class LatencyModel:
             return high
         return low + spread(index // PROBE_EVERY) * (high - low)
 
-    def next_age(self, waiting_sent_at: float) -> float:
-        """A poll sent at age `waiting_sent_at` found the task waiting: when to ask again."""
+    def next_age(self, waiting_sent_at: float, past_upper: int = 0) -> float:
+        """A poll sent at age `waiting_sent_at` found the task waiting: when to ask again.
+        `past_upper`: earlier `waiting` answers of this task at or past the upper bound."""
         _low, high = self.bounds()
-        grown = waiting_sent_at + min(self.max_interval, GROWTH * waiting_sent_at)
-        if high is not None and high > waiting_sent_at:
-            grown = min(grown, high)
-        return max(grown, waiting_sent_at + MIN_GAP)
+        age = waiting_sent_at
+        grown = age + min(self.max_interval, GROWTH * age)
+        if high is None:
+            return max(grown, age + MIN_GAP)
+        if high > age:
+            # Where tasks of the kind were seen done: one more poll should decide.
+            return min(grown, max(high, age + MIN_FOLLOW_GAP))
+        # Past where tasks were seen done: most likely a moment late (ages are measured on
+        # this side of the wire), so look again soon, then back off towards GROWTH.
+        share = min(GROWTH, TIGHT * 2**past_upper)
+        return age + max(MIN_FOLLOW_GAP, min(self.max_interval, share * age))
 
     # -- learning --------------------------------------------------------------------------------
 
@@ -180,13 +192,18 @@ class PollSchedule:
     also_teaches: LatencyModel | None = None
     """The step's model, when `model` is one duration level's."""
     last_waiting: float | None = None
+    past_upper: int = 0
 
     def first_age(self) -> float:
         return self.model.first_age()
 
     def next_age(self, waiting_sent_at: float) -> float:
         self.last_waiting = waiting_sent_at
-        return self.model.next_age(waiting_sent_at)
+        _low, high = self.model.bounds()
+        past = self.past_upper
+        if high is not None and waiting_sent_at >= high:
+            self.past_upper += 1
+        return self.model.next_age(waiting_sent_at, past)
 
     def done(self, sent_at: float) -> None:
         """The poll sent at age `sent_at` found the task done (teaches only fresh tasks)."""
