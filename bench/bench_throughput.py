@@ -16,6 +16,9 @@ learnt task times), start-up, downloads and render included, timed from start to
 - C told: jobs = C;
 - C found: jobs = 4C, the runner finds C from the 101004 answers.
 
+A hand-written sequential loop (create, poll every second, create, poll, download) runs a few
+episodes at 200/8/1 s and is extrapolated, for the speedup (target: at least 5x).
+
 Per setting it prints the median wall / ideal, polls per task (status calls / tasks), 101004 and
 101003 answers. The stall scenario holds back one status answer for 30 s after the first wave
 and checks that every later task's deciding poll reaches the server within 10% of L after the
@@ -35,7 +38,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import requests
 from _common import ACBATCH, heading, machine_note, run_child, verdict, write_show
 from fixed_latency_server import FixedLatencyServer, catalog_document
 
@@ -46,6 +51,10 @@ EXTRA = [(64, 4, 2.0), (32, 8, 5.0)]
 POLLS_BAR = 4.0
 STALL_SHARE = 0.10
 KEY = "bench-key-0001"
+NAIVE_SETTING = (200, 8, 1.0)
+NAIVE_EPISODES = 4
+NAIVE_POLL_SECONDS = 1.0
+SPEEDUP_TARGET = 5.0
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,66 @@ def stall_scenario(scratch: Path, args: argparse.Namespace) -> bool:
     return ok
 
 
+def naive_episode(client: Any, number: int, folder: Path) -> None:
+    """One episode the way a user would script it by hand, polling every second."""
+    from acbatch.api.client import audio_request_from_script
+
+    body = {
+        "source_type": 4,
+        "speakers": [16098, 16093],
+        "style": 2,
+        "duration": 1,
+        "use_mode": "ai",
+        "commercial_use": 0,
+        "language": "en",
+        "text": f"Episode {number} is about tide pools and the animals in them.",
+    }
+    script_id = client.create_script(body)
+    while True:
+        time.sleep(NAIVE_POLL_SECONDS)
+        script = client.get_script(script_id)
+        if not script.waiting:
+            break
+    audio_id = client.create_audio(audio_request_from_script(script.data, script_id))
+    while True:
+        time.sleep(NAIVE_POLL_SECONDS)
+        audio = client.get_audio(audio_id)
+        if not audio.waiting:
+            break
+    response = requests.get(audio.data["file_url"], timeout=30)
+    response.raise_for_status()
+    (folder / f"naive-{number}.mp3").write_bytes(response.content)
+
+
+def baseline(scratch: Path, told_wall: float | None) -> bool:
+    """A hand-written sequential loop at 200/8/1 s, extrapolated from a few episodes."""
+    from acbatch.api.client import PodcastClient
+
+    episodes, concurrency, latency = NAIVE_SETTING
+    heading(f"naive sequential loop at N={episodes}, C={concurrency}, L={latency:g} s")
+    folder = scratch / "naive"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FixedLatencyServer(
+        script_latency=latency, audio_latency=latency, concurrency=concurrency, audio_seconds=1.0
+    ) as server:
+        client = PodcastClient(KEY, server.url)
+        started = time.perf_counter()
+        for number in range(1, NAIVE_EPISODES + 1):
+            naive_episode(client, number, folder)
+        per_episode = (time.perf_counter() - started) / NAIVE_EPISODES
+    naive_wall = per_episode * episodes
+    print(f"  {per_episode:.2f} s per episode, {naive_wall:.0f} s for {episodes} (extrapolated)")
+    if told_wall is None:
+        return True
+    speedup = naive_wall / told_wall
+    ok = speedup >= SPEEDUP_TARGET
+    print(
+        f"  acbatch run (C told) is {speedup:.1f}x faster "
+        f"(target >= {SPEEDUP_TARGET:.0f}x: {verdict(ok)})"
+    )
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1, help="runs per setting (median)")
@@ -192,15 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-stall", action="store_true")
     parser.add_argument("--stall-only", action="store_true")
+    parser.add_argument("--baseline-only", action="store_true")
     args = parser.parse_args(argv)
 
-    settings = [] if args.stall_only else list(BARS) + (EXTRA if args.all else [])
+    only_one = args.stall_only or args.baseline_only
+    settings = [] if only_one else list(BARS) + (EXTRA if args.all else [])
     if args.only:
         settings = [(int(args.only[0]), int(args.only[1]), args.only[2])]
     print(machine_note())
     print(f"whole `acbatch run` commands (render included), median of {args.repeats}")
     ok = True
     rows = []
+    told_walls: dict[tuple[int, int, float], float] = {}
     with tempfile.TemporaryDirectory(prefix="acbatch-bench-") as scratch_name:
         scratch = Path(scratch_name)
         for episodes, concurrency, latency in settings:
@@ -220,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                 met = (bars is None or ratio <= bars[index]) and polls <= POLLS_BAR and r3 == 0
                 met = met and done == episodes
                 ok &= met
+                if label == "told":
+                    told_walls[(episodes, concurrency, latency)] = wall
                 runs = ", ".join(f"{t.wall / ideal:.2f}" for t in trials)
                 bar = f"<= {bars[index]}" if bars else "no bar"
                 print(
@@ -239,8 +313,10 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             rows.append(" | ".join(cells))
-        if not args.no_stall and not args.only:
+        if not args.no_stall and not args.only and not args.baseline_only:
             ok &= stall_scenario(scratch, args)
+        if not args.only and not args.stall_only:
+            ok &= baseline(scratch, told_walls.get(NAIVE_SETTING))
     heading("summary (N | C | L | C told | C found)")
     for row in rows:
         print(f"  {row}")
