@@ -55,6 +55,7 @@ NAIVE_SETTING = (200, 8, 1.0)
 NAIVE_EPISODES = 4
 NAIVE_POLL_SECONDS = 1.0
 SPEEDUP_TARGET = 5.0
+NAGLE = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ def run_command(root: Path, server: FixedLatencyServer, jobs: int) -> tuple[floa
 def trial(root: Path, episodes: int, concurrency: int, latency: float, jobs: int) -> Trial:
     show(root, episodes, jobs)
     with FixedLatencyServer(
-        script_latency=latency, audio_latency=latency, concurrency=concurrency, audio_seconds=1.0
+        script_latency=latency,
+        audio_latency=latency,
+        concurrency=concurrency,
+        audio_seconds=1.0,
+        nagle=NAGLE,
     ) as server:
         started = time.monotonic()
         wall, done, _stderr = run_command(root, server, jobs)
@@ -262,7 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-stall", action="store_true")
     parser.add_argument("--stall-only", action="store_true")
     parser.add_argument("--baseline-only", action="store_true")
+    parser.add_argument(
+        "--server-nagle",
+        action="store_true",
+        help="leave Nagle's algorithm on in the server (up to 40 ms more per answer)",
+    )
     args = parser.parse_args(argv)
+    global NAGLE
+    NAGLE = args.server_nagle
 
     only_one = args.stall_only or args.baseline_only
     settings = [] if only_one else list(BARS) + (EXTRA if args.all else [])

@@ -5,7 +5,8 @@ alone; a task answers `waiting` until exactly L seconds after its create; at mos
 unfinished, 101004 beyond), with what a benchmark needs on top:
 
 - a log of every status call: the task, when the server received it, what it answered;
-- a stall: the answer to one chosen status call held back for `stall_seconds` (a stuck answer).
+- a stall: the answer to one chosen status call held back for `stall_seconds` (a stuck answer);
+- Nagle's algorithm off on its sockets (see `start`).
 
 It runs in the benchmark's own process, on threads; the measured `acbatch run` is a separate
 process, so the two do not share an interpreter lock.
@@ -41,6 +42,8 @@ class FixedLatencyServer(StrictDouble):
     """Seconds after the first create: the first status call after then that finds its task
     done has its answer held back for `stall_seconds`."""
     stall_seconds: float = 30.0
+    nagle: bool = False
+    """Keep Nagle's algorithm on the server's sockets, as the tests' double does."""
     status_log: list[StatusCall] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -77,6 +80,11 @@ class FixedLatencyServer(StrictDouble):
         assert self._httpd is not None
         # A poll the runner gave up on finds its connection closed: expected, not news.
         self._httpd.handle_error = lambda *_args: None  # type: ignore[method-assign]
+        # The double writes an answer's head and body separately; with Nagle's algorithm on,
+        # the body then waits for the client's delayed ACK, up to 40 ms per answer on Linux.
+        # A production web server does not add that, so neither does this stand-in (unless
+        # `nagle` is set, to measure what it costs).
+        self._httpd.RequestHandlerClass.disable_nagle_algorithm = not self.nagle  # type: ignore[attr-defined]
         return self
 
     def first_create(self) -> float | None:
