@@ -123,8 +123,9 @@ again: a poll is a small read, and a hung one must not hold its slot for the ful
 MIN_POLL_RETRY = 0.05
 """After a status answer that never came, the next poll waits only this long."""
 SPARE_WORKERS = 0.25
-"""Workers beyond `jobs`, as a share of it (at least one): while one worker downloads, saves
-and reports, a spare one already holds the next episode and takes the freed slot at once."""
+"""Workers beyond `jobs` (more than one), as a share of it (at least one): while one worker
+downloads, saves and reports, a spare one already holds the next episode and takes the freed
+slot at once."""
 
 
 @dataclass
@@ -406,7 +407,8 @@ class Runner:
                     finished.notify_all()
 
         jobs = max(1, self.options.jobs)
-        workers = jobs + max(1, int(jobs * SPARE_WORKERS))
+        # One job is one episode at a time, strictly: no spare worker.
+        workers = jobs + (max(1, int(jobs * SPARE_WORKERS)) if jobs > 1 else 0)
         for index in range(min(workers, len(pending))):
             threading.Thread(target=worker, name=f"episode-{index}", daemon=True).start()
         waiting_for = {current.episode.id for current, _decision in pending}
@@ -787,7 +789,7 @@ class Runner:
         finished = False
         try:
             while True:
-                if self.stop.wait(max(0.0, due - (time.monotonic() - created))):
+                if schedule.wait_until(due, lambda: time.monotonic() - created, self.stop):
                     raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
                 self.rate_gate.wait(self.stop)
                 sent_at = time.monotonic() - created

@@ -29,10 +29,12 @@ A task's schedule:
   (most likely a moment late: a task's age is measured on this side of the wire), after `TIGHT`
   of its age, doubling up to `GROWTH` (capped at `max_interval`); without any bound, after
   `GROWTH` of its age;
-- before any task of the kind finished (a new project), the first poll goes out at
-  `PROBE_SHARE` of `initial` and the next ones every `GROWTH` of the age, so the first wave
-  finds the task time to within `GROWTH` however far `initial` is from it. A duration level
-  with no data of its own starts from its step's bounds, a step from the other step's.
+- before any task of the kind finished (a new project), the first poll goes out around
+  `PROBE_SHARE` of `initial` and the next ones every `PROBE_GROWTH` of the age, each task of a
+  wave starting at another point of one such step; the first task seen done wakes the others
+  that are as old, so a wave of several tasks finds the task time to within a few percent,
+  however far `initial` is from it, for a handful of polls each. A duration level with no data
+  of its own starts from its step's bounds, a step from the other step's.
 
 The bounds are saved in the state folder (`LATENCY_FILE`, with the service they belong to) and
 are the next run's prior. Only tasks created in the current run teach the model: a task resumed
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +57,13 @@ MIN_FOLLOW_GAP = 0.01
 GROWTH = 0.2
 """Gap between polls of a task past every known bound, as a share of its age."""
 PROBE_SHARE = 0.125
-"""Before any task of the kind finished: the first poll at this share of `initial`."""
+"""Before any task of the kind finished: the first poll at this share of `initial`..."""
+PROBE_GROWTH = 0.5
+"""...and the next ones after this share of the task's age. Tasks of one wave start at points
+spread over one such step, so together they look every few percent, and the first one seen done
+wakes the others (`PollSchedule.wait_until`)."""
+WAKE_CHECK = 0.1
+"""A waiting task rechecks the model (and the run's stop) at least this often."""
 TIGHT = 0.02
 """Bounds this close (a share of the upper one) are tight: most first polls aim at the upper."""
 PROBE_EVERY = 4
@@ -91,6 +100,8 @@ class LatencyModel:
     fallbacks: list[LatencyModel] = field(default_factory=list, repr=False)
     """Models whose estimate stands in while this one has none (its step, the other step)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _finished: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    """Notified whenever a task of the kind is seen done."""
 
     # -- what is known ---------------------------------------------------------------------------
 
@@ -113,12 +124,13 @@ class LatencyModel:
     def first_age(self) -> float:
         """The age at which a new task's first poll goes out."""
         low, high = self.bounds()
-        if high is None:
-            return min(self.initial * PROBE_SHARE, self.max_interval)
-        low = 0.0 if low is None else min(low, high)
         with self._lock:
             index = self.tasks
             self.tasks += 1
+        if high is None:
+            start = min(self.initial * PROBE_SHARE, self.max_interval)
+            return start * (1 + PROBE_GROWTH) ** (spread(index) - 0.5)
+        low = 0.0 if low is None else min(low, high)
         if high - low > TIGHT * high:
             return low + spread(index) * (high - low)
         if index % PROBE_EVERY:
@@ -130,9 +142,9 @@ class LatencyModel:
         `past_upper`: earlier `waiting` answers of this task at or past the upper bound."""
         _low, high = self.bounds()
         age = waiting_sent_at
-        grown = age + min(self.max_interval, GROWTH * age)
         if high is None:
-            return max(grown, age + MIN_GAP)
+            return age + max(MIN_GAP, min(self.max_interval, PROBE_GROWTH * age))
+        grown = age + min(self.max_interval, GROWTH * age)
         if high > age:
             # Where tasks of the kind were seen done: one more poll should decide.
             return min(grown, max(high, age + MIN_FOLLOW_GAP))
@@ -153,6 +165,8 @@ class LatencyModel:
                 self.lower.append(lower)
             self._drop(self.lower, lambda value: value >= upper)
             self.upper.append(upper)
+        with self._finished:
+            self._finished.notify_all()
 
     @staticmethod
     def _drop(values: deque[float], contradicted: Any) -> None:
@@ -196,6 +210,22 @@ class PollSchedule:
 
     def first_age(self) -> float:
         return self.model.first_age()
+
+    def wait_until(self, due: float, age: Callable[[], float], stop: threading.Event) -> bool:
+        """Sleep until the task is `due` seconds old, or until a task of the kind is seen done
+        earlier than that (then poll at once if this one is as old). True: the run stopped."""
+        _low, known = self.model.bounds()
+        while not stop.is_set():
+            with self.model._finished:
+                _low, high = self.model.bounds()
+                if high is not None and (known is None or high < known):
+                    due = min(due, high)
+                    known = high
+                remaining = due - age()
+                if remaining <= 0:
+                    return False
+                self.model._finished.wait(min(remaining, WAKE_CHECK))
+        return True
 
     def next_age(self, waiting_sent_at: float) -> float:
         self.last_waiting = waiting_sent_at
