@@ -1,7 +1,7 @@
 """Benchmark: whole `acbatch run` commands against the API's physical limit.
 
     .venv/bin/python bench/bench_throughput.py              # the bars and the stall, ~4 min
-    .venv/bin/python bench/bench_throughput.py --all --repeats 3     # every setting, ~25 min
+    .venv/bin/python bench/bench_throughput.py --all --repeats 3     # every setting, ~21 min
 
 The server is a strict fixed-latency stand-in of the API written for this (bench/
 fixed_latency_server.py, built on the tests' independent API double, not acbatch's sandbox): a
