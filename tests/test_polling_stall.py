@@ -63,9 +63,10 @@ def test_a_stuck_status_answer_is_given_up_and_does_not_slow_later_polls(tmp_pat
     episodes = 16
     api = {"jobs": 4, "timeouts": {"read": READ_TIMEOUT}, "polling": {"initial": 1.0}}
     write_show(tmp_path, {f"ep-{i}": text_episode(i) for i in range(1, episodes + 1)}, api=api)
-    with StallingDouble(
+    double = StallingDouble(
         script_latency=LATENCY, audio_latency=LATENCY, concurrency=4, audio_seconds=1.0
-    ) as double:
+    )
+    with double:
         env = {**os.environ, "AUDIOCLEANER_API_KEY": KEY, "AUDIOCLEANER_API_BASE": double.url}
         started = time.monotonic()
         result = subprocess.run(

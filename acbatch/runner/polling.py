@@ -129,7 +129,7 @@ class LatencyModel:
             self.tasks += 1
         if high is None:
             start = min(self.initial * PROBE_SHARE, self.max_interval)
-            return start * (1 + PROBE_GROWTH) ** (spread(index) - 0.5)
+            return start * float((1 + PROBE_GROWTH) ** (spread(index) - 0.5))
         low = 0.0 if low is None else min(low, high)
         if high - low > TIGHT * high:
             return low + spread(index) * (high - low)
@@ -150,7 +150,7 @@ class LatencyModel:
             return min(grown, max(high, age + MIN_FOLLOW_GAP))
         # Past where tasks were seen done: most likely a moment late (ages are measured on
         # this side of the wire), so look again soon, then back off towards GROWTH.
-        share = min(GROWTH, TIGHT * 2**past_upper)
+        share = min(GROWTH, TIGHT * float(2**past_upper))
         return age + max(MIN_FOLLOW_GAP, min(self.max_interval, share * age))
 
     # -- learning --------------------------------------------------------------------------------
