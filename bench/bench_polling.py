@@ -15,8 +15,9 @@ when every request left and its answer arrived. Per task:
 Targets: polls per task <= 4, completion noticed within 25% of L (or 0.5 s, whichever is
 larger), and no 101003 although polls alone never approach the rate limit.
 
-The model starts knowing nothing: the first tasks are polled at `api.polling.initial` (2 s by
-default), and while every first look finds its task already done it keeps probing earlier.
+The model starts knowing nothing (a fresh show, no saved task times): the first tasks are
+polled from an eighth of `api.polling.initial` (2 s by default) on, every 20 % of their age, and
+later tasks aim inside the bounds the finished ones set (acbatch/runner/polling.py).
 Tasks created before the runner had seen a task of their kind both waiting and then done are
 "learning"; those created after are "steady". Polls are judged over all tasks, lateness over the
 steady ones; the learning tasks' lateness is printed beside them.

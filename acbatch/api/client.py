@@ -180,6 +180,8 @@ class PodcastClient:
             self.session.mount(self.base_url + endpoint, create_adapter)
         self.on_request = on_request
         self.requests_sent = 0
+        self.poll_read_timeout: float | None = None
+        """A shorter read timeout for status calls (None: the read timeout)."""
 
     def __repr__(self) -> str:
         return f"PodcastClient(base_url={self.base_url!r}, api_key={self._key!r})"
@@ -264,7 +266,9 @@ class PodcastClient:
                 self.base_url + endpoint,
                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                 headers=headers,
-                timeout=self.timeout,
+                timeout=self.timeout
+                if is_create or self.poll_read_timeout is None
+                else (self.timeout[0], self.poll_read_timeout),
                 allow_redirects=False,
             )
         except AnswerRefused as exc:

@@ -221,6 +221,9 @@ class BoundedAdapter(BaseAdapter):
         total = self.limits.total_seconds
         url = request.url or ""
         connect_timeout, read_timeout = _timeouts(timeout)
+        if read_timeout is not None:
+            # A call may ask for less time than the limit (a status poll gives up early).
+            total = min(total, (connect_timeout or 0.0) + read_timeout)
         if connect_timeout is not None:
             connect_timeout = min(connect_timeout, total)
         parts = urlsplit(url)

@@ -8,6 +8,7 @@ and a create whose outcome is unknown is never resent without the user's word.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sys
 import threading
@@ -26,7 +27,7 @@ from acbatch.runner.decide import Action, Decision, Move, Word
 from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
 from acbatch.runner.plan import Situation, audio_file_present, plan_run
-from acbatch.runner.polling import LatencyModel, latency_models
+from acbatch.runner.polling import LatencyBook, PollSchedule
 from acbatch.runner.state import (
     Download,
     EpisodeState,
@@ -117,6 +118,15 @@ TASK_NOT_FOUND_ASKS = 3
 """101008 on a status call is asked again this often before the task is declared lost."""
 CANCEL_GRACE = 1.0
 """After a cancel, how long finishing episodes may take to save, once no create is on the wire."""
+POLL_READ_TIMEOUT = 5.0
+"""A status answer slower than this (or the read timeout, if shorter) is given up on and asked
+again: a poll is a small read, and a hung one must not hold its slot for the full read timeout."""
+MIN_POLL_RETRY = 0.05
+"""After a status answer that never came, the next poll waits only this long."""
+SPARE_WORKERS = 0.25
+"""Workers beyond `jobs` (more than one), as a share of it (at least one): while one worker
+downloads, saves and reports, a spare one already holds the next episode and takes the freed
+slot at once."""
 
 
 @dataclass
@@ -282,7 +292,9 @@ class Runner:
         self.backoff = Backoff(seed=options.seed)
         self.rate_gate = RateGate(self.backoff)
         self.budget = CreditBudget(options.budget_left)
-        self.latency: dict[str, LatencyModel] = latency_models_for(options)
+        self.latency = LatencyBook(options.poll_initial, options.poll_max_interval)
+        # The task times learnt by earlier runs against the same service are the prior.
+        self.latency.load(store.folder, service)
         self.stop = threading.Event()
         self._slot = threading.local()
         self.out_of_credits = False
@@ -305,6 +317,9 @@ class Runner:
                     # No factory, or one that found no API key.
                     self._abort("no API key: set AUDIOCLEANER_API_KEY, or run with --sandbox")
                 self._client = made
+                if made.poll_read_timeout is None:
+                    # A status answer that hangs gives its slot back early (asked again later).
+                    made.poll_read_timeout = min(made.timeout[1], POLL_READ_TIMEOUT)
             assert self._client is not None
             return self._client
 
@@ -356,7 +371,10 @@ class Runner:
             else:
                 pending.append((current, decision))
         if pending:
-            self._drive_all(pending, results)
+            try:
+                self._drive_all(pending, results)
+            finally:
+                self._save_latency()
         summary.results = [results[e.id] for e in episodes]
         summary.requests = self.requests_sent
         summary.creates = dict(self.creates)
@@ -394,7 +412,10 @@ class Runner:
                     results[current.episode.id] = result
                     finished.notify_all()
 
-        for index in range(min(max(1, self.options.jobs), len(pending))):
+        jobs = max(1, self.options.jobs)
+        # One job is one episode at a time, strictly: no spare worker.
+        workers = jobs + (max(1, int(jobs * SPARE_WORKERS)) if jobs > 1 else 0)
+        for index in range(min(workers, len(pending))):
             threading.Thread(target=worker, name=f"episode-{index}", daemon=True).start()
         waiting_for = {current.episode.id for current, _decision in pending}
         with finished:
@@ -405,6 +426,11 @@ class Runner:
         for current, _decision in pending:
             if current.episode.id not in results:
                 results[current.episode.id] = self._stopped_result(current)
+
+    def _save_latency(self) -> None:
+        """Keep what this run learnt about task times for the next one (best effort)."""
+        with contextlib.suppress(OSError, StoreError):
+            self.latency.save(self.store.folder, self.service)
 
     def _cancel_settled(self) -> bool:
         """After a cancel: no create on the wire, and the grace for saving has passed."""
@@ -489,6 +515,10 @@ class Runner:
             )
             # The user's word is used once: a resent create is not resent again in this run.
             word = Word()
+            if getattr(self._slot, "held", False) and decision.action != Action.CREATE_AUDIO:
+                # The slot handed on by the finished script task is not needed after all.
+                self._slot.held = False
+                self.limit.release(finished=False)
             for move in decision.moves:
                 self._record(state, move, current)
             action = decision.action
@@ -496,12 +526,12 @@ class Runner:
                 self._hold(episode.id, decision)
                 self._create_script(current, state)
             elif action == Action.POLL_SCRIPT:
-                self._poll(state, "script")
+                self._poll(state, "script", episode.duration)
             elif action == Action.CREATE_AUDIO:
                 self._hold(episode.id, decision)
                 self._create_audio(current, state)
             elif action == Action.POLL_AUDIO:
-                self._poll(state, "audio")
+                self._poll(state, "audio", episode.duration)
             elif action == Action.DOWNLOAD:
                 self._download(episode, state)
             elif action == Action.WAIT_REVIEW:
@@ -624,8 +654,10 @@ class Runner:
             if self.aborted:
                 raise _Stop(Outcome.ABORTED, self.aborted)
             _ = self.client  # made (or the run aborted for want of a key) before a slot is taken
-            if not self.limit.acquire(self.stop):
+            # A slot handed on by the episode's finished script task is used as is.
+            if not getattr(self._slot, "held", False) and not self.limit.acquire(self.stop):
                 raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
+            self._slot.held = True
             self.rate_gate.wait(self.stop)
             if not self.lock_held():
                 self.limit.release(finished=False)
@@ -636,6 +668,7 @@ class Runner:
             with self._wire:
                 # Past this point the create is on the wire: a cancel lets it finish and save.
                 if self.cancelled or self.aborted:
+                    self._slot.held = False
                     self.limit.release(finished=False)
                     raise _Stop(Outcome.CANCELLED if self.cancelled else Outcome.ABORTED, "")
                 self._creates_on_wire += 1
@@ -671,7 +704,10 @@ class Runner:
         failpoint("before_create")
         try:
             global_id = send()
+            # A task's age counts from here, as close to the service's create as this side sees.
+            self._slot.created = time.monotonic()
         except api_errors.ApiError as exc:
+            self._slot.held = False
             self.limit.release(finished=False)
             if exc.processed is not False:
                 state.fail(
@@ -693,8 +729,6 @@ class Runner:
         with self._wire:
             self.creates[step] += 1
         self.rate_gate.passed()
-        self._slot.held = True
-        self._slot.created = time.monotonic()
         record.global_id = global_id
         record.requested_at = now_iso()
         state.move(requested, f"{step} task {global_id}")
@@ -737,13 +771,18 @@ class Runner:
 
     # -- polls -------------------------------------------------------------------------------------
 
-    def _poll(self, state: EpisodeState, step: str) -> None:
+    def _poll(self, state: EpisodeState, step: str, level: int | None = None) -> None:
+        """Poll the step's task until it is done, on the latency model's schedule.
+
+        Every poll is dated by when it was sent: what a poll proves about the task's finish holds
+        at that moment, however long its answer takes (see acbatch.runner.polling).
+        """
         from acbatch.api import errors as api_errors
 
         record = state.script if step == "script" else state.audio
         ready = Phase.SCRIPT_READY if step == "script" else Phase.AUDIO_READY
         assert record.global_id is not None
-        model = self.latency[step]
+        schedule: PollSchedule = self.latency.schedule(step, level)
         get = self.client.get_script if step == "script" else self.client.get_audio
         # The task's age: exact for a task this worker just created, else from the saved time.
         fresh = getattr(self._slot, "created", None)
@@ -756,21 +795,22 @@ class Runner:
         if not getattr(self._slot, "held", False) and not self.limit.acquire(self.stop):
             raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
         self._slot.held = True
-        delay = model.first_delay(time.monotonic() - created)
-        last_waiting: float | None = None
+        due = schedule.first_age()
         errors_in_a_row = 0
         not_found = 0
+        finished = False
         try:
             while True:
-                if self.stop.wait(delay):
+                if schedule.wait_until(due, lambda: time.monotonic() - created, self.stop):
                     raise _Stop(Outcome.ABORTED, self.aborted or "stopped")
                 self.rate_gate.wait(self.stop)
+                sent_at = time.monotonic() - created
                 try:
                     task = get(record.global_id)
                 except api_errors.TaskNotFound:
                     not_found += 1
                     if not_found < TASK_NOT_FOUND_ASKS:
-                        delay = self.backoff.delay(not_found + 2)
+                        due = time.monotonic() - created + self.backoff.delay(not_found + 2)
                         continue
                     state.fail(
                         Phase.LOST,
@@ -806,19 +846,32 @@ class Runner:
                         )
                         self._keep(state, step, message)
                         raise _Stop(Outcome.KEPT, message) from None
-                    delay = self.backoff.delay(min(errors_in_a_row, 8))
-                    if time.monotonic() - created > self.options.deadline:
+                    now = time.monotonic() - created
+                    if isinstance(exc, api_errors.ResponseLost):
+                        # A hung or dropped status answer (given up on after the poll
+                        # timeout): say so, and ask again on a fresh connection.
+                        self.report(
+                            state.id,
+                            "poll_retry",
+                            f"no answer to the {step} task {record.global_id} status poll after "
+                            f"{now - sent_at:.1f}s ({exc}); asking again",
+                        )
+                    first_loss = errors_in_a_row == 1 and isinstance(exc, api_errors.ResponseLost)
+                    due = now + (
+                        MIN_POLL_RETRY
+                        if first_loss
+                        else self.backoff.delay(min(errors_in_a_row, 8))
+                    )
+                    if now > self.options.deadline:
                         self._time_out(state, step, record, f"last error: {exc}")
                     continue
                 errors_in_a_row = 0
                 self.rate_gate.passed()
                 record.polls += 1
-                elapsed = time.monotonic() - created
                 if task.waiting:
-                    last_waiting = elapsed
-                    if elapsed > self.options.deadline:
+                    if time.monotonic() - created > self.options.deadline:
                         self._time_out(state, step, record, "still waiting")
-                    delay = model.next_delay(elapsed)
+                    due = schedule.next_age(sent_at)
                     continue
                 if task.failed:
                     self._fail(
@@ -828,16 +881,20 @@ class Runner:
                 if fresh is not None:
                     # A task resumed from disk finished at some unknown moment before this
                     # poll: its age says nothing about how long tasks take.
-                    model.observe(elapsed, last_waiting)
+                    schedule.done(sent_at)
                 record.result = self._kept_fields(task, step)
                 record.completed_at = now_iso()
                 state.failures = 0
                 state.move(ready, f"{step} task done after {record.polls} polls")
                 self._save(state)
+                finished = True
                 return
         finally:
-            self._slot.held = False
-            self.limit.release(finished=True)
+            # A finished script task hands its slot straight to the episode's audio create.
+            keep = finished and step == "script" and self.limit.hand_on()
+            if not keep:
+                self.limit.release(finished=True)
+            self._slot.held = keep
 
     def _keep(self, state: EpisodeState, step: str, message: str) -> None:
         """Leave the task in flight, with the reason shown by `status`."""
@@ -932,11 +989,3 @@ class Runner:
         state.first_published = state.first_published or now_iso()
         state.move(Phase.DOWNLOADED, f"{audio.bytes} bytes, {audio.duration:.1f} s")
         self._save(state)
-
-
-def latency_models_for(options: RunOptions) -> dict[str, LatencyModel]:
-    from acbatch.spec.model import Polling
-
-    return latency_models(
-        Polling(initial=options.poll_initial, max_interval=options.poll_max_interval)
-    )

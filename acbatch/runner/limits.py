@@ -48,14 +48,29 @@ class AdaptiveLimit:
         with self._cond:
             self.in_use = max(0, self.in_use - 1)
             self._released.in_use = None if finished else self.in_use
-            if finished and self.limit < self.ceiling:
-                probing = self._refused_level is not None and self.limit >= self._refused_level
-                rounds = self._probe_rounds if probing else 1.0
-                self.limit = min(float(self.ceiling), self.limit + 1.0 / (self.limit * rounds))
-                if self._refused_level is not None and self.limit >= self._refused_level + 2:
-                    self._probe_rounds = 1.0
-                    self._refused_level = None
+            if finished:
+                self._grow()
             self._cond.notify_all()
+
+    def hand_on(self) -> bool:
+        """A task finished and its holder has the next create ready: keep the slot for it
+        (counted as a finished task) when the limit still allows it. False: nothing changed,
+        release the slot instead."""
+        with self._cond:
+            if self.in_use > max(1, int(self.limit)):
+                return False
+            self._grow()
+            return True
+
+    def _grow(self) -> None:
+        """A task seen finished: additive increase, slower while probing past a refusal."""
+        if self.limit < self.ceiling:
+            probing = self._refused_level is not None and self.limit >= self._refused_level
+            rounds = self._probe_rounds if probing else 1.0
+            self.limit = min(float(self.ceiling), self.limit + 1.0 / (self.limit * rounds))
+            if self._refused_level is not None and self.limit >= self._refused_level + 2:
+                self._probe_rounds = 1.0
+                self._refused_level = None
 
     def refused(self) -> None:
         """The service answered 101004 (call after releasing the refused request's slot)."""
