@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "InvalidSpec",
     "Selection",
+    "base_url_option",
     "echo_json",
     "exit_codes_help",
     "format_problem",
@@ -31,6 +32,7 @@ __all__ = [
     "load_valid_project",
     "plural",
     "report_skipped",
+    "retry_uncertain_option",
     "run_summary_lines",
     "select_valid",
     "shown_path",
@@ -75,6 +77,18 @@ skip_invalid_option = click.option(
         "Episodes named as IDs, and acbatch.yaml, must always be valid."
     ),
 )
+
+
+base_url_option = click.option(
+    "--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url)."
+)
+
+
+def retry_uncertain_option(help_text: str) -> Any:
+    """--retry-uncertain ID (repeatable): run's word to resend, and plan's view of it."""
+    return click.option(
+        "--retry-uncertain", "retry_uncertain", multiple=True, metavar="ID", help=help_text
+    )
 
 
 sandbox_option = click.option(

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from acbatch.commands._common import load_selected_project
+from acbatch.commands._common import (
+    base_url_option,
+    json_option,
+    load_selected_project,
+    sandbox_option,
+)
 from acbatch.commands.plan import show_plan
 from acbatch.commands.run import execute
 from acbatch.context import Context
 from acbatch.runner.decide import Word
 from acbatch.runner.session import RunRequest
 
-no_render_option = click.option(
-    "--no-render", is_flag=True, help="Skip notes, transcripts and the feed."
-)
+
+def control_options(command: Any) -> Any:
+    """The options every episode control shares with `run`: workspace, host, render, JSON."""
+    for option in reversed(
+        (
+            sandbox_option,
+            base_url_option,
+            click.option("--no-render", is_flag=True, help="Skip notes, transcripts and the feed."),
+            json_option,
+        )
+    ):
+        command = option(command)
+    return command
 
 
 def control(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from acbatch.api.client import GLOBAL_ID_PATTERN
-from acbatch.commands._common import json_option, sandbox_option
-from acbatch.commands._controls import control, no_render_option
+from acbatch.commands._controls import control, control_options
 from acbatch.commands.run import EXIT_CODES_HELP
 from acbatch.context import Context
 from acbatch.runner.decide import Word
@@ -16,10 +15,7 @@ from acbatch.runner.decide import Word
 @click.argument("episode_id", metavar="ID")
 @click.option("--script-task", metavar="GID", help="The script task id you found.")
 @click.option("--audio-task", metavar="GID", help="The audio task id you found.")
-@sandbox_option
-@click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
-@no_render_option
-@json_option
+@control_options
 @click.pass_obj
 def command(
     ctx: Context,

@@ -11,6 +11,7 @@ from acbatch.commands._common import (
     json_option,
     load_selected_project,
     plural,
+    retry_uncertain_option,
     sandbox_option,
     skip_invalid_option,
 )
@@ -39,12 +40,8 @@ from acbatch.runner.state import StateStore
 )
 @click.argument("ids", nargs=-1)
 @sandbox_option
-@click.option(
-    "--retry-uncertain",
-    "retry_uncertain",
-    multiple=True,
-    metavar="ID",
-    help="Plan as `run --retry-uncertain ID` would (the resent create and its credits).",
+@retry_uncertain_option(
+    "Plan as `run --retry-uncertain ID` would (the resent create and its credits)."
 )
 @click.option(
     "--max-credits",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from acbatch.commands._common import json_option, sandbox_option
-from acbatch.commands._controls import control, no_render_option
+from acbatch.commands._controls import control, control_options
 from acbatch.commands.run import EXIT_CODES_HELP
 from acbatch.context import Context
 from acbatch.runner.decide import Word
@@ -13,10 +12,7 @@ from acbatch.runner.decide import Word
 
 @click.command("retry", epilog=EXIT_CODES_HELP)
 @click.argument("ids", nargs=-1, required=True)
-@sandbox_option
-@click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
-@no_render_option
-@json_option
+@control_options
 @click.pass_obj
 def command(
     ctx: Context,

@@ -11,10 +11,12 @@ from acbatch.commands._common import (
     EXIT_CREDITS_HELP,
     EXIT_LOCKED_HELP,
     Selection,
+    base_url_option,
     echo_json,
     exit_codes_help,
     json_option,
     load_selected_project,
+    retry_uncertain_option,
     run_summary_lines,
     sandbox_option,
     skip_invalid_option,
@@ -49,14 +51,10 @@ EXIT_CODES_HELP = exit_codes_help(
     help="Send no create that could take this run past N credits (by the high estimate).",
 )
 @sandbox_option
-@click.option(
-    "--retry-uncertain",
-    "retry_uncertain",
-    multiple=True,
-    metavar="ID",
-    help="Resend the create of an `uncertain` episode (it may be billed twice). Repeatable.",
+@retry_uncertain_option(
+    "Resend the create of an `uncertain` episode (it may be billed twice). Repeatable."
 )
-@click.option("--base-url", help="API base URL (beats AUDIOCLEANER_API_BASE and api.base_url).")
+@base_url_option
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
