@@ -52,6 +52,8 @@ SHARED_EXIT_CODES: dict[str, tuple[str, ...]] = {
     "redo": ("EXIT_LOCKED_HELP", "EXIT_CREDITS_HELP", "EXIT_CANCELLED_HELP"),
     "adopt": ("EXIT_LOCKED_HELP", "EXIT_CREDITS_HELP", "EXIT_CANCELLED_HELP"),
     "render": ("EXIT_LOCKED_HELP",),
+    "state push": ("EXIT_LOCKED_HELP",),
+    "state pull": ("EXIT_LOCKED_HELP",),
     "": ("EXIT_LOCKED_HELP", "EXIT_CREDITS_HELP", "EXIT_CANCELLED_HELP"),  # acbatch --help
 }
 

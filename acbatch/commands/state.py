@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from acbatch.commands._common import EXIT_LOCKED_HELP, exit_codes_help
 from acbatch.context import Context
 from acbatch.errors import ConfigError
 from acbatch.runner.session import LOCK_NAME, parse_shard
@@ -30,7 +31,12 @@ def command() -> None:
     """
 
 
-@command.command("push")
+@command.command(
+    "push",
+    epilog=exit_codes_help(
+        "state pushed", "acbatch.yaml has errors or the push failed", EXIT_LOCKED_HELP
+    ),
+)
 @click.option(
     "--shard",
     "shard_text",
@@ -61,7 +67,12 @@ def push(ctx: Context, shard_text: str | None) -> None:
     )
 
 
-@command.command("pull")
+@command.command(
+    "pull",
+    epilog=exit_codes_help(
+        "newer state brought in", "acbatch.yaml has errors or the fetch failed", EXIT_LOCKED_HELP
+    ),
+)
 @click.pass_obj
 def pull(ctx: Context) -> None:
     """Bring state files that are newer on the remote into the state folder."""
