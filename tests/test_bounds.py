@@ -279,3 +279,22 @@ def test_loopback_is_refused_when_the_api_is_not_on_loopback(tmp_path: Path) -> 
         )
     assert "refused:" in done.stdout and "loopback address" in done.stdout, done.stderr
     assert server.seen == []
+
+
+def test_feed_check_takes_its_fetch_limit_from_acbatch_yaml(tmp_path: Path) -> None:
+    from tests.conftest import text_episode, write_show
+
+    write_show(tmp_path, {"ep-1": text_episode(1)}, api={"jobs": 1, "timeouts": {"feed_check": 1}})
+    with served(Reply(content_type="application/rss+xml", stream=trickle(b"<rss>"))) as server:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "acbatch", "feed", "check", server.url + "/feed.xml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        took = time.monotonic() - started
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "1s" in result.stderr or "1 s" in result.stderr or "limit" in result.stderr
+    assert took < 1 + 5, f"took {took:.1f}s with a 1 s limit"

@@ -78,7 +78,9 @@ def check(
             raise UserError("--files needs a local feed file, not a URL")
         source = target
         problems = check_feed(
-            fetch_feed(target), non_public=non_public, artwork=RemoteArtwork(target)
+            fetch_feed(target, timeout=_fetch_seconds(ctx)),
+            non_public=non_public,
+            artwork=RemoteArtwork(target),
         )
     else:
         path = Path(target) if target else _project_feed(ctx)
@@ -184,3 +186,15 @@ def identity(ctx: click.Context, as_json: bool) -> None:
         )
     elif recorded.feed_url != current_url:
         click.echo(f"show.base_url now gives {current_url}: the next render moves the feed there")
+
+
+def _fetch_seconds(ctx: click.Context) -> float:
+    """api.timeouts.feed_check of the project in the current folder, else its default."""
+    from acbatch.publish.feedcheck import FETCH_SECONDS
+    from acbatch.spec.loader import load_show_config
+
+    obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
+    if not obj.config_path.is_file():
+        return FETCH_SECONDS
+    config, _problems = load_show_config(obj.config_path)
+    return config.api.timeouts.feed_check if config is not None else FETCH_SECONDS

@@ -315,6 +315,7 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
             connect=_number(timeouts, "connect", api_defaults["timeouts"]["connect"]),
             read=_number(timeouts, "read", api_defaults["timeouts"]["read"]),
             download=_number(timeouts, "download", api_defaults["timeouts"]["download"]),
+            feed_check=_number(timeouts, "feed_check", api_defaults["timeouts"]["feed_check"]),
         ),
         polling=Polling(
             initial=_number(polling, "initial", api_defaults["polling"]["initial"]),

@@ -98,6 +98,7 @@ class Timeouts:
     connect: float = 10.0
     read: float = 60.0
     download: float = 900.0
+    feed_check: float = 30.0
 
 
 @dataclass(frozen=True)
