@@ -88,7 +88,11 @@ def test_sigkill_drills_lose_no_task_id_on_the_remote(tmp_path: Path, drill_repo
             pushed = run_acbatch(work, double.url, "state", "push")
             _, err = pushed.communicate(timeout=120)
             assert pushed.returncode == 0, err
-            local = {p.stem: json.loads(p.read_text()) for p in (work / "state").glob("*.json")}
+            local = {
+                p.stem: json.loads(p.read_text())
+                for p in (work / "state").glob("*.json")
+                if not p.name.startswith(".")  # episode states, not acbatch's own files
+            }
             for episode_id, state in local.items():
                 remote = json.loads(git(origin, "show", f"main:state/{episode_id}.json"))
                 for step in ("script", "audio"):
