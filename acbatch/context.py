@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acbatch.constants import CONFIG_NAME
-from acbatch.spec.model import Project
+from acbatch.project.model import Project
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Context:
         Unchanged valid specs come from the spec cache in the cache folder (.acbatch/).
         """
         if self._project is None:
-            from acbatch.spec.loader import load_project
+            from acbatch.project.loader import load_project
 
             self._project = load_project(self.config_path, cache=True)
         return self._project

@@ -18,7 +18,7 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-from acbatch.spec.schema import SHOW, field_default
+from acbatch.project.schema import SHOW, field_default
 
 MAX_SOURCE_BYTES: int = field_default(SHOW, "api", "max_source_bytes")
 """Larger files are refused: far beyond what one episode can use, and slow to parse."""

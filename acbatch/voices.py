@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from acbatch.spec.model import Episode, Problem, Project
+    from acbatch.project.model import Episode, Problem, Project
 
 GENDERS = {1: "male", 2: "female"}
 
@@ -209,8 +209,8 @@ def live_catalog_problems(
     cannot vouch for because it is the demo catalog. Each problem names the spec file, line,
     column and field, and the errors say how to get the real catalog.
     """
-    from acbatch.spec.model import Problem, Project
-    from acbatch.spec.schema import format_field
+    from acbatch.project.model import Problem, Project
+    from acbatch.project.schema import format_field
 
     catalog: VoiceCatalog | None
     if isinstance(project, Project):
@@ -321,7 +321,7 @@ class _Locator:
 
     def _document(self, path: Path) -> Any:
         if path not in self._documents:
-            from acbatch.spec.yamlsafe import YamlError, read_yaml_file
+            from acbatch.project.yamlsafe import YamlError, read_yaml_file
 
             try:
                 self._documents[path] = read_yaml_file(path)

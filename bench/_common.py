@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # the benchmarks share the tests' sample episodes
 ACBATCH = (sys.executable, "-m", "acbatch")
 BENCH_KEY = "bench-key"
 SANDBOX_START_TIMEOUT = 30.0
@@ -136,8 +138,8 @@ def episode_spec(number: int) -> str:
 
 def write_show(root: Path, count: int, *, api: dict[str, Any] | None = None) -> Path:
     """A valid show of `count` plain-text episodes in `root`; returns the acbatch.yaml path."""
-    from acbatch.publish.samples import png_bytes
     from acbatch.sandbox.catalog import sandbox_catalog
+    from tests.samples import png_bytes
 
     root.mkdir(parents=True, exist_ok=True)
     config = {
@@ -170,7 +172,7 @@ def write_show(root: Path, count: int, *, api: dict[str, Any] | None = None) -> 
 
 
 def load_valid_project(config: Path) -> Any:
-    from acbatch.spec.loader import load_project
+    from acbatch.project.loader import load_project
 
     project = load_project(config)
     if project.errors:
@@ -180,7 +182,7 @@ def load_valid_project(config: Path) -> Any:
 
 def run_in_process(config: Path, base_url: str, *, jobs: int, render: bool = False) -> Any:
     """`acbatch run` in this process against `base_url`, as tests/test_runner.py drives it."""
-    from acbatch.runner.session import RunRequest, run_project
+    from acbatch.runner.batch import RunRequest, run_project
 
     os.environ["AUDIOCLEANER_API_KEY"] = BENCH_KEY
     project = load_valid_project(config)

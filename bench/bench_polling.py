@@ -138,9 +138,9 @@ def peak_per_second(moments: list[float]) -> int:
 
 
 def run_batch(latency: float, jobs: int, episodes: int, rate_limit: int, root: Path) -> BatchResult:
+    from acbatch.runner.batch import load_catalog
     from acbatch.runner.engine import Runner, RunOptions
     from acbatch.runner.plan import SANDBOX_SERVICE
-    from acbatch.runner.session import load_catalog
     from acbatch.runner.state import StateStore
 
     config = write_show(root, episodes, api={"jobs": jobs})

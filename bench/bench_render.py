@@ -43,11 +43,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.feedcheck import check_feed_file
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import mp3_bytes, sample_config, sample_episode
-from acbatch.spec.model import Publish, ShowConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' sample episodes
+from tests.samples import mp3_bytes, sample_config, sample_episode
 
 FULL_TARGET_SECONDS = 5.0
 INCREMENTAL_TARGET_SECONDS = 1.0

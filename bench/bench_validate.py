@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from acbatch.spec.loader import load_project
+from acbatch.project.loader import load_project
 from acbatch.voices import Voice, VoiceCatalog
 
 TARGET_SECONDS = 5.0

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from acbatch.publish.samples import png_bytes
 from acbatch.sandbox.backend import SandboxSettings
 from acbatch.sandbox.server import SandboxServer
+from tests.samples import png_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL_LINES: list[str] = []

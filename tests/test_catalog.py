@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from acbatch.codes import LANGUAGES
+from acbatch.project.loader import load_project
+from acbatch.project.model import Project
+from acbatch.sandbox.audio_step import speaker_profiles
 from acbatch.sandbox.catalog import catalog_json, profile_for_voice_id, sandbox_catalog
-from acbatch.sandbox.speech import speaker_profiles
-from acbatch.spec.loader import load_project
-from acbatch.spec.model import Project
 from acbatch.voices import VoiceCatalog, import_catalog, live_catalog_problems
 from tests.conftest import text_episode, write_show
 from tests.double import catalog_document

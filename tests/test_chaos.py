@@ -12,12 +12,12 @@ import pytest
 from mutagen.mp3 import MP3
 
 from acbatch import codes
+from acbatch.project.loader import load_project
+from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.engine import Outcome
 from acbatch.runner.failpoints import NAMES
-from acbatch.runner.session import RunRequest, run_project
 from acbatch.runner.state import Phase, StateStore
 from acbatch.sandbox.faults import FaultPlan
-from acbatch.spec.loader import load_project
 from tests.conftest import text_episode, write_show
 
 KEY = "chaos-key-7777"

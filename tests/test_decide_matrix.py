@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
+from acbatch.project.loader import load_project
+from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.decide import PAID_ACTIONS, Action, Facts, Review, Word, decide
 from acbatch.runner.plan import plan_project
-from acbatch.runner.session import RunRequest, run_project
 from acbatch.runner.state import (
     EDGES,
     Download,
@@ -35,7 +36,6 @@ from acbatch.runner.state import (
     StateStore,
     StepRecord,
 )
-from acbatch.spec.loader import load_project
 from tests.conftest import text_episode, write_show
 from tests.double import Fault, StrictDouble
 

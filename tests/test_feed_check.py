@@ -22,7 +22,7 @@ from acbatch.publish.feedcheck import (
     check_feed_file,
 )
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
+from tests.samples import sample_config, sample_episode
 
 GOOD_CHANNEL = """\
 <title>Hand Made</title>

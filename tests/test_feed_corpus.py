@@ -25,7 +25,7 @@ from PIL import Image
 from acbatch.cli import cli
 from acbatch.publish.feedcheck import RemoteArtwork
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
+from tests.samples import sample_config, sample_episode
 
 FEEDS = Path(__file__).parent / "feeds"
 CORPUS: dict[str, Any] = yaml.safe_load((FEEDS / "corpus.yaml").read_text(encoding="utf-8"))

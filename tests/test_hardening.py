@@ -12,12 +12,12 @@ import yaml
 from acbatch import codes
 from acbatch.api import errors
 from acbatch.api.client import PodcastClient
+from acbatch.project.loader import load_project
 from acbatch.publish.errors import PublishError, TemplateError
 from acbatch.publish.files import write_atomic
 from acbatch.publish.templating import Templates
 from acbatch.redact import clean_data, redact, register_secret, strip_secret_query
 from acbatch.runner.bodies import apply_replacements, catastrophic_backtracking
-from acbatch.spec.loader import load_project
 from tests.conftest import text_episode, write_show
 from tests.hostile import HostileServer, Reply
 

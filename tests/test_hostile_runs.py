@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from acbatch import codes
+from acbatch.project.loader import load_project
+from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.engine import Outcome
-from acbatch.runner.session import RunRequest, run_project
 from acbatch.runner.state import StateStore
 from acbatch.sandbox.faults import FaultPlan
-from acbatch.spec.loader import load_project
 from tests.conftest import text_episode, write_show
 from tests.hostile import HostileServer, Reply, Seen
 

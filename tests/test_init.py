@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 import acbatch
 from acbatch.cli import cli
+from acbatch.project.loader import load_project
+from acbatch.project.schema import schema_path
 from acbatch.sandbox.catalog import sandbox_catalog
 from acbatch.scaffold import plan_scaffold
-from acbatch.spec.loader import load_project
-from acbatch.spec.schema import schema_path
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_LINE = "# yaml-language-server: $schema="

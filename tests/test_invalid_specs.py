@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from acbatch.commands._common import select_valid
-from acbatch.spec.loader import load_project
+from acbatch.project.loader import load_project
 from tests.conftest import text_episode, write_show
 
 BROKEN_SPEC = "source: {text: A spec with a typo.}\nstlye: interview\n"
@@ -139,7 +139,7 @@ def test_each_run_line_is_printed_once(tmp_path: Path) -> None:
 
 def test_the_run_summary_counts_in_words(tmp_path: Path) -> None:
     from acbatch.commands._common import run_summary_lines
-    from acbatch.runner.session import RunRequest, run_project
+    from acbatch.runner.batch import RunRequest, run_project
 
     config = write_show(tmp_path, {"ep-1": text_episode(1)})
     cwd = Path.cwd()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from acbatch import codes
-from acbatch.spec.loader import load_project
+from acbatch.project.loader import load_project
 from tests.conftest import text_episode, write_show
 
 SPELLINGS = [

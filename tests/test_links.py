@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from acbatch.project.loader import load_project
 from acbatch.runner import review
 from acbatch.runner.state import EpisodeState, StateStore
-from acbatch.spec.loader import load_project
 from acbatch.store import StoreError
 from tests.conftest import text_episode, write_show
 

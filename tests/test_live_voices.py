@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from acbatch.api.client import PodcastClient
+from acbatch.project.loader import load_project
 from acbatch.runner.bodies import audio_request, script_request
-from acbatch.spec.loader import load_project
 from acbatch.voices import VoiceCatalog, live_catalog_problems
 from tests.conftest import text_episode, write_show
 from tests.double import StrictDouble, catalog_document

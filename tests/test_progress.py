@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from acbatch.runner.batch import in_shard
 from acbatch.runner.engine import Outcome
 from acbatch.runner.progress import Progress
-from acbatch.runner.session import in_shard
 from tests.conftest import text_episode, write_show
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.errors import FeedCheckError
 from acbatch.publish.feedcheck import check_feed_file
 from acbatch.publish.model import PublishedEpisode
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.publish.templating import Templates
-from acbatch.spec.model import Publish, ShowConfig
+from tests.samples import sample_config, sample_episode
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 ITEM_TEMPLATES = ("feed_item.xml.j2", "index_item.html.j2")

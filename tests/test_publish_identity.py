@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from acbatch.cli import cli
+from acbatch.project.model import ShowConfig
 from acbatch.publish.errors import ShowSettingsError
 from acbatch.publish.feedcheck import check_feed_file, errors
 from acbatch.publish.feedurls import podcast_guid
 from acbatch.publish.identity import IDENTITY_FILE
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
-from acbatch.spec.model import ShowConfig
 from tests.conftest import text_episode, write_show
+from tests.samples import sample_config, sample_episode
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
+from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.model import Chapter
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.publish.templating import Templates
 from acbatch.publish.views import episode_view, show_view
-from acbatch.spec.model import Publish, ShowConfig
+from tests.samples import sample_config, sample_episode
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 ITEM_TEMPLATES = ("feed_item.xml.j2", "index_item.html.j2")

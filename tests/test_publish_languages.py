@@ -8,8 +8,8 @@ from pathlib import Path
 
 from acbatch.publish.model import Turn
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.publish.views import lang_attribute
+from tests.samples import sample_config, sample_episode
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 

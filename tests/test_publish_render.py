@@ -21,6 +21,7 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 
 from acbatch.errors import UserError
+from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish import id3
 from acbatch.publish.errors import (
     AudioFileError,
@@ -30,9 +31,8 @@ from acbatch.publish.errors import (
 )
 from acbatch.publish.model import Chapter, Highlight, PublishedEpisode, Turn
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.publish.text import xml_safe
-from acbatch.spec.model import Publish, ShowConfig
+from tests.samples import sample_config, sample_episode
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"

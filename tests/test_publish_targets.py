@@ -16,9 +16,9 @@ from acbatch.cli import cli
 from acbatch.publish.artwork import artwork_findings, artwork_url_finding
 from acbatch.publish.errors import ArtworkError
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
 from acbatch.publish.targets import check_base_url, non_public_reason
 from tests.conftest import text_episode, write_show
+from tests.samples import sample_config, sample_episode
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from acbatch.project.loader import load_project
+from acbatch.project.model import Episode, format_problem
 from acbatch.runner import review
 from acbatch.runner.state import EpisodeState, StateStore, StepRecord
-from acbatch.spec.loader import load_project
-from acbatch.spec.model import Episode, format_problem
 from tests.conftest import text_episode, write_show
 
 SCRIPT_RESULT: dict[str, Any] = {

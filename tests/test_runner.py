@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from acbatch import codes
+from acbatch.project.loader import load_project
+from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.engine import Outcome
 from acbatch.runner.plan import plan_project
-from acbatch.runner.session import RunRequest, run_project
 from acbatch.runner.state import Phase, StateStore
 from acbatch.sandbox.faults import FaultPlan
-from acbatch.spec.loader import load_project
 from tests.conftest import text_episode, write_show
 
 
@@ -325,7 +325,7 @@ def test_an_invalid_key_stops_the_run_with_a_clear_message(
 def test_two_shards_split_a_show_into_disjoint_complete_halves(
     tmp_path: Path, sandbox_factory: Any, keyed: None
 ) -> None:
-    from acbatch.runner.session import in_shard, parse_shard
+    from acbatch.runner.batch import in_shard, parse_shard
 
     server = sandbox_factory(synthesize=False)
     episodes = {f"show-{i:02d}": text_episode(i) for i in range(40)}
@@ -345,7 +345,7 @@ def test_two_shards_split_a_show_into_disjoint_complete_halves(
 
 @pytest.mark.parametrize("value", ["0/2", "3/2", "a/b", "2", "1/0"])
 def test_bad_shard_values_are_refused(value: str) -> None:
-    from acbatch.runner.session import parse_shard
+    from acbatch.runner.batch import parse_shard
 
     with pytest.raises(ValueError):
         parse_shard(value)

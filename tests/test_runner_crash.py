@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acbatch.project.loader import load_project
 from acbatch.runner.state import Phase, StateStore
-from acbatch.spec.loader import load_project
 from tests.conftest import text_episode, write_show
 
 KEY = "crash-test-key-0042"

@@ -10,11 +10,11 @@ import pytest
 import requests
 from mutagen.mp3 import MP3
 
-from acbatch.runner.session import RunRequest, run_project
+from acbatch.project.loader import load_project
+from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.state import StateStore
 from acbatch.sandbox import tts
 from acbatch.sandbox.catalog import profile_for_voice_id
-from acbatch.spec.loader import load_project
 from tests.conftest import write_show
 
 ENGLISH = (

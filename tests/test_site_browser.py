@@ -27,10 +27,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from acbatch.project.model import ShowConfig
 from acbatch.publish.model import Highlight, Turn
 from acbatch.publish.render import render_show
-from acbatch.publish.samples import sample_config, sample_episode
-from acbatch.spec.model import ShowConfig
+from tests.samples import sample_config, sample_episode
 
 pytestmark = pytest.mark.browser
 
@@ -388,9 +388,9 @@ def example_show(root: Path, language: str) -> ShowConfig:
     with real MP3s, the show in `language`."""
     import dataclasses
 
+    from acbatch.project.loader import load_project
     from acbatch.publish.model import PublishedEpisode
-    from acbatch.publish.samples import write_mp3
-    from acbatch.spec.loader import load_project
+    from tests.samples import write_mp3
 
     project = load_project(Path(__file__).parents[1] / "acbatch.yaml")
     config = project.config

@@ -297,8 +297,8 @@ def test_html_falls_back_when_the_extractor_finds_nothing() -> None:
 def test_source_limits_come_from_acbatch_yaml(tmp_path: Path) -> None:
     import yaml
 
+    from acbatch.project.loader import load_project
     from acbatch.runner.bodies import script_request
-    from acbatch.spec.loader import load_project
     from tests.conftest import text_episode, write_show
 
     spec = text_episode(1)

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from acbatch.project.cache import AREA, SpecCache, content_digest, context_key
+from acbatch.project.loader import load_project, load_project_files
+from acbatch.project.model import Project
 from acbatch.runner.state import EpisodeState, Phase, StateStore
-from acbatch.spec.cache import AREA, SpecCache, content_digest, context_key
-from acbatch.spec.loader import load_project, load_project_files
-from acbatch.spec.model import Project
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -534,3 +534,12 @@ def test_saved_names_tell_which_states_can_exist(tmp_path: Path) -> None:
     assert store.has_saved("anything", None)
     (tmp_path / "file").write_text("")
     assert StateStore(tmp_path / "file").saved_names() is None
+
+
+def test_every_file_whose_code_decides_a_spec_result_exists() -> None:
+    """A renamed module must not drop out of the cache's code digest unnoticed."""
+    import acbatch
+    from acbatch.project.cache import CODE_FILES
+
+    package = Path(acbatch.__file__).parent
+    assert [name for name in CODE_FILES if not (package / name).is_file()] == []

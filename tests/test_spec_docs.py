@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from acbatch.spec import docs
-from acbatch.spec.schema import EPISODE, SHOW, load_schema, resolve_ref
+from acbatch.project import docs
+from acbatch.project.schema import EPISODE, SHOW, load_schema, resolve_ref
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "docs" / "spec-reference.md"
@@ -32,7 +32,7 @@ def field_names(schema: dict[str, Any], root: dict[str, Any], prefix: str = "") 
 
 def test_committed_reference_matches_the_generator() -> None:
     assert REFERENCE.read_text(encoding="utf-8") == docs.generate_reference(), (
-        "docs/spec-reference.md is stale: run `python -m acbatch.spec.docs`"
+        "docs/spec-reference.md is stale: run `python -m acbatch.project.docs`"
     )
 
 

@@ -20,15 +20,15 @@ from hypothesis import strategies as st
 from acbatch import codes
 from acbatch.cli import cli
 from acbatch.errors import ConfigError
-from acbatch.spec import schema
-from acbatch.spec.loader import (
+from acbatch.project import schema
+from acbatch.project.loader import (
     load_project,
     load_project_files,
     load_show_config,
     parse_publish_date,
 )
-from acbatch.spec.model import Project
-from acbatch.spec.yamlsafe import MAX_FILE_BYTES, YamlError, load_yaml_text
+from acbatch.project.model import Project
+from acbatch.project.yamlsafe import MAX_FILE_BYTES, YamlError, load_yaml_text
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -699,7 +699,7 @@ def test_random_specs_through_the_whole_loader(tmp_path_factory: pytest.TempPath
 def test_one_problem_format(tmp_path: Path) -> None:
     """Every command prints problems through spec.model.format_problem, and str() agrees."""
     from acbatch.commands._common import format_problem as commands_format
-    from acbatch.spec.model import Problem, format_problem
+    from acbatch.project.model import Problem, format_problem
 
     inside = tmp_path / "specs" / "a.yaml"
     whole_file = Problem(inside, 3, 1, "", "YAML syntax error: bad indentation")

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acbatch.spec import yamlsafe
-from acbatch.spec.yamlsafe import (
+from acbatch.project import yamlsafe
+from acbatch.project.yamlsafe import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     MAX_FILE_BYTES,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from acbatch.context import Context
-from acbatch.spec.model import Problem, Project, display_path, format_problem
+from acbatch.project.model import Problem, Project, display_path, format_problem
 from acbatch.wording import plural
 
 __all__ = [
@@ -134,7 +134,7 @@ def select_valid(
     its file name); the others are left out silently. Without `ids`, every spec must be valid
     unless `skip_invalid`. Nothing is printed.
     """
-    from acbatch.spec.loader import discover_specs
+    from acbatch.project.loader import discover_specs
 
     review_errors = _review_script_errors(project) if review_scripts else {}
     if not project.errors and not review_errors:
@@ -240,7 +240,7 @@ def load_selected_project(
     `skip_invalid`, their problems are printed, and the command should end with
     Selection.report_skipped() and exit 1.
     """
-    from acbatch.runner.session import workspace
+    from acbatch.runner.batch import workspace
 
     loaded = workspace(ctx.load_project(), sandbox)
     project, invalid, blocking = select_valid(loaded, ids, skip_invalid, review_scripts)
@@ -352,7 +352,7 @@ def echo_json(kind: str, data: dict[str, Any], *, ok: bool) -> None:
 
 def _spec_id(path: Path) -> str:
     """An invalid spec's episode id as the user would name it: its `id:`, else its file name."""
-    from acbatch.spec.yamlsafe import YamlError, read_yaml_file
+    from acbatch.project.yamlsafe import YamlError, read_yaml_file
 
     try:
         data = read_yaml_file(path).data

@@ -15,8 +15,8 @@ from acbatch.commands._common import (
 from acbatch.commands.plan import show_plan
 from acbatch.commands.run import execute
 from acbatch.context import Context
+from acbatch.runner.batch import RunRequest
 from acbatch.runner.decide import Word
-from acbatch.runner.session import RunRequest
 
 
 def control_options(command: Any) -> Any:

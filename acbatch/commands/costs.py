@@ -14,8 +14,8 @@ from acbatch.commands._common import (
     sandbox_option,
 )
 from acbatch.context import Context
+from acbatch.runner.batch import live_state_hint, workspace
 from acbatch.runner.ledger import read_ledger, this_month
-from acbatch.runner.session import live_state_hint, workspace
 from acbatch.runner.state import StateStore
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -190,8 +190,8 @@ def identity(ctx: click.Context, as_json: bool) -> None:
 
 def _fetch_seconds(ctx: click.Context) -> float:
     """api.timeouts.feed_check of the project in the current folder, else its default."""
+    from acbatch.project.loader import load_show_config
     from acbatch.publish.feedcheck import FETCH_SECONDS
-    from acbatch.spec.loader import load_show_config
 
     obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
     if not obj.config_path.is_file():

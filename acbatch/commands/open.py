@@ -28,16 +28,16 @@ def command(ctx: Context, sandbox: bool) -> None:
       acbatch run --sandbox && acbatch open --sandbox
       BROWSER=firefox acbatch open
     """
+    from acbatch.project.loader import load_show_config
+    from acbatch.project.model import format_problem
     from acbatch.publish.browser import open_in_browser, site_page
-    from acbatch.spec.loader import load_show_config
-    from acbatch.spec.model import format_problem
 
     config, problems = load_show_config(ctx.config_path)
     if config is None:
         for problem in problems:
             click.echo(format_problem(problem), err=True)
         raise click.exceptions.Exit(1)
-    from acbatch.runner.session import workspace_paths
+    from acbatch.runner.batch import workspace_paths
 
     page = site_page(workspace_paths(config.paths, sandbox).output)
     if not page.is_file():

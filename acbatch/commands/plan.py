@@ -17,10 +17,7 @@ from acbatch.commands._common import (
 )
 from acbatch.context import Context
 from acbatch.errors import UserError
-from acbatch.runner.decide import Word
-from acbatch.runner.limits import CreditBudget
-from acbatch.runner.plan import plan_items, plan_run
-from acbatch.runner.session import (
+from acbatch.runner.batch import (
     RunRequest,
     live_state_hint,
     run_budget,
@@ -29,6 +26,9 @@ from acbatch.runner.session import (
     user_words,
     workspace,
 )
+from acbatch.runner.decide import Word
+from acbatch.runner.limits import CreditBudget
+from acbatch.runner.plan import plan_items, plan_run
 from acbatch.runner.state import StateStore
 
 

@@ -17,8 +17,8 @@ from acbatch.commands._common import (
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.publish.targets import problem_line, require_publishable
-from acbatch.runner.publishing import render_project
-from acbatch.runner.session import LOCK_NAME, live_state_hint
+from acbatch.runner.batch import LOCK_NAME, live_state_hint
+from acbatch.runner.published import render_project
 from acbatch.runner.state import StateStore
 from acbatch.store import ProjectLock
 

@@ -22,14 +22,14 @@ from acbatch.commands._common import (
     skip_invalid_option,
 )
 from acbatch.context import Context
-from acbatch.runner.progress import Progress
-from acbatch.runner.session import (
+from acbatch.runner.batch import (
     RunRequest,
     parse_shard,
     run_project,
     select_episodes,
     state_folder,
 )
+from acbatch.runner.progress import Progress
 
 EXIT_CODES_HELP = exit_codes_help(
     "every episode done or waiting for review",

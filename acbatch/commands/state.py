@@ -7,9 +7,9 @@ import click
 from acbatch.commands._common import EXIT_LOCKED_HELP, exit_codes_help
 from acbatch.context import Context
 from acbatch.errors import ConfigError
-from acbatch.runner.session import LOCK_NAME, parse_shard
-from acbatch.spec.loader import load_show_config
-from acbatch.spec.model import ShowConfig
+from acbatch.project.loader import load_show_config
+from acbatch.project.model import ShowConfig
+from acbatch.runner.batch import LOCK_NAME, parse_shard
 from acbatch.statesync.backend import git_remote
 from acbatch.statesync.git import RemoteLock
 from acbatch.statesync.settings import read_state_settings

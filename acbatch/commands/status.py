@@ -8,8 +8,8 @@ import click
 
 from acbatch.commands._common import echo_json, exit_codes_help, json_option, sandbox_option
 from acbatch.context import Context
+from acbatch.runner.batch import live_state_hint, workspace
 from acbatch.runner.ledger import ledger_of
-from acbatch.runner.session import live_state_hint, workspace
 from acbatch.runner.state import StateStore
 
 

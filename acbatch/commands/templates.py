@@ -6,13 +6,13 @@ import click
 
 from acbatch.commands._common import echo_json, exit_codes_help, json_option, shown_path
 from acbatch.context import Context
-from acbatch.spec.model import Paths
+from acbatch.project.model import Paths
 
 
 def _show_paths(ctx: Context) -> Paths:
     """The show's paths; exit 1 after printing acbatch.yaml's problems when it has errors."""
-    from acbatch.spec.loader import load_show_config
-    from acbatch.spec.model import format_problem
+    from acbatch.project.loader import load_show_config
+    from acbatch.project.model import format_problem
 
     config, problems = load_show_config(ctx.config_path)
     if config is None:

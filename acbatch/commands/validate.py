@@ -11,8 +11,8 @@ import click
 from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
 from acbatch.context import Context
 from acbatch.errors import UserError
-from acbatch.spec.loader import LoadResult, load_project_files
-from acbatch.spec.model import Problem, display_path, format_problem
+from acbatch.project.loader import LoadResult, load_project_files
+from acbatch.project.model import Problem, display_path, format_problem
 
 __all__ = ["display_path", "format_problem", "report_json", "report_ok", "summary"]
 
@@ -120,8 +120,8 @@ def command(ctx: Context, paths: tuple[Path, ...], as_json: bool, live: bool) ->
       acbatch validate specs/tide-pools.yaml specs/tide-pools.script.yaml
       acbatch validate --json | jq '.problems[]'
     """
+    from acbatch.runner.batch import workspace
     from acbatch.runner.review import check_review_scripts
-    from acbatch.runner.session import workspace
 
     _check_inside(paths, ctx.root)
     result = load_project_files(ctx.config_path, list(paths) if paths else None, cache=True)

@@ -17,7 +17,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from acbatch.spec.model import Publish
+from acbatch.project.model import Publish
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from stat import S_ISREG
 from typing import Any
 
 from acbatch import __version__
+from acbatch.project.model import ShowConfig
 from acbatch.publish import id3
 from acbatch.publish.artwork import PublishedImage, publish_episode_image, publish_show_image
 from acbatch.publish.cache import EpisodeRecord, RenderCache, fingerprint
@@ -68,7 +69,6 @@ from acbatch.publish.views import (
     episode_view,
     show_view,
 )
-from acbatch.spec.model import ShowConfig
 
 Renderer = Callable[[dict[str, Any]], str]
 FEED_TEMPLATE = "feed.xml.j2"

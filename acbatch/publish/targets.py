@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acbatch.errors import UserError
+from acbatch.project.model import Problem, Project
 from acbatch.publish.artwork import artwork_file_findings, artwork_url_finding
 from acbatch.publish.feedurls import non_public_reason
-from acbatch.spec.model import Problem, Project
 
 ERROR = "error"
 WARNING = "warning"
@@ -142,7 +142,7 @@ class _Positions:
         self._documents: dict[Path, object] = {}
 
     def of(self, file: Path, keys: tuple[str | int, ...]) -> tuple[int, int]:
-        from acbatch.spec.yamlsafe import YamlDocument, YamlError, read_yaml_file
+        from acbatch.project.yamlsafe import YamlDocument, YamlError, read_yaml_file
 
         document = self._documents.get(file)
         if file not in self._documents:

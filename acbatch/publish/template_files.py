@@ -14,9 +14,9 @@ from pathlib import Path
 
 import acbatch
 from acbatch.errors import UserError
+from acbatch.project.model import display_path
+from acbatch.project.suggest import did_you_mean
 from acbatch.publish.templating import BUILTIN_FOLDER
-from acbatch.spec.model import display_path
-from acbatch.spec.suggest import did_you_mean
 from acbatch.store import atomic_write_text
 
 BUILTIN_DIR = Path(acbatch.__file__).resolve().parent / BUILTIN_FOLDER

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from acbatch import __version__
+from acbatch.project.model import ShowInfo
 from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.categories import group_categories
 from acbatch.publish.feedurls import FEED_FILE, base_folder_url, feed_url, podcast_guid
@@ -35,7 +36,6 @@ from acbatch.publish.text import (
     xml_safe,
 )
 from acbatch.publish.transcripts import CHAPTERS_FILE, CHAPTERS_TYPE, TRANSCRIPT_FORMATS
-from acbatch.spec.model import ShowInfo
 
 GENERATOR = f"acbatch {__version__}"
 NOTES_HTML = "notes.html"

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from acbatch import codes
-from acbatch.spec.model import Episode, Source
+from acbatch.project.model import Episode, Source
 from acbatch.voices import VoiceCatalog
 
 

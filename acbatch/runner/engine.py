@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from acbatch import codes
+from acbatch.project.model import Episode, Project
 from acbatch.runner import bodies
 from acbatch.runner.decide import Action, Decision, Move, Word
 from acbatch.runner.failpoints import failpoint
@@ -37,7 +38,6 @@ from acbatch.runner.state import (
     now_iso,
     parse_iso,
 )
-from acbatch.spec.model import Episode, Project
 from acbatch.store import StoreError
 from acbatch.voices import VoiceCatalog
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from acbatch import codes
+from acbatch.project.model import Episode, Project
 from acbatch.runner import bodies
 from acbatch.runner.decide import BILLED_STEP, Decision, Facts, Review, Word, decide
 from acbatch.runner.limits import CreditBudget
 from acbatch.runner.state import EpisodeState, StateStore
-from acbatch.spec.model import Episode, Project
 
 SANDBOX_SERVICE = "sandbox"
 """Where sandbox runs' tasks live: the sandbox keeps them across restarts, whatever its port."""

@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 from acbatch.errors import UserError
+from acbatch.project.model import Episode, Problem, Project, display_path, format_problem
 from acbatch.runner.state import EpisodeState
-from acbatch.spec.model import Episode, Problem, Project, display_path, format_problem
 from acbatch.store import atomic_write_text
 
 _APPROVED_LINE = re.compile(r"^approved:\s*(false|no|off)\s*(#.*)?$", re.MULTILINE)
@@ -41,7 +41,7 @@ class ReviewError(UserError):
 
 def _schema_ref(path: Path) -> str:
     """A relative path to the project's copy of the schema when there is one, else its URL."""
-    from acbatch.spec.schema import load_schema
+    from acbatch.project.schema import load_schema
 
     for folder in path.resolve().parents:
         candidate = folder / "schemas" / "script.schema.json"
@@ -105,8 +105,8 @@ def review_problems(path: Path, script_global_id: str | None = None) -> list[Pro
     state/<id>.json's script.global_id), that an approval is for that task. `validate` and
     `plan` both use it; it reads nothing but `path`.
     """
-    from acbatch.spec import schema
-    from acbatch.spec.yamlsafe import YamlError, read_yaml_file
+    from acbatch.project import schema
+    from acbatch.project.yamlsafe import YamlError, read_yaml_file
 
     try:
         document = read_yaml_file(path)
@@ -204,7 +204,7 @@ def write_review_file(episode: Episode, state: EpisodeState) -> Path:
 def _written_task(path: Path) -> str | None:
     """The `script_task` a review file was written for ("" when it names none); None when the
     file cannot be read at all. A file with a YAML error still shows its task line."""
-    from acbatch.spec.yamlsafe import YamlError, read_yaml_file
+    from acbatch.project.yamlsafe import YamlError, read_yaml_file
 
     try:
         data = read_yaml_file(path).data
@@ -232,7 +232,7 @@ def load_review(path: Path) -> dict[str, Any] | None:
     if problems:
         shown = "\n  ".join(format_problem(problem) for problem in problems)
         raise ReviewError(f"the review script is not valid (see `acbatch validate`):\n  {shown}")
-    from acbatch.spec.yamlsafe import read_yaml_file
+    from acbatch.project.yamlsafe import read_yaml_file
 
     data: dict[str, Any] = read_yaml_file(path).data
     return data
@@ -303,8 +303,8 @@ def check_review_scripts(
     whose episode does not ask for review, or that belongs to no episode, gets a warning: it
     is not used.
     """
+    from acbatch.project.loader import SPEC_SUFFIXES
     from acbatch.runner.state import StateStore
-    from acbatch.spec.loader import SPEC_SUFFIXES
     from acbatch.store import StoreError
 
     files = _review_files_among(project, paths)

@@ -500,7 +500,7 @@ class SandboxBackend:
         return fetch_source_text(url, timeout=self.settings.fetch_timeout), url
 
     def _make_audio(self, global_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        from acbatch.sandbox.speech import render_speech
+        from acbatch.sandbox.audio_step import render_speech
 
         step1 = self.task(request["global_id"])
         language = "en"

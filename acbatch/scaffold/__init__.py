@@ -15,7 +15,7 @@ from typing import Any
 
 import acbatch
 from acbatch.errors import UserError
-from acbatch.spec.schema import schema_path
+from acbatch.project.schema import schema_path
 
 FILES_DIR = Path(__file__).parent / "files"
 RENAMED = {"gitignore": ".gitignore"}

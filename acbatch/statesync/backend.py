@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from acbatch.project.model import Paths, Project
 from acbatch.runner.state import StateStore
-from acbatch.spec.model import Paths, Project
 from acbatch.statesync.git import GitStateError, GitStateRemote, RemoteLock
 from acbatch.statesync.settings import StateSettings, read_state_settings
 

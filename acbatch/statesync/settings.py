@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from acbatch.errors import ConfigError
-from acbatch.spec import schema
-from acbatch.spec.yamlsafe import YamlError, read_yaml_file
+from acbatch.project import schema
+from acbatch.project.yamlsafe import YamlError, read_yaml_file
 
 BACKEND_ENV = "ACBATCH_STATE_BACKEND"
 BACKENDS = ("local", "git")

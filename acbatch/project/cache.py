@@ -35,12 +35,12 @@ from acbatch.cache import CacheArea, CacheStore
 
 AREA = "specs"
 CODE_FILES = (
-    "spec/cache.py",
-    "spec/loader.py",
-    "spec/model.py",
-    "spec/schema.py",
-    "spec/suggest.py",
-    "spec/yamlsafe.py",
+    "project/cache.py",
+    "project/loader.py",
+    "project/model.py",
+    "project/schema.py",
+    "project/suggest.py",
+    "project/yamlsafe.py",
     "codes.py",
     "voices.py",
 )
@@ -100,7 +100,7 @@ def _code_identity() -> bytes:
 
 
 def _schema_identity() -> bytes:
-    from acbatch.spec.schema import schema_path
+    from acbatch.project.schema import schema_path
 
     digest = hashlib.sha256()
     for name in SCHEMA_NAMES:

@@ -1,6 +1,6 @@
 """Typed views of a loaded project: the show config and its episodes.
 
-Loading (acbatch.spec.loader) turns YAML files into these objects after validation; everything
+Loading (acbatch.project.loader) turns YAML files into these objects after validation; everything
 downstream (plan, runner, publishing) works on them, never on raw YAML.
 """
 

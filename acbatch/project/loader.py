@@ -5,7 +5,7 @@ shows them all. The only exception is a missing acbatch.yaml: that is not a proj
 
 How a spec becomes an Episode:
 
-1. the file is read with acbatch.spec.yamlsafe (positions, duplicate keys, size limits);
+1. the file is read with acbatch.project.yamlsafe (positions, duplicate keys, size limits);
 2. it is checked against schemas/episode.schema.json on its own, and acbatch.yaml's
    `defaults:` against the same field rules, so each error points into the file that has it;
 3. `defaults:` is deep-merged under the spec (mappings merge recursively; lists and scalars
@@ -17,7 +17,7 @@ How a spec becomes an Episode:
 6. across files: duplicate ids and duplicate (season, episode) numbers.
 
 With `cache=True` (the commands' way), valid specs whose bytes did not change since they were
-last checked come from acbatch.spec.cache instead of steps 1-5; step 6 and the checks of
+last checked come from acbatch.project.cache instead of steps 1-5; step 6 and the checks of
 `file:` sources always run.
 """
 
@@ -34,9 +34,9 @@ from typing import Any
 from acbatch import codes
 from acbatch.constants import CONFIG_NAME
 from acbatch.errors import ConfigError
-from acbatch.spec import schema
-from acbatch.spec.cache import SpecCache, content_digest, context_key, read_regular_file
-from acbatch.spec.model import (
+from acbatch.project import schema
+from acbatch.project.cache import SpecCache, content_digest, context_key, read_regular_file
+from acbatch.project.model import (
     ApiSettings,
     Episode,
     Owner,
@@ -50,8 +50,8 @@ from acbatch.spec.model import (
     Source,
     Timeouts,
 )
-from acbatch.spec.suggest import did_you_mean
-from acbatch.spec.yamlsafe import (
+from acbatch.project.suggest import did_you_mean
+from acbatch.project.yamlsafe import (
     MAX_FILE_BYTES,
     PathKey,
     YamlDocument,
@@ -89,7 +89,7 @@ def load_project(
     specs folder). Problems are in `project.problems`; commands must refuse to act while
     `project.errors` is not empty. Raises ConfigError only when acbatch.yaml does not exist.
     With `cache`, unchanged valid specs are taken from (and new ones added to) the spec cache
-    in the cache folder (acbatch.spec.cache); the result is the same either way.
+    in the cache folder (acbatch.project.cache); the result is the same either way.
     """
     return load_project_files(config_path, spec_paths, cache=cache).project
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acbatch.errors import UserError
+from acbatch.project.model import Episode, Paths, Project
 from acbatch.runner.decide import Word
 from acbatch.runner.engine import CANCEL_EXIT_CODES, Reporter, Runner, RunOptions, RunSummary
 from acbatch.runner.ledger import budget_left
 from acbatch.runner.plan import SANDBOX_SERVICE
 from acbatch.runner.state import StateStore
-from acbatch.spec.model import Episode, Paths, Project
 from acbatch.statesync import open_state_backend, state_store
 from acbatch.store import ProjectLock
 from acbatch.voices import CatalogError, VoiceCatalog
@@ -342,7 +342,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
             and not summary.cancelled
         ):
             from acbatch.publish.errors import PublishError
-            from acbatch.runner.publishing import render_project
+            from acbatch.runner.published import render_project
 
             try:
                 result.rendered = render_project(project, store)

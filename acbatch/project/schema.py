@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import acbatch
 from acbatch.codes import LANGUAGES
-from acbatch.spec.model import Problem
-from acbatch.spec.suggest import did_you_mean
-from acbatch.spec.yamlsafe import PathKey, YamlDocument, shorten
+from acbatch.project.model import Problem
+from acbatch.project.suggest import did_you_mean
+from acbatch.project.yamlsafe import PathKey, YamlDocument, shorten
 
 if TYPE_CHECKING:
     # Imported where used: a valid project never needs jsonschema, which is slow to import.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import lameenc
 
+from acbatch.project.model import ApiSettings, Owner, Paths, Publish, ShowConfig, ShowInfo
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
-from acbatch.spec.model import ApiSettings, Owner, Paths, Publish, ShowConfig, ShowInfo
 
 SAMPLE_RATE = 22050
 COVER_PX = 1400

@@ -1,7 +1,7 @@
 """The Markdown field reference, generated from the two JSON Schemas.
 
-    python -m acbatch.spec.docs            # rewrite docs/spec-reference.md
-    python -m acbatch.spec.docs --check    # exit 1 if the committed file is out of date
+    python -m acbatch.project.docs            # rewrite docs/spec-reference.md
+    python -m acbatch.project.docs --check    # exit 1 if the committed file is out of date
 
 The schemas are the single source of truth; a test keeps docs/spec-reference.md equal to
 this module's output.
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from acbatch.spec.schema import EPISODE, SHOW, defaults_fields, load_schema, resolve_ref
+from acbatch.project.schema import EPISODE, SHOW, defaults_fields, load_schema, resolve_ref
 
 DEFAULT_OUTPUT = Path("docs") / "spec-reference.md"
 
@@ -37,7 +37,7 @@ def generate_reference() -> str:
     lines = [
         "# Spec reference",
         "",
-        "<!-- Generated from schemas/*.schema.json by `python -m acbatch.spec.docs`;"
+        "<!-- Generated from schemas/*.schema.json by `python -m acbatch.project.docs`;"
         " do not edit. -->",
         "",
         "Every field acbatch reads, generated from the JSON Schemas in `schemas/` (which editors",
@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run python -m acbatch.spec.docs", file=sys.stderr)
+            print(
+                f"{args.output} is out of date: run python -m acbatch.project.docs", file=sys.stderr
+            )
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)

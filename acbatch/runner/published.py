@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from acbatch.project.model import Episode, Project
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
 from acbatch.publish.render import RenderReport, render_show
 from acbatch.runner import bodies
 from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore, parse_iso
-from acbatch.spec.model import Episode, Project
 
 
 def _number(value: Any) -> float | None:
