@@ -128,7 +128,7 @@ def test_valid_full_spec_is_normalised(tmp_path: Path) -> None:
     project = load_project(root / "acbatch.yaml")
     assert project.problems == []
     (episode,) = project.episodes
-    assert episode.style == 3 and episode.duration == 3 and episode.language == "en"
+    assert episode.style == 3 and episode.duration_level == 3 and episode.language == "en"
     assert episode.speakers == (16098, "nora", "16093")
     assert episode.speaker_ids == (16098, 16101, 16093)
     assert episode.source.kind == "file"
@@ -159,7 +159,7 @@ def test_defaults_fill_in_and_deep_merge(tmp_path: Path) -> None:
     project = load_project(config)
     assert project.problems == []
     (episode,) = project.episodes
-    assert episode.style == codes.STYLES["interview"] and episode.duration == 2
+    assert episode.style == codes.STYLES["interview"] and episode.duration_level == 2
     assert episode.speaker_ids == (16098, 16093)
     assert episode.publish.explicit is True and episode.publish.season == 3
     assert episode.publish.keywords == ("own",)

@@ -972,7 +972,7 @@ def _make_episode(
         spec_path=spec_path,
         source=source,
         style=codes.style_code(merged["style"]),
-        duration=codes.duration_level(merged["duration"]).level,
+        duration_level=codes.duration_level(merged["duration"]).level,
         language=codes.language_code(merged["language"]),  # names become codes
         speakers=tuple(merged["speakers"]),
         speaker_ids=tuple(speaker_ids),

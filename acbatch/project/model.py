@@ -182,7 +182,8 @@ class Episode:
     spec_path: Path
     source: Source
     style: int
-    duration: int
+    duration_level: int
+    """The API's duration level (1-7), not seconds."""
     language: str
     speakers: tuple[int | str, ...]
     """As written: ids or catalog names."""

@@ -46,7 +46,7 @@ def script_inputs(episode: Episode) -> dict[str, Any]:
     return {
         "source": _source_identity(episode),
         "style": episode.style,
-        "duration": episode.duration,
+        "duration": episode.duration_level,
         "language": episode.language,
         "speakers": list(episode.speaker_ids),
         "commercial_use": episode.commercial_use,
@@ -112,7 +112,7 @@ def script_request(episode: Episode) -> dict[str, Any]:
         "source_type": int(codes.SOURCE_KEYS[source.kind]),
         "speakers": list(episode.speaker_ids),
         "style": episode.style,
-        "duration": episode.duration,
+        "duration": episode.duration_level,
         "use_mode": episode.use_mode,
         "commercial_use": 1 if episode.commercial_use else 0,
         "language": episode.language,

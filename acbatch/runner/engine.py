@@ -526,12 +526,12 @@ class Runner:
                 self._hold(episode.id, decision)
                 self._create_script(current, state)
             elif action == Action.POLL_SCRIPT:
-                self._poll(state, "script", episode.duration)
+                self._poll(state, "script", episode.duration_level)
             elif action == Action.CREATE_AUDIO:
                 self._hold(episode.id, decision)
                 self._create_audio(current, state)
             elif action == Action.POLL_AUDIO:
-                self._poll(state, "audio", episode.duration)
+                self._poll(state, "audio", episode.duration_level)
             elif action == Action.DOWNLOAD:
                 self._download(episode, state)
             elif action == Action.WAIT_REVIEW:
@@ -582,7 +582,7 @@ class Runner:
     # -- creates -----------------------------------------------------------------------------------
 
     def _estimate(self, episode: Episode) -> int:
-        return codes.credit_range(episode.duration)[1]
+        return codes.credit_range(episode.duration_level)[1]
 
     def _fail(
         self, state: EpisodeState, step: str, kind: str, message: str, code: int | None = None

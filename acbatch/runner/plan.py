@@ -100,7 +100,7 @@ def situation(project: Project, episode: Episode, state: EpisodeState | None) ->
         audio=plain,
         audio_reviewed=reviewed,
         render=bodies.render_fingerprint(episode),
-        credits=codes.credit_range(episode.duration),
+        credits=codes.credit_range(episode.duration_level),
         draft=episode.draft,
         changed_script_fields=bodies.changed_fields(
             state.script.inputs if state else {}, bodies.field_digests(script_inputs)
