@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 import re
 import threading
 from typing import Any
@@ -192,14 +191,3 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("secrets are not picklable")
-
-
-class RedactingFilter(logging.Filter):
-    """Masks registered secrets and terminal controls in every record passing a handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True

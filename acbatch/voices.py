@@ -185,14 +185,6 @@ class VoiceCatalog:
         return [v for v in self.voices if keep(v)]
 
 
-def merge(catalogs: Iterable[VoiceCatalog]) -> VoiceCatalog:
-    seen: dict[int, Voice] = {}
-    for catalog in catalogs:
-        for voice in catalog:
-            seen.setdefault(voice.id, voice)
-    return VoiceCatalog(list(seen.values()))
-
-
 # -- what a live run may send ------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,15 @@ def text_episode(number: int, **extra: object) -> dict[str, object]:
     }
     spec.update(extra)
     return spec
+
+
+def audio_request_from_script(script: dict[str, Any], script_global_id: str) -> dict[str, Any]:
+    """A step-2 body straight from a step-1 result, as the API's FAQ recommends (the product
+    builds it in acbatch.runner.bodies.audio_request, with the episode's overrides)."""
+    return {
+        "title": script.get("title", ""),
+        "processed_content": script.get("processed_content", ""),
+        "podcast_script": script.get("podcast_script", []),
+        "hightlights": script.get("hightlights", []),
+        "global_id": script_global_id,
+    }

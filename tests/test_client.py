@@ -9,8 +9,9 @@ import pytest
 
 from acbatch import codes
 from acbatch.api import errors
-from acbatch.api.client import USER_AGENT, PodcastClient, audio_request_from_script
+from acbatch.api.client import USER_AGENT, PodcastClient
 from acbatch.sandbox.faults import FaultPlan
+from tests.conftest import audio_request_from_script
 from tests.hostile import HostileServer, Reply, Seen
 
 KEY = "sk-live-SECRET-0123456789"

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from acbatch import codes
-from acbatch.api.client import PodcastClient, audio_request_from_script
+from acbatch.api.client import PodcastClient
+from tests.conftest import audio_request_from_script
 
 REFERENCE = Path(__file__).parent / "data" / "audiocleaner-podcast-api.txt"
 JSON_TYPES = {"string": str, "array": list, "number": (int, float), "object": dict}

@@ -14,10 +14,11 @@ import pytest
 import requests
 
 from acbatch import codes
-from acbatch.api.client import PodcastClient, Task, audio_request_from_script
+from acbatch.api.client import PodcastClient, Task
 from acbatch.sandbox.backend import SandboxSettings
 from acbatch.sandbox.server import SandboxServer
 from acbatch.voices import VoiceCatalog
+from tests.conftest import audio_request_from_script
 from tests.double import catalog_document
 
 KEY = "state-key"

@@ -3,7 +3,7 @@
     client = PodcastClient(api_key, base_url="https://audiocleaner.ai")
     task_id = client.create_script(request_body)
     task = client.get_script(task_id)          # Task(status="waiting" | "success" | "failed")
-    audio_id = client.create_audio(audio_request_from_script(task.data))
+    audio_id = client.create_audio(body)      # step 2: acbatch.runner.bodies.audio_request
 
 Every call is a POST with a JSON body and the `api-key` header. Each call is bounded: one
 wall-clock limit (the connect timeout plus the read timeout) covers connecting and the whole
@@ -317,14 +317,3 @@ class PodcastClient:
                 processed=unknown,
             )
         return data
-
-
-def audio_request_from_script(script: dict[str, Any], script_global_id: str) -> dict[str, Any]:
-    """The step-2 body, built from the step-1 result as the API's FAQ recommends."""
-    return {
-        "title": script.get("title", ""),
-        "processed_content": script.get("processed_content", ""),
-        "podcast_script": script.get("podcast_script", []),
-        "hightlights": script.get("hightlights", []),
-        "global_id": script_global_id,
-    }

@@ -7,7 +7,6 @@ the default. The key has no acbatch.yaml entry on purpose: it must never sit in 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from acbatch import codes
@@ -32,11 +31,11 @@ class ApiSettingsResolved:
 def resolve_api_settings(
     *,
     option_base_url: str | None = None,
-    option_key: str | None = None,
     config_base_url: str | None = None,
-    environ: Mapping[str, str] | None = None,
 ) -> ApiSettingsResolved:
-    env = os.environ if environ is None else environ
+    """The API host by precedence (option, environment, acbatch.yaml, default) and the key,
+    which comes from the environment only: never from an option or a file."""
+    env = os.environ
     for layer, value in (
         ("option", option_base_url),
         ("environment", env.get(ENV_BASE)),
@@ -46,6 +45,6 @@ def resolve_api_settings(
         if value:
             base_url, base_from = value.rstrip("/"), layer
             break
-    raw_key = option_key or env.get(ENV_KEY) or ""
+    raw_key = env.get(ENV_KEY) or ""
     key = Secret(raw_key.strip()) if raw_key.strip() else None
     return ApiSettingsResolved(base_url=base_url, key=key, base_url_from=base_from)
