@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import ssl
 import struct
 import threading
 import time
@@ -91,6 +92,8 @@ class StrictDouble:
     """(step, n) -> the answer to the n-th create call of that step."""
     fail_tasks: set[str] = field(default_factory=set)
     """Episode texts (script) whose tasks end `failed`."""
+    tls: ssl.SSLContext | None = None
+    """Serve HTTPS with this server context (the real host is HTTPS only)."""
 
     def __post_init__(self) -> None:
         self.tasks: dict[str, Task] = {}
@@ -100,6 +103,8 @@ class StrictDouble:
         self.gone: set[str] = set()
         self.downloads: list[str] = []
         self.refusals = {101003: 0, 101004: 0}
+        self.connections = 0
+        """TCP connections accepted (requests / connections measures keep-alive reuse)."""
         self._lock = threading.Lock()
         self._mp3 = tone_mp3(self.audio_seconds)
         self._httpd: ThreadingHTTPServer | None = None
@@ -146,6 +151,11 @@ class StrictDouble:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                with double._lock:
+                    double.connections += 1
+                super().setup()
+
             def do_GET(self) -> None:
                 double._serve_file(self)
 
@@ -161,7 +171,11 @@ class StrictDouble:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "http"
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

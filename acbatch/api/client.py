@@ -31,6 +31,7 @@ from acbatch.api.transport import (
     AnswerRefused,
     BodyNotSent,
     BoundedAdapter,
+    ConnectionPool,
     ExpectContinueAdapter,
     ResponseNotReceived,
     trust_api_host,
@@ -174,8 +175,10 @@ class PodcastClient:
         )
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.mount(self.base_url + "/", BoundedAdapter(self.limits))
-        create_adapter = ExpectContinueAdapter(limits=self.limits)
+        # One pool of kept-alive connections for status calls and creates alike.
+        self.connections = ConnectionPool()
+        self.session.mount(self.base_url + "/", BoundedAdapter(self.limits, pool=self.connections))
+        create_adapter = ExpectContinueAdapter(limits=self.limits, pool=self.connections)
         for endpoint in codes.CREATE_ENDPOINTS:
             self.session.mount(self.base_url + endpoint, create_adapter)
         self.on_request = on_request

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import ipaddress
+import os
+import select
 import socket
 import ssl
 import threading
@@ -27,6 +30,7 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -64,23 +68,53 @@ class AnswerTooLarge(AnswerRefused):
     """The answer's body passed the size limit (as received or once decoded)."""
 
 
+def tls_context(verify: bool | str | None = None) -> ssl.SSLContext:
+    """How acbatch checks a server's certificate: against certifi's authorities and the
+    system's, or only against the bundle in `verify` (a path). None reads the bundle from
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, as requests does (a company proxy's authority)."""
+    if verify is None:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    context = ssl.create_default_context()
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif isinstance(verify, str):
+        context.load_verify_locations(verify)
+    else:
+        try:
+            import certifi
+
+            context.load_verify_locations(certifi.where())
+        except ImportError:  # pragma: no cover - requests depends on certifi
+            pass
+    return context
+
+
 class _Watchdog:
     """Cuts a connection at its wall-clock deadline, whatever the reading thread is doing."""
 
     def __init__(self, sock: socket.socket, seconds: float) -> None:
         self.fired = False
+        self._cancelled = False
+        self._lock = threading.Lock()
         self._sock = sock
         self._timer = threading.Timer(max(0.0, seconds), self._fire)
         self._timer.daemon = True
         self._timer.start()
 
     def _fire(self) -> None:
-        self.fired = True
+        with self._lock:
+            if self._cancelled:
+                return
+            self.fired = True
         # The plain socket's shutdown, also under TLS: it wakes a blocked recv at once.
         with contextlib.suppress(OSError):
             socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
     def cancel(self) -> None:
+        """Stop the timer; afterwards `fired` is final (a firing under way has set it)."""
+        with self._lock:
+            self._cancelled = True
         self._timer.cancel()
 
 
@@ -137,36 +171,144 @@ def _timeouts(timeout: object) -> tuple[float | None, float | None]:
     return timeout, timeout  # type: ignore[return-value]
 
 
-def _peek(sock: socket.socket, size: int) -> bytes:
-    """Peek up to `size` bytes without consuming them; b'' means the peer closed."""
-    data = b""
+def _read_exactly(sock: socket.socket, size: int, start: bytes = b"") -> bytes:
+    data = start
     while len(data) < size:
-        chunk = sock.recv(size, socket.MSG_PEEK)
-        if not chunk or len(chunk) == len(data):
-            return chunk
-        data = chunk
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionResetError("connection closed before the answer's status line")
+        data += chunk
     return data
 
 
-def _consume_interim_response(sock: socket.socket) -> None:
-    """Read and drop an interim `HTTP/1.1 100 Continue` head up to its blank line."""
-    head = b""
+def _consume_interim_response(sock: socket.socket, head: bytes) -> None:
+    """Read and drop the rest of an interim `HTTP/1.1 100 Continue` head, up to its blank line."""
     while not head.endswith(b"\r\n\r\n"):
         byte = sock.recv(1)
         if not byte:
-            raise OSError("connection closed inside an interim response")
+            raise ConnectionResetError("connection closed inside an interim response")
         head += byte
         if len(head) > _MAX_INTERIM_HEAD:
             raise OSError("interim response head too long")
 
 
+class _PrefixedReader(io.RawIOBase):
+    """Bytes already taken off the socket, then the socket: what an answer is read from when
+    its status line had to be read to learn that it was not "100 Continue"."""
+
+    def __init__(self, prefix: bytes, sock: socket.socket) -> None:
+        self._prefix = prefix
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        return self._sock.recv_into(buffer)
+
+
+class _PrefixedSocket:
+    """Stands in for the socket when http.client parses an answer whose start was read."""
+
+    def __init__(self, prefix: bytes, sock: socket.socket) -> None:
+        self._reader = _PrefixedReader(prefix, sock)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(self._reader)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to say: a close, or bytes nobody asked for."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)
+
+
+_PoolKey = tuple[str, str, int | None, str]
+
+
+class ConnectionPool:
+    """Idle keep-alive connections to the API, shared by the status and create adapters of one
+    client, so a batch pays one TCP (and TLS) handshake per slot, not one per call.
+
+    A connection comes back only after an answer read whole, within its limits, that did not ask
+    to close; a connection that was cut off, half read, refused or idle too long is closed.
+    """
+
+    def __init__(self, max_idle: int = 64, max_idle_seconds: float = 15.0) -> None:
+        self.max_idle = max_idle
+        self.max_idle_seconds = max_idle_seconds
+        self.opened = 0
+        """Connections opened through this pool (a measure of reuse)."""
+        self._idle: dict[_PoolKey, list[tuple[float, http.client.HTTPConnection]]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: _PoolKey) -> http.client.HTTPConnection | None:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                stack = self._idle.get(key)
+                if not stack:
+                    return None
+                since, conn = stack.pop()
+            sock = conn.sock
+            if sock is not None and now - since <= self.max_idle_seconds and not _readable(sock):
+                return conn
+            conn.close()
+
+    def give(self, key: _PoolKey, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            stack = self._idle.setdefault(key, [])
+            if len(stack) < self.max_idle:
+                stack.append((time.monotonic(), conn))
+                return
+        conn.close()
+
+    def count_opened(self) -> None:
+        with self._lock:
+            self.opened += 1
+
+    def close(self) -> None:
+        with self._lock:
+            stacks, self._idle = list(self._idle.values()), {}
+        for stack in stacks:
+            for _since, conn in stack:
+                conn.close()
+
+
+class _StaleConnection(Exception):
+    """A kept-alive connection failed before the server could have acted on this request."""
+
+
+def _closed_by_peer(exc: BaseException) -> bool:
+    """Whether a failure means the server had closed the connection (a kept-alive connection's
+    usual end), not that it is slow: a slow server is never asked twice."""
+    if isinstance(exc, TimeoutError):
+        return False
+    return isinstance(exc, ConnectionError | BodyNotSent | ssl.SSLEOFError | ssl.SSLZeroReturnError)
+
+
 class BoundedAdapter(BaseAdapter):
-    """One connection per call, a wall-clock limit on all of it, and a capped body.
+    """A wall-clock limit on all of a call, and a capped body.
 
     With `expect_continue` (paid creates) the headers go out with `Expect: 100-continue` and the
     body is held back until the server says "100 Continue": a failure before that provably left
     the request unprocessed (`BodyNotSent`); after it, the outcome is unknown
     (`ResponseNotReceived`).
+
+    With a `pool`, connections are kept alive and reused. A reused connection that turns out to
+    be closed is replaced by a new one within the same call, but only while nothing can have
+    been acted on: before a create's body left, or, for the other calls (status reads, safe to
+    send again), before any byte of an answer arrived. Without a pool: one connection per call.
     """
 
     def __init__(
@@ -175,14 +317,17 @@ class BoundedAdapter(BaseAdapter):
         *,
         expect_continue: bool = False,
         continue_wait: float = CONTINUE_WAIT_SECONDS,
+        pool: ConnectionPool | None = None,
     ) -> None:
         super().__init__()
         self.limits = limits or AnswerLimits()
         self.expect_continue = expect_continue
         self.continue_wait = continue_wait
+        self.pool = pool
 
-    def close(self) -> None:  # nothing pooled: one connection per call
-        pass
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
     def _connection(
         self, url: str, connect_timeout: float | None, verify: bool | str
@@ -190,21 +335,8 @@ class BoundedAdapter(BaseAdapter):
         parts = urlsplit(url)
         host = parts.hostname or ""
         if parts.scheme == "https":
-            context = ssl.create_default_context()
-            if verify is False:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            elif isinstance(verify, str):
-                context.load_verify_locations(verify)
-            else:
-                try:
-                    import certifi
-
-                    context.load_verify_locations(certifi.where())
-                except ImportError:  # pragma: no cover - requests depends on certifi
-                    pass
             return http.client.HTTPSConnection(
-                host, parts.port, timeout=connect_timeout, context=context
+                host, parts.port, timeout=connect_timeout, context=tls_context(verify)
             )
         return http.client.HTTPConnection(host, parts.port, timeout=connect_timeout)
 
@@ -227,64 +359,24 @@ class BoundedAdapter(BaseAdapter):
         if connect_timeout is not None:
             connect_timeout = min(connect_timeout, total)
         parts = urlsplit(url)
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode("utf-8")
+        key: _PoolKey = (parts.scheme, parts.hostname or "", parts.port, str(verify))
+        call = _Call(request, url, started, total, connect_timeout, read_timeout)
 
-        conn = self._connection(url, connect_timeout, verify)
-        watchdog: _Watchdog | None = None
-        try:
+        conn = self.pool.take(key) if self.pool is not None else None
+        if conn is not None:
             try:
-                conn.connect()
-                sock = conn.sock
-                assert sock is not None
-                watchdog = _Watchdog(sock, total - (time.monotonic() - started))
-                conn.putrequest(request.method or "POST", target, skip_accept_encoding=True)
-                for name, value in request.headers.items():
-                    if name.lower() not in ("accept-encoding", "connection"):
-                        conn.putheader(name, value)
-                # Only what read_bounded can decode, whatever codecs happen to be installed; and
-                # one connection per call, so the server may close it after answering.
-                conn.putheader("Accept-Encoding", "gzip, deflate")
-                conn.putheader("Connection", "close")
-                if self.expect_continue:
-                    conn.putheader("Expect", "100-continue")
-                    conn.endheaders()
-                    body_needed = self._await_continue(sock)
-                else:
-                    conn.endheaders()
-                    body_needed = True
-            except (OSError, http.client.HTTPException) as exc:
-                if watchdog is not None and watchdog.fired:
-                    raise BodyNotSent(f"no answer within the {total:g}s limit") from None
-                if isinstance(exc, BodyNotSent):
-                    raise
-                raise BodyNotSent(f"request not sent: {exc}") from exc
-
-            try:
-                if body_needed:
-                    sock.sendall(body)
-                sock.settimeout(read_timeout)
-                response = conn.getresponse()
-                content = read_bounded(response, self.limits.max_bytes)
-                if watchdog.fired:  # a body that ends at connection close ends quietly
-                    raise TimeoutError("cut off at the wall-clock limit")
-            except AnswerRefused:
-                raise
-            except (OSError, http.client.HTTPException) as exc:
-                if watchdog.fired:
-                    raise ResponseNotReceived(
-                        f"no complete answer within the {total:g}s limit"
-                    ) from None
-                if isinstance(exc, TimeoutError):
-                    raise ResponseNotReceived(f"read timed out after sending: {exc}") from exc
-                raise ResponseNotReceived(f"connection lost after sending: {exc}") from exc
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
+                response, content, reusable = self._exchange(call, conn, reused=True)
+            except _StaleConnection:
+                conn.close()
+                conn = None
+        if conn is None:
+            conn = self._connection(url, connect_timeout, verify)
+            if self.pool is not None:
+                self.pool.count_opened()
+            response, content, reusable = self._exchange(call, conn, reused=False)
+        if reusable and self.pool is not None:
+            self.pool.give(key, conn)
+        else:
             conn.close()
 
         result = requests.Response()
@@ -297,26 +389,143 @@ class BoundedAdapter(BaseAdapter):
         result.encoding = requests.utils.get_encoding_from_headers(result.headers)
         return result
 
-    def _await_continue(self, sock: socket.socket) -> bool:
-        """Whether to send the body: after "100 Continue", or when the server ignores Expect."""
+    def _exchange(
+        self, call: _Call, conn: http.client.HTTPConnection, *, reused: bool
+    ) -> tuple[http.client.HTTPResponse, bytes, bool]:
+        """One request and its answer on `conn`: (answer, body, whether conn may be reused).
+        Closes nothing; raises `_StaleConnection` only for a reused connection."""
+        request, total = call.request, call.total
+        watchdog: _Watchdog | None = None
+        answer_started = False
+        try:
+            try:
+                if reused:
+                    sock = conn.sock
+                    assert sock is not None
+                    sock.settimeout(call.connect_timeout)
+                else:
+                    conn.connect()
+                    sock = conn.sock
+                    assert sock is not None
+                watchdog = _Watchdog(sock, total - (time.monotonic() - call.started))
+                conn.putrequest(request.method or "POST", call.target, skip_accept_encoding=True)
+                for name, value in request.headers.items():
+                    if name.lower() not in ("accept-encoding", "connection"):
+                        conn.putheader(name, value)
+                # Only what read_bounded can decode, whatever codecs happen to be installed.
+                conn.putheader("Accept-Encoding", "gzip, deflate")
+                if self.pool is None:
+                    conn.putheader("Connection", "close")
+                if self.expect_continue:
+                    conn.putheader("Expect", "100-continue")
+                    conn.endheaders()
+                    final_head = self._await_continue(sock, call.read_timeout)
+                else:
+                    conn.endheaders()
+                    final_head = None
+            except (OSError, http.client.HTTPException) as exc:
+                if watchdog is not None and watchdog.fired:
+                    raise BodyNotSent(f"no answer within the {total:g}s limit") from None
+                if reused and _closed_by_peer(exc):
+                    raise _StaleConnection() from exc
+                if isinstance(exc, BodyNotSent):
+                    raise
+                raise BodyNotSent(f"request not sent: {exc}") from exc
+
+            try:
+                if final_head is not None:
+                    # A final answer without our body: nothing acted. Its first bytes were read
+                    # to learn that; the connection is not used again.
+                    answer_started = True
+                    response = http.client.HTTPResponse(
+                        _PrefixedSocket(final_head, sock),  # type: ignore[arg-type]
+                        method=request.method,
+                    )
+                    response.begin()
+                else:
+                    if call.body:
+                        sock.sendall(call.body)
+                    sock.settimeout(call.read_timeout)
+                    response = conn.getresponse()
+                answer_started = True
+                content = read_bounded(response, self.limits.max_bytes)
+                if watchdog.fired:  # a body that ends at connection close ends quietly
+                    raise TimeoutError("cut off at the wall-clock limit")
+            except AnswerRefused:
+                raise
+            except (OSError, http.client.HTTPException) as exc:
+                if watchdog.fired:
+                    raise ResponseNotReceived(
+                        f"no complete answer within the {total:g}s limit"
+                    ) from None
+                if (
+                    reused
+                    and not answer_started
+                    and not self.expect_continue
+                    and _closed_by_peer(exc)
+                ):
+                    raise _StaleConnection() from exc
+                if isinstance(exc, TimeoutError):
+                    raise ResponseNotReceived(f"read timed out after sending: {exc}") from exc
+                raise ResponseNotReceived(f"connection lost after sending: {exc}") from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        reusable = (
+            final_head is None
+            and not watchdog.fired
+            and not response.will_close
+            and conn.sock is not None
+        )
+        return response, content, reusable
+
+    def _await_continue(self, sock: socket.socket, read_timeout: float | None) -> bytes | None:
+        """None when the body is to be sent (after "100 Continue", or when the server ignores
+        Expect); else the start of a final answer the server gave without our body.
+
+        The status line is read, not peeked at: TLS sockets cannot peek."""
         sock.settimeout(self.continue_wait)
         try:
-            head = _peek(sock, 12)
+            first = sock.recv(12)
         except TimeoutError:
-            return True  # the server ignores Expect: send the body anyway
-        if head == b"":
+            return None  # the server ignores Expect: send the body anyway
+        if not first:
             raise BodyNotSent("connection closed before the request body was sent")
+        sock.settimeout(read_timeout)
+        head = _read_exactly(sock, 12, first)
         if head[9:12] == b"100":
-            _consume_interim_response(sock)
-            return True
-        return False  # a final answer without our body: nothing acted
+            _consume_interim_response(sock, head)
+            return None
+        return head
+
+
+@dataclass(frozen=True)
+class _Call:
+    request: requests.PreparedRequest
+    url: str
+    started: float
+    total: float
+    connect_timeout: float | None
+    read_timeout: float | None
+
+    @property
+    def target(self) -> str:
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def body(self) -> bytes:
+        body = self.request.body or b""
+        return body.encode("utf-8") if isinstance(body, str) else body
 
 
 def ExpectContinueAdapter(
-    continue_wait: float = CONTINUE_WAIT_SECONDS, limits: AnswerLimits | None = None
+    continue_wait: float = CONTINUE_WAIT_SECONDS,
+    limits: AnswerLimits | None = None,
+    pool: ConnectionPool | None = None,
 ) -> BoundedAdapter:
     """The adapter for paid creates."""
-    return BoundedAdapter(limits, expect_continue=True, continue_wait=continue_wait)
+    return BoundedAdapter(limits, expect_continue=True, continue_wait=continue_wait, pool=pool)
 
 
 # -- where acbatch may connect ------------------------------------------------------------------

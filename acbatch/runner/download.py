@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import os
 import socket
-import ssl
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,7 +22,13 @@ from urllib.parse import urljoin, urlsplit
 
 from acbatch import __version__
 from acbatch.api.settings import ENV_BASE
-from acbatch.api.transport import _Watchdog, refused_address, resolve, trust_api_host
+from acbatch.api.transport import (
+    _Watchdog,
+    refused_address,
+    resolve,
+    tls_context,
+    trust_api_host,
+)
 from acbatch.redact import redact
 from acbatch.runner.failpoints import failpoint
 
@@ -106,11 +111,7 @@ def _open(
         raise DownloadError(f"could not connect to {host}: {exc}", retryable=True) from None
     conn: http.client.HTTPConnection
     if secure:
-        context = ssl.create_default_context()
-        with contextlib.suppress(ImportError):
-            import certifi
-
-            context.load_verify_locations(certifi.where())
+        context = tls_context()
         try:
             sock.settimeout(
                 max(0.001, min(budget.read_timeout, budget.deadline - time.monotonic()))
