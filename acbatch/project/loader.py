@@ -23,6 +23,7 @@ last checked come from acbatch.project.cache instead of steps 1-5; step 6 and th
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -599,11 +600,19 @@ class _ProjectLoader:
             self.cache.put(path, digest, _cache_entry(episode, added, ids, numbers))
         return episode
 
+    @functools.cached_property
+    def confined_specs_folder(self) -> Path | None:
+        """The specs folder when it resolves inside the project (resolved once, not per spec)."""
+        folder = self.config.config.paths.specs
+        return folder if _outside(folder, self.config.root) is None else None
+
     def refused_spec(self, path: Path) -> str | None:
         """Specs are regular files inside the project: a symbolic link (to /etc/passwd, to a
         spec of another show) is refused before it is read, like a `file:` source."""
         if path.is_symlink():
             return "the spec is a symbolic link; specs must be regular files inside the project"
+        if path.parent == self.confined_specs_folder:
+            return None  # not a link, in a folder that resolves inside the project
         reason = _outside(path, self.config.root)
         if reason is not None:
             return f"the spec {reason}; specs must be inside the project"
