@@ -39,6 +39,8 @@ from acbatch.project.cache import SpecCache, content_digest, context_key, read_r
 from acbatch.project.model import (
     ApiSettings,
     Episode,
+    Funding,
+    License,
     Owner,
     Paths,
     Polling,
@@ -48,6 +50,7 @@ from acbatch.project.model import (
     ShowConfig,
     ShowInfo,
     Source,
+    Spoken,
     Timeouts,
 )
 from acbatch.project.suggest import did_you_mean
@@ -257,6 +260,7 @@ def _read_config(path: Path) -> _ConfigRead:
         # An API on a private network may serve its files from there (see SECURITY.md).
         trust_api_host(read.config.api.base_url)
     problems += _confinement_problems(read, data)
+    problems += _pronunciation_problems(read, _section(data, "show"))
     read.defaults_known = known
     read.source = source
     defaults = data.get("defaults")
@@ -284,6 +288,7 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
     api_defaults = filled["api"]
     path_defaults = filled["paths"]
     owner_data = _section(show, "owner")
+    license_data = _section(show, "license")
     owner = None
     if _text(owner_data, "name") and _text(owner_data, "email"):
         owner = Owner(_text(owner_data, "name") or "", _text(owner_data, "email") or "")
@@ -303,6 +308,20 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         locked=_flag(show, "locked", show_defaults["locked"]),
         guid=_text(show, "guid"),
         keywords=_texts(show, "keywords"),
+        pronunciations=_pronunciations(show),
+        spoken=Spoken().over(_section(show, "spoken")),
+        hosts=tuple(host for host in show.get("hosts") or () if isinstance(host, int | str)),
+        funding=tuple(
+            Funding(entry["url"], entry["text"])
+            for entry in show.get("funding") or ()
+            if isinstance(entry, dict)
+            and isinstance(entry.get("url"), str)
+            and isinstance(entry.get("text"), str)
+        ),
+        license=License(_text(license_data, "name") or "", _text(license_data, "url"))
+        if _text(license_data, "name")
+        else None,
+        medium=_text(show, "medium"),
     )
     timeouts = _section(api, "timeouts")
     polling = _section(api, "polling")
@@ -441,6 +460,54 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
             elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
                 pending.append((path, depth + 1))
     return sorted(found)
+
+
+def _replace_rule_problem(rule: Any) -> str | None:
+    """What is wrong with a find/replace rule the schema accepted: it must run on RE2, and a
+    regex must not be one that backtracks catastrophically (it would in any other tool the
+    user copies it to)."""
+    from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
+
+    if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
+        return None
+    try:
+        compile_find(rule)
+    except ReplacementError as exc:
+        return f"'{shorten(rule['find'])}': {exc}"
+    found = catastrophic_backtracking(rule["find"]) if rule.get("regex") else None
+    if found is None:
+        return None
+    return (
+        f"'{shorten(rule['find'])}' has {found}, which backtracks catastrophically on some "
+        "text; write it without the nested repeat (e.g. `a+` instead of `(a+)+`)"
+    )
+
+
+def _pronunciation_problems(read: _ConfigRead, show: dict[str, Any]) -> list[Problem]:
+    """The show's dictionary rules, checked like an episode's `overrides.replace`."""
+    problems = []
+    for language, rules in _section(show, "pronunciations").items():
+        for index, rule in enumerate(rules if isinstance(rules, list) else ()):
+            message = _replace_rule_problem(rule)
+            if message is not None:
+                where = ("show", "pronunciations", language, index, "find")
+                line, column = _config_position(read, where)
+                problems.append(
+                    Problem(read.path, line, column, schema.format_field(where), message)
+                )
+    return problems
+
+
+def _pronunciations(show: dict[str, Any]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """`show.pronunciations` keyed by language code (names become codes), rules as written."""
+    found: dict[str, tuple[dict[str, Any], ...]] = {}
+    for language, rules in _section(show, "pronunciations").items():
+        if language not in codes.language_values() or not isinstance(rules, list):
+            continue  # the schema has said what is wrong
+        code = codes.language_code(language)
+        kept = tuple(rule for rule in rules if isinstance(rule, dict) and "find" in rule)
+        found[code] = found.get(code, ()) + kept
+    return found
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
@@ -777,28 +844,10 @@ class _ProjectLoader:
         return Source(kind, value, path, api.max_source_bytes, api.max_source_chars)
 
     def replace_rules(self, spec: _Spec, rules: list[Any]) -> None:
-        """Each rule must run on RE2, and a regex must not be one that backtracks
-        catastrophically (it would in any other tool the user copies it to)."""
-        from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
-
         for index, rule in enumerate(rules):
-            if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
-                continue
-            where = ("overrides", "replace", index, "find")
-            try:
-                compile_find(rule)
-            except ReplacementError as exc:
-                self.problem_at(spec, where, f"'{shorten(rule['find'])}': {exc}")
-                continue
-            if rule.get("regex"):
-                found = catastrophic_backtracking(rule["find"])
-                if found is not None:
-                    message = (
-                        f"'{shorten(rule['find'])}' has {found}, which backtracks "
-                        "catastrophically on some text; write it without the nested repeat "
-                        "(e.g. `a+` instead of `(a+)+`)"
-                    )
-                    self.problem_at(spec, where, message)
+            message = _replace_rule_problem(rule)
+            if message is not None:
+                self.problem_at(spec, ("overrides", "replace", index, "find"), message)
 
     def publish(self, spec: _Spec, data: dict[str, Any]) -> Publish | None:
         image = data.get("image")

@@ -1,0 +1,269 @@
+"""A series that sounds like one show: the show's pronunciation dictionary and the spoken intro
+and outro, driven through the real command line against the strict API double
+(tests/double.py), whose received create bodies and counters are the witness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from acbatch import codes
+from acbatch.publish.templating import Templates
+from tests.conftest import write_show
+from tests.double import StrictDouble
+from tests.test_plan_equals_run import acbatch, creates_since, plan
+
+SOURCES = {
+    "ep-1": "Nudibranch colours warn predators away from the reef at low tide every day.",
+    "ep-2": "Octopus arms can taste what they touch on the sand and rocks below.",
+    "ep-3": "Nudibranch and octopus share the reef and hunt at night in the shallows.",
+}
+
+
+@pytest.fixture
+def double() -> Any:
+    with StrictDouble(script_latency=0.05, audio_latency=0.05) as server:
+        yield server
+
+
+def series_show(root: Path, **show: Any) -> Path:
+    episodes = {
+        episode: {
+            "source": {"text": text},
+            "publish": {"date": "2026-01-01", "season": 1, "episode": number},
+        }
+        for number, (episode, text) in enumerate(SOURCES.items(), start=1)
+    }
+    api = {"jobs": 4, "polling": {"initial": 0.05, "max_interval": 0.2}}
+    config = write_show(root, episodes, api=api)
+    set_show(root, **show)
+    return config
+
+
+def set_show(root: Path, **fields: Any) -> None:
+    path = root / "acbatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["show"].update(fields)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def edit_spec(root: Path, episode: str, **changes: Any) -> None:
+    path = root / "specs" / f"{episode}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data))
+
+
+def run_ok(root: Path, double: StrictDouble) -> None:
+    result = acbatch(root, double, "run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def audio_bodies(double: StrictDouble) -> dict[str, dict[str, Any]]:
+    """The last audio create body the server received, per episode (by its source text)."""
+    tasks = sorted(
+        (task for task in double.tasks.values() if task.step == "audio"),
+        key=lambda task: task.created,
+    )
+    by_text = {text: episode for episode, text in SOURCES.items()}
+    return {by_text[double.source_of(task.global_id)]: task.body for task in tasks}
+
+
+def spoken_text(body: dict[str, Any]) -> str:
+    return "\n".join(turn["text"] for turn in body["podcast_script"])
+
+
+DICTIONARY = {
+    "en": [
+        {"find": "Nudibranch", "replace": "NOO-dih-brank"},
+        {"find": "reef", "replace": "REEF"},
+    ],
+    "ja": [{"find": "ウミウシ", "replace": "うみうし"}],
+}
+
+
+def test_the_episode_rule_wins_over_the_show_dictionary_on_the_same_find(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    series_show(tmp_path, pronunciations=DICTIONARY)
+    edit_spec(
+        tmp_path,
+        "ep-1",
+        overrides={"replace": [{"find": "Nudibranch", "replace": "nudi-BRANCH"}]},
+    )
+    run_ok(tmp_path, double)
+    bodies = audio_bodies(double)
+    first, third = spoken_text(bodies["ep-1"]), spoken_text(bodies["ep-3"])
+    assert "nudi-BRANCH" in first and "NOO-dih-brank" not in first and "Nudibranch" not in first
+    assert "REEF" in first  # the show's other rules still apply to the episode
+    assert "NOO-dih-brank" in third and "REEF" in third and "nudi-BRANCH" not in third
+    assert "Octopus" in spoken_text(bodies["ep-2"])
+
+
+def test_a_dictionary_change_redoes_the_audio_of_exactly_the_episodes_that_say_it(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    series_show(tmp_path, pronunciations=DICTIONARY)
+    edit_spec(
+        tmp_path,
+        "ep-1",
+        overrides={"replace": [{"find": "Nudibranch", "replace": "nudi-BRANCH"}]},
+    )
+    run_ok(tmp_path, double)
+    assert {e["action"] for e in plan(tmp_path, double).values()} == {"done"}
+
+    changed = json.loads(json.dumps(DICTIONARY))
+    changed["en"][0]["replace"] = "NOO-dee-brank"  # ep-1 has its own rule; ep-2 never says it
+    changed["en"].append({"find": "octopus", "replace": "OCK-toe-puss", "ignore_case": True})
+    changed["ja"][0]["replace"] = "ウミウシさん"  # no Japanese episode: nothing to redo
+    set_show(tmp_path, pronunciations=changed)
+    planned = plan(tmp_path, double)
+    assert {k: v["action"] for k, v in planned.items()} == {
+        "ep-1": "done",
+        "ep-2": "create_audio",
+        "ep-3": "create_audio",
+    }
+    low, high = codes.credit_range(1)
+    for episode in ("ep-2", "ep-3"):
+        assert "show.pronunciations" in planned[episode]["reason"]
+        assert planned[episode]["credits"] == {"low": low, "high": high}
+        assert planned[episode]["billed_step"] == "audio"
+    assert planned["ep-1"]["credits"] == {"low": 0, "high": 0}
+
+    before = double.creates_by_source()
+    run_ok(tmp_path, double)
+    assert creates_since(double, before) == {
+        SOURCES["ep-2"]: ["audio"],
+        SOURCES["ep-3"]: ["audio"],
+    }
+    bodies = audio_bodies(double)
+    assert "OCK-toe-puss" in spoken_text(bodies["ep-2"])
+    assert "NOO-dee-brank" in spoken_text(bodies["ep-3"])
+    assert "OCK-toe-puss" in spoken_text(bodies["ep-3"])
+    assert {e["action"] for e in plan(tmp_path, double).values()} == {"done"}
+
+
+def test_a_dictionary_rule_that_cannot_run_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    series_show(
+        tmp_path, pronunciations={"en": [{"find": "(a)\\1", "replace": "x", "regex": True}]}
+    )
+    result = acbatch(tmp_path, StrictDouble(), "validate")
+    assert result.returncode != 0
+    assert "acbatch.yaml:" in result.stdout + result.stderr
+    assert "show.pronunciations.en[0].find" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_spoken_intro_and_outro_open_and_close_the_audio_in_the_hosts_voice(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    series_show(tmp_path)
+    run_ok(tmp_path, double)
+    plain = audio_bodies(double)
+
+    set_show(tmp_path, spoken={"intro": True, "outro": True})
+    edit_spec(tmp_path, "ep-2", spoken={"outro": False})
+    planned = plan(tmp_path, double)
+    assert {k: v["action"] for k, v in planned.items()} == dict.fromkeys(SOURCES, "create_audio")
+    assert "spoken.intro, spoken.outro changed" in planned["ep-1"]["reason"]
+    assert "spoken.intro changed" in planned["ep-2"]["reason"]
+    assert "spoken.outro" not in planned["ep-2"]["reason"]
+
+    before = double.creates_by_source()
+    run_ok(tmp_path, double)
+    assert creates_since(double, before) == {text: ["audio"] for text in SOURCES.values()}
+    bodies = audio_bodies(double)
+    for number, episode in enumerate(SOURCES, start=1):
+        body, old = bodies[episode], plain[episode]
+        turns, host = body["podcast_script"], old["podcast_script"][0]
+        title = old["title"]
+        assert turns[0]["text"] == f"Welcome to Test Show. Season 1, episode {number}: {title}."
+        assert {k: turns[0][k] for k in ("role", "name", "voice_id")} == {
+            k: host[k] for k in ("role", "name", "voice_id")
+        }
+        assert turns[1 : 1 + len(old["podcast_script"])] == old["podcast_script"]
+        # The highlights still point at the same turns.
+        assert [h["script_start_index"] for h in body["hightlights"]] == [
+            h["script_start_index"] + 1 for h in old["hightlights"]
+        ]
+        if episode == "ep-2":
+            assert len(turns) == len(old["podcast_script"]) + 1
+        else:
+            assert turns[-1]["text"] == f"That was {title}, on Test Show. Thanks for listening."
+            assert turns[-1]["role"] == host["role"]
+
+    # The show's own template replaces the built-in one: the intros are redone, not the outros.
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "intro.txt.j2").write_text(
+        "This is {{ show }}, number {{ number }}. {{ title }}!\n", encoding="utf-8"
+    )
+    planned = plan(tmp_path, double)
+    assert {k: v["action"] for k, v in planned.items()} == dict.fromkeys(SOURCES, "create_audio")
+    assert all("spoken.intro changed" in p["reason"] for p in planned.values())
+    assert not any("spoken.outro" in p["reason"] for p in planned.values())
+    before = double.creates_by_source()
+    run_ok(tmp_path, double)
+    assert creates_since(double, before) == {text: ["audio"] for text in SOURCES.values()}
+    title = plain["ep-3"]["title"]
+    assert audio_bodies(double)["ep-3"]["podcast_script"][0]["text"] == (
+        f"This is Test Show, number 3. {title}!"
+    )
+    assert {e["action"] for e in plan(tmp_path, double).values()} == {"done"}
+
+
+def test_the_spoken_speaker_can_be_chosen_and_the_dictionary_applies_to_spoken_turns(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    series_show(
+        tmp_path,
+        title="Reef Radio",
+        spoken={"intro": True, "speaker": "B"},
+        pronunciations={"en": [{"find": "Reef Radio", "replace": "Reef Ray-dee-oh"}]},
+    )
+    run_ok(tmp_path, double)
+    body = audio_bodies(double)["ep-2"]  # ep-2 never says the show's name itself
+    intro = body["podcast_script"][0]
+    assert intro["role"] == "B"
+    assert intro["text"].startswith("Welcome to Reef Ray-dee-oh.")
+
+
+def test_a_template_that_reaches_for_python_internals_fails_the_audio_step_clearly(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    series_show(tmp_path, spoken={"outro": True})
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "outro.txt.j2").write_text(
+        "{{ show.__class__.__mro__ }}\n", encoding="utf-8"
+    )
+    result = acbatch(tmp_path, double, "run")
+    assert result.returncode != 0
+    assert "outro.txt.j2" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert double.created("audio") == 0
+
+
+@pytest.mark.parametrize("language", sorted(codes.LANGUAGES))
+def test_the_built_in_intro_and_outro_speak_every_api_language(language: str) -> None:
+    templates = Templates(None)
+    values = {
+        "show": "Reef Radio",
+        "title": "Night hunters",
+        "number": 7,
+        "season": 2,
+        "date": "2026-01-01",
+        "language": language,
+    }
+    english = {"intro": "Welcome to", "outro": "Thanks for listening"}
+    for part in ("intro", "outro"):
+        text = " ".join(templates.render(f"{part}.txt.j2", **values).split())
+        assert "Reef Radio" in text and "Night hunters" in text
+        if part == "intro":
+            assert "7" in text
+        # Every API language has its own wording; English is the fallback for anything else.
+        assert (english[part] in text) == (language == "en")
+    fallback = " ".join(templates.render("intro.txt.j2", **{**values, "language": "xx"}).split())
+    assert fallback == "Welcome to Reef Radio. Season 2, episode 7: Night hunters."
