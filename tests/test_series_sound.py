@@ -267,3 +267,123 @@ def test_the_built_in_intro_and_outro_speak_every_api_language(language: str) ->
         assert (english[part] in text) == (language == "en")
     fallback = " ".join(templates.render("intro.txt.j2", **{**values, "language": "xx"}).split())
     assert fallback == "Welcome to Reef Radio. Season 2, episode 7: Night hunters."
+
+
+# -- Podcasting 2.0 ---------------------------------------------------------------------------
+
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+NS = {"podcast": PODCAST_NS, "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd"}
+AVA_IMAGE = "https://cdn.example.com/voices/ava.png"
+
+
+def podcasting_show(root: Path, double: StrictDouble) -> Any:
+    from lxml import etree
+
+    series_show(
+        root,
+        hosts=["ava"],
+        funding=[{"url": "https://example.com/support", "text": "Support the show!"}],
+        license={"name": "CC-BY-4.0"},
+        medium="podcast",
+    )
+    edit_spec(root, "ep-3", publish={"date": "2025-12-01", "season": 1, "episode_type": "trailer"})
+    voices = json.loads((root / "voices.json").read_text())
+    for record in voices["data"]["records"]:
+        if record["name"] == "ava":
+            record["image"] = AVA_IMAGE
+    (root / "voices.json").write_text(json.dumps(voices))
+    run_ok(root, double)
+    feed = (root / "output" / "feed.xml").read_bytes()
+    return etree.fromstring(feed), feed
+
+
+def test_podcasting_2_tags_for_a_series_parse_with_the_namespace_rules(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    import email.utils
+
+    import feedparser
+
+    channel_root, feed = podcasting_show(tmp_path, double)
+    channel = channel_root.find("channel")
+    assert channel.findtext("podcast:medium", namespaces=NS) == "podcast"
+    [host] = channel.findall("podcast:person", NS)
+    assert (host.text, host.get("role"), host.get("group"), host.get("img")) == (
+        "Ava",
+        "host",
+        "cast",
+        AVA_IMAGE,
+    )
+    [funding] = channel.findall("podcast:funding", NS)
+    assert (funding.get("url"), funding.text) == (
+        "https://example.com/support",
+        "Support the show!",
+    )
+    [license_tag] = channel.findall("podcast:license", NS)
+    assert license_tag.text == "cc-by-4.0" and license_tag.get("url") is None
+
+    items = {item.findtext("guid"): item for item in channel.findall("item")}
+    assert len(items) == 3
+    [trailer] = channel.findall("podcast:trailer", NS)
+    [trailer_item] = [
+        i for i in items.values() if i.findtext("itunes:episodeType", namespaces=NS) == "trailer"
+    ]
+    enclosure = trailer_item.find("enclosure")
+    assert trailer.text == trailer_item.findtext("title")
+    assert trailer.get("url") == enclosure.get("url")
+    assert trailer.get("length") == enclosure.get("length")
+    relative = enclosure.get("url").removeprefix("https://podcast.example.com/")
+    assert int(trailer.get("length")) == (tmp_path / "output" / relative).stat().st_size
+    assert trailer.get("type") == "audio/mpeg" and trailer.get("season") == "1"
+    assert email.utils.parsedate_to_datetime(trailer.get("pubdate")) == (
+        email.utils.parsedate_to_datetime(trailer_item.findtext("pubDate"))
+    )
+
+    for item in items.values():
+        people = [(p.text, p.get("role"), p.get("img")) for p in item.findall("podcast:person", NS)]
+        assert people == [("Ava", "host", AVA_IMAGE), ("Leo", "guest", None)]
+        duration = float(item.findtext("itunes:duration", namespaces=NS))
+        bites = item.findall("podcast:soundbite", NS)
+        assert [b.text for b in bites] == ["Opening", "Closing"]
+        starts = [float(b.get("startTime")) for b in bites]
+        lengths = [float(b.get("duration")) for b in bites]
+        assert starts[0] == 0 and 0 < starts[1] < duration
+        assert all(0 < length <= 120 for length in lengths)
+        assert starts[1] + lengths[1] <= duration + 1
+        # The second soundbite starts where the second chapter does.
+        folder = tmp_path / "output" / "episodes"
+        chapter_files = [p for p in folder.glob("*/chapters.json")]
+        chapter_starts = {
+            round(c["startTime"], 2)
+            for path in chapter_files
+            for c in json.loads(path.read_text())["chapters"]
+        }
+        assert round(starts[1], 2) in chapter_starts
+
+    parsed = feedparser.parse(feed)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == 3
+
+
+BROKEN_TAGS = [
+    (('startTime="0.0"', 'startTime="soon"'), "startTime is missing or not a number"),
+    (('duration="', 'duration="-'), "duration is missing or not a positive number"),
+    ((">Ava</podcast:person>", "></podcast:person>"), "the person's name is empty"),
+    (("<podcast:medium>podcast<", "<podcast:medium>radio<"), "'radio' is not a medium"),
+    ((' pubdate="', ' pubdate="soon" was="'), "is not an RFC 2822 date"),
+    (('<podcast:funding url="https://', '<podcast:funding url="ftp://'), "not an http(s) URL"),
+]
+
+
+def test_the_feed_check_refuses_podcasting_2_tags_that_break_the_rules(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    from acbatch.publish.feedcheck import ERROR, check_feed
+
+    _channel, feed = podcasting_show(tmp_path, double)
+    assert not [p for p in check_feed(feed) if p.severity == ERROR]
+    for (old, new), message in BROKEN_TAGS:
+        assert old.encode() in feed
+        broken = feed.replace(old.encode(), new.encode(), 1)
+        found = [str(p) for p in check_feed(broken) if p.severity == ERROR]
+        assert any(message in text and "podcast:" in text for text in found), (message, found)
