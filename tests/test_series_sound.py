@@ -196,8 +196,12 @@ def test_spoken_intro_and_outro_open_and_close_the_audio_in_the_hosts_voice(
             assert turns[-1]["text"] == f"That was {title}, on Test Show. Thanks for listening."
             assert turns[-1]["role"] == host["role"]
 
+    # An unedited copy of the built-in template says the same: nothing is redone.
+    copied = acbatch(tmp_path, double, "templates", "copy", "intro.txt")
+    assert copied.returncode == 0, copied.stderr
+    assert {e["action"] for e in plan(tmp_path, double).values()} == {"done"}
+
     # The show's own template replaces the built-in one: the intros are redone, not the outros.
-    (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "intro.txt.j2").write_text(
         "This is {{ show }}, number {{ number }}. {{ title }}!\n", encoding="utf-8"
     )

@@ -126,12 +126,14 @@ def series_inputs(
         inputs["show.pronunciations"] = dictionary
     spoken = episode_spoken(episode, config)
     if spoken.intro or spoken.outro:
+        from acbatch.publish.template_files import without_copy_header
+
         templates = _templates(config)
         values = spoken_values(episode, config, episode.title)
         for part, name in SPOKEN_TEMPLATES:
             if getattr(spoken, part):
                 inputs[f"spoken.{part}"] = {
-                    "template": templates.source(name),
+                    "template": without_copy_header(templates.source(name)),
                     "values": values,
                     "speaker": spoken.speaker,
                 }
