@@ -235,7 +235,7 @@ def test_the_spoken_speaker_can_be_chosen_and_the_dictionary_applies_to_spoken_t
     assert intro["text"].startswith("Welcome to Reef Ray-dee-oh.")
 
 
-def test_a_template_that_reaches_for_python_internals_fails_the_audio_step_clearly(
+def test_a_template_that_reaches_for_python_internals_is_refused_before_any_create(
     tmp_path: Path, double: StrictDouble
 ) -> None:
     series_show(tmp_path, spoken={"outro": True})
@@ -243,11 +243,13 @@ def test_a_template_that_reaches_for_python_internals_fails_the_audio_step_clear
     (tmp_path / "templates" / "outro.txt.j2").write_text(
         "{{ show.__class__.__mro__ }}\n", encoding="utf-8"
     )
-    result = acbatch(tmp_path, double, "run")
-    assert result.returncode != 0
-    assert "outro.txt.j2" in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    assert double.created("audio") == 0
+    for command in ("validate", "run"):
+        result = acbatch(tmp_path, double, command)
+        assert result.returncode != 0
+        output = result.stdout + result.stderr
+        assert "acbatch.yaml:" in output and "show.spoken.outro" in output, output
+        assert "outro.txt.j2:1" in output and "Traceback" not in output
+    assert double.created("script") == double.created("audio") == 0
 
 
 @pytest.mark.parametrize("language", sorted(codes.LANGUAGES))

@@ -122,6 +122,7 @@ def load_project_files(
     loader.save_cache(files if spec_paths is None else None)
     problems += loader.problems
     problems += loader.cross_file_problems()
+    problems += _spoken_template_problems(config_read, episodes)
     unique = list(dict.fromkeys(problems))
     unique.sort(key=lambda p: (str(p.file), p.line, p.column, p.field))
     project = Project(config_read.config, episodes, unique)
@@ -492,6 +493,39 @@ def _pronunciation_problems(read: _ConfigRead, show: dict[str, Any]) -> list[Pro
             if message is not None:
                 where = ("show", "pronunciations", language, index, "find")
                 line, column = _config_position(read, where)
+                problems.append(
+                    Problem(read.path, line, column, schema.format_field(where), message)
+                )
+    return problems
+
+
+def _spoken_template_problems(read: _ConfigRead, episodes: list[Episode]) -> list[Problem]:
+    """The spoken intro and outro templates, rendered once per language in use: a template
+    that fails is reported now, not when an episode's audio is about to be paid for."""
+    from acbatch.publish.errors import TemplateError
+    from acbatch.runner.bodies import SPOKEN_TEMPLATES, episode_spoken, spoken_values
+
+    config = read.config
+    tried: set[tuple[str, str]] = set()
+    problems: list[Problem] = []
+    templates = None
+    for episode in episodes:
+        spoken = episode_spoken(episode, config)
+        for part, name in SPOKEN_TEMPLATES:
+            if not getattr(spoken, part) or (name, episode.language) in tried:
+                continue
+            tried.add((name, episode.language))
+            if templates is None:
+                from acbatch.publish.templating import Templates
+
+                templates = Templates(config.paths.templates)
+            values = spoken_values(episode, config, episode.title or "Title")
+            try:
+                templates.render(name, **values)
+            except TemplateError as exc:
+                where = ("show", "spoken", part)
+                line, column = _config_position(read, where)
+                message = f"the {part} template cannot be rendered: {exc}"
                 problems.append(
                     Problem(read.path, line, column, schema.format_field(where), message)
                 )
