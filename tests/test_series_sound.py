@@ -393,3 +393,58 @@ def test_the_feed_check_refuses_podcasting_2_tags_that_break_the_rules(
         broken = feed.replace(old.encode(), new.encode(), 1)
         found = [str(p) for p in check_feed(broken) if p.severity == ERROR]
         assert any(message in text and "podcast:" in text for text in found), (message, found)
+
+
+def test_the_intro_and_outro_are_spoken_in_each_episodes_language_through_the_sandbox(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acbatch.project.loader import load_project
+    from acbatch.runner.batch import RunRequest, run_project
+
+    monkeypatch.setenv("AUDIOCLEANER_API_KEY", "test-key-123")
+    server = sandbox_factory(synthesize=False)
+    text = "Tide pools hold sea stars, crabs and anemones that wait for the water to return."
+    episodes = {
+        "umi": {
+            "source": {"text": text},
+            "language": "ja",
+            "speakers": ["yui", "haruto"],
+            "title": "潮だまり",
+            "publish": {"episode": 4},
+        },
+        "mar": {
+            "source": {"text": text},
+            "language": "Spanish",
+            "speakers": ["lucia", "mateo"],
+            "title": "Pozas de marea",
+            "publish": {"season": 2, "episode": 5},
+        },
+    }
+    config = write_show(tmp_path, episodes)
+    set_show(tmp_path, title="Reef Radio", spoken={"intro": True, "outro": True})
+    project = load_project(config)
+    assert not project.errors, [str(p) for p in project.errors]
+    result = run_project(
+        project, RunRequest(base_url=server.url, render=False, seed=7, poll_initial=0.05)
+    )
+    assert result.summary.exit_code == 0
+    bodies = [task.request for task in server.backend.tasks() if task.kind == "audio"]
+    assert len(bodies) == 2
+    turns = {
+        body["podcast_script"][0]["text"]: body["podcast_script"][-1]["text"] for body in bodies
+    }
+    assert turns == {
+        "Reef Radioへようこそ。第4回、「潮だまり」です。": (
+            "Reef Radio、今回は「潮だまり」をお届けしました。お聴きいただきありがとうございました。"
+        ),
+        "Bienvenidos a Reef Radio. Temporada 2, episodio 5: Pozas de marea.": (
+            "Esto fue Pozas de marea, en Reef Radio. Gracias por escuchar."
+        ),
+    }
+    for body in bodies:
+        first, last, host = (
+            body["podcast_script"][0],
+            body["podcast_script"][-1],
+            body["podcast_script"][1],
+        )
+        assert first["voice_id"] == last["voice_id"] == host["voice_id"] != ""
