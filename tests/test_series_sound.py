@@ -158,6 +158,18 @@ def test_a_dictionary_rule_that_cannot_run_is_an_error_naming_its_line(tmp_path:
     assert "Traceback" not in result.stderr
 
 
+def test_a_host_missing_from_the_voice_catalog_is_an_error_with_a_suggestion(
+    tmp_path: Path,
+) -> None:
+    series_show(tmp_path, hosts=["ava", "leoo"])
+    result = acbatch(tmp_path, StrictDouble(), "validate")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "acbatch.yaml:" in output
+    assert "show.hosts[1]: no voice named 'leoo'" in output
+    assert "did you mean 'leo'?" in output
+
+
 def test_spoken_intro_and_outro_open_and_close_the_audio_in_the_hosts_voice(
     tmp_path: Path, double: StrictDouble
 ) -> None:

@@ -114,6 +114,7 @@ def load_project_files(
     problems += listing_problems
     loader = _ProjectLoader(config_read, _open_cache(config_read) if cache else None)
     loader.check_default_speakers()
+    loader.check_hosts()
     episodes = []
     for spec_path in files:
         episode = loader.load_spec(spec_path)
@@ -947,8 +948,16 @@ class _ProjectLoader:
             if isinstance(ref, str) and not ref.strip().isdigit():
                 self.default_voice(("speakers", index), ref)
 
-    def default_voice(self, where: PathKey, name: str) -> None:
-        full = ("defaults", *where)
+    def check_hosts(self) -> None:
+        """`show.hosts` names voices of the catalog (they become podcast:person)."""
+        if self.config.document is None:
+            return
+        for index, ref in enumerate(self.config.config.show.hosts):
+            if isinstance(ref, str) and not ref.strip().isdigit():
+                self.default_voice(("hosts", index), ref, section="show")
+
+    def default_voice(self, where: PathKey, name: str, section: str = "defaults") -> None:
+        full = (section, *where)
         position = _config_position(self.config, full)
         field_name = schema.format_field(full)
         if not self.catalog_available():
