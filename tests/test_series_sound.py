@@ -208,6 +208,16 @@ def test_spoken_intro_and_outro_open_and_close_the_audio_in_the_hosts_voice(
             assert turns[-1]["text"] == f"That was {title}, on Test Show. Thanks for listening."
             assert turns[-1]["role"] == host["role"]
 
+    # A value the templates do not say (the date) redoes nothing; one they say does.
+    edit_spec(tmp_path, "ep-1", publish={"date": "2026-02-01", "season": 1, "episode": 1})
+    assert {e["action"] for e in plan(tmp_path, double).values()} <= {"done", "render"}
+    edit_spec(tmp_path, "ep-1", publish={"date": "2026-02-01", "season": 1, "episode": 9})
+    planned = plan(tmp_path, double)
+    assert planned["ep-1"]["action"] == "create_audio"
+    assert "spoken.intro changed" in planned["ep-1"]["reason"]
+    assert "spoken.outro" not in planned["ep-1"]["reason"]  # the outro does not say the number
+    edit_spec(tmp_path, "ep-1", publish={"date": "2026-01-01", "season": 1, "episode": 1})
+
     # An unedited copy of the built-in template says the same: nothing is redone.
     copied = acbatch(tmp_path, double, "templates", "copy", "intro.txt")
     assert copied.returncode == 0, copied.stderr

@@ -179,6 +179,20 @@ class Templates:
             fields |= used
         return frozenset(fields)
 
+    def variables_read(self, name: str) -> frozenset[str] | None:
+        """The top-level values template `name` reads; None when it cannot be told (it
+        includes or imports another template, or cannot be parsed): then any value may matter."""
+        from jinja2 import meta
+
+        source = self.source(name)
+        try:
+            tree = self._env(name).parse(source)
+        except jinja2.TemplateSyntaxError:
+            return None
+        if _referenced_templates(tree):
+            return None
+        return frozenset(meta.find_undeclared_variables(tree))
+
     def origin(self, name: str) -> str:
         """'override' when the project's templates/ folder supplies `name`, else 'built-in'."""
         if self.override_dir is not None and (self.override_dir / name).is_file():

@@ -132,9 +132,12 @@ def series_inputs(
         values = spoken_values(episode, config, episode.title)
         for part, name in SPOKEN_TEMPLATES:
             if getattr(spoken, part):
+                # Only the values the template reads: a new date redoes no audio that does
+                # not say it.
+                read = templates.variables_read(name)
                 inputs[f"spoken.{part}"] = {
                     "template": without_copy_header(templates.source(name)),
-                    "values": values,
+                    "values": {k: v for k, v in values.items() if read is None or k in read},
                     "speaker": spoken.speaker,
                 }
     return inputs
