@@ -207,7 +207,7 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
 def test_every_episode_field_is_part_of_its_digest(config: ShowConfig) -> None:
     from dataclasses import fields
 
-    from acbatch.publish.model import Highlight, Turn, episode_digest
+    from acbatch.publish.model import Highlight, Person, Turn, episode_digest
 
     episode = episodes_of(config, 1)[0]
     changed = {
@@ -224,6 +224,7 @@ def test_every_episode_field_is_part_of_its_digest(config: ShowConfig) -> None:
         "publish": replace(episode.publish, keywords=("new",)),
         "language": "ja",
         "source_link": "https://other.example.com/",
+        "people": (Person("Carol", "guest", "https://example.com/carol.png"),),
     }
     assert set(changed) == {f.name for f in fields(episode)}
     digests = {episode_digest(replace(episode, **{name: value})) for name, value in changed.items()}

@@ -40,6 +40,8 @@ from acbatch.project.cache import SpecCache, content_digest, context_key, read_r
 from acbatch.project.model import (
     ApiSettings,
     Episode,
+    Funding,
+    License,
     Owner,
     Paths,
     Polling,
@@ -49,6 +51,7 @@ from acbatch.project.model import (
     ShowConfig,
     ShowInfo,
     Source,
+    Spoken,
     Timeouts,
 )
 from acbatch.project.suggest import did_you_mean
@@ -112,6 +115,7 @@ def load_project_files(
     problems += listing_problems
     loader = _ProjectLoader(config_read, _open_cache(config_read) if cache else None)
     loader.check_default_speakers()
+    loader.check_hosts()
     episodes = []
     for spec_path in files:
         episode = loader.load_spec(spec_path)
@@ -120,6 +124,7 @@ def load_project_files(
     loader.save_cache(files if spec_paths is None else None)
     problems += loader.problems
     problems += loader.cross_file_problems()
+    problems += _spoken_template_problems(config_read, episodes)
     unique = list(dict.fromkeys(problems))
     unique.sort(key=lambda p: (str(p.file), p.line, p.column, p.field))
     project = Project(config_read.config, episodes, unique)
@@ -258,6 +263,7 @@ def _read_config(path: Path) -> _ConfigRead:
         # An API on a private network may serve its files from there (see SECURITY.md).
         trust_api_host(read.config.api.base_url)
     problems += _confinement_problems(read, data)
+    problems += _pronunciation_problems(read, _section(data, "show"))
     read.defaults_known = known
     read.source = source
     defaults = data.get("defaults")
@@ -285,6 +291,7 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
     api_defaults = filled["api"]
     path_defaults = filled["paths"]
     owner_data = _section(show, "owner")
+    license_data = _section(show, "license")
     owner = None
     if _text(owner_data, "name") and _text(owner_data, "email"):
         owner = Owner(_text(owner_data, "name") or "", _text(owner_data, "email") or "")
@@ -304,6 +311,20 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         locked=_flag(show, "locked", show_defaults["locked"]),
         guid=_text(show, "guid"),
         keywords=_texts(show, "keywords"),
+        pronunciations=_pronunciations(show),
+        spoken=Spoken().over(_section(show, "spoken")),
+        hosts=tuple(host for host in show.get("hosts") or () if isinstance(host, int | str)),
+        funding=tuple(
+            Funding(entry["url"], entry["text"])
+            for entry in show.get("funding") or ()
+            if isinstance(entry, dict)
+            and isinstance(entry.get("url"), str)
+            and isinstance(entry.get("text"), str)
+        ),
+        license=License(_text(license_data, "name") or "", _text(license_data, "url"))
+        if _text(license_data, "name")
+        else None,
+        medium=_text(show, "medium"),
     )
     timeouts = _section(api, "timeouts")
     polling = _section(api, "polling")
@@ -442,6 +463,87 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
             elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
                 pending.append((path, depth + 1))
     return sorted(found)
+
+
+def _replace_rule_problem(rule: Any) -> str | None:
+    """What is wrong with a find/replace rule the schema accepted: it must run on RE2, and a
+    regex must not be one that backtracks catastrophically (it would in any other tool the
+    user copies it to)."""
+    from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
+
+    if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
+        return None
+    try:
+        compile_find(rule)
+    except ReplacementError as exc:
+        return f"'{shorten(rule['find'])}': {exc}"
+    found = catastrophic_backtracking(rule["find"]) if rule.get("regex") else None
+    if found is None:
+        return None
+    return (
+        f"'{shorten(rule['find'])}' has {found}, which backtracks catastrophically on some "
+        "text; write it without the nested repeat (e.g. `a+` instead of `(a+)+`)"
+    )
+
+
+def _pronunciation_problems(read: _ConfigRead, show: dict[str, Any]) -> list[Problem]:
+    """The show's dictionary rules, checked like an episode's `overrides.replace`."""
+    problems = []
+    for language, rules in _section(show, "pronunciations").items():
+        for index, rule in enumerate(rules if isinstance(rules, list) else ()):
+            message = _replace_rule_problem(rule)
+            if message is not None:
+                where = ("show", "pronunciations", language, index, "find")
+                line, column = _config_position(read, where)
+                problems.append(
+                    Problem(read.path, line, column, schema.format_field(where), message)
+                )
+    return problems
+
+
+def _spoken_template_problems(read: _ConfigRead, episodes: list[Episode]) -> list[Problem]:
+    """The spoken intro and outro templates, rendered once per language in use: a template
+    that fails is reported now, not when an episode's audio is about to be paid for."""
+    from acbatch.publish.errors import TemplateError
+    from acbatch.runner.bodies import SPOKEN_TEMPLATES, episode_spoken, spoken_values
+
+    config = read.config
+    tried: set[tuple[str, str]] = set()
+    problems: list[Problem] = []
+    templates = None
+    for episode in episodes:
+        spoken = episode_spoken(episode, config)
+        for part, name in SPOKEN_TEMPLATES:
+            if not getattr(spoken, part) or (name, episode.language) in tried:
+                continue
+            tried.add((name, episode.language))
+            if templates is None:
+                from acbatch.publish.templating import Templates
+
+                templates = Templates(config.paths.templates)
+            values = spoken_values(episode, config, episode.title or "Title")
+            try:
+                templates.render(name, **values)
+            except TemplateError as exc:
+                where = ("show", "spoken", part)
+                line, column = _config_position(read, where)
+                message = f"the {part} template cannot be rendered: {exc}"
+                problems.append(
+                    Problem(read.path, line, column, schema.format_field(where), message)
+                )
+    return problems
+
+
+def _pronunciations(show: dict[str, Any]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """`show.pronunciations` keyed by language code (names become codes), rules as written."""
+    found: dict[str, tuple[dict[str, Any], ...]] = {}
+    for language, rules in _section(show, "pronunciations").items():
+        if language not in codes.language_values() or not isinstance(rules, list):
+            continue  # the schema has said what is wrong
+        code = codes.language_code(language)
+        kept = tuple(rule for rule in rules if isinstance(rule, dict) and "find" in rule)
+        found[code] = found.get(code, ()) + kept
+    return found
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
@@ -786,28 +888,10 @@ class _ProjectLoader:
         return Source(kind, value, path, api.max_source_bytes, api.max_source_chars)
 
     def replace_rules(self, spec: _Spec, rules: list[Any]) -> None:
-        """Each rule must run on RE2, and a regex must not be one that backtracks
-        catastrophically (it would in any other tool the user copies it to)."""
-        from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
-
         for index, rule in enumerate(rules):
-            if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
-                continue
-            where = ("overrides", "replace", index, "find")
-            try:
-                compile_find(rule)
-            except ReplacementError as exc:
-                self.problem_at(spec, where, f"'{shorten(rule['find'])}': {exc}")
-                continue
-            if rule.get("regex"):
-                found = catastrophic_backtracking(rule["find"])
-                if found is not None:
-                    message = (
-                        f"'{shorten(rule['find'])}' has {found}, which backtracks "
-                        "catastrophically on some text; write it without the nested repeat "
-                        "(e.g. `a+` instead of `(a+)+`)"
-                    )
-                    self.problem_at(spec, where, message)
+            message = _replace_rule_problem(rule)
+            if message is not None:
+                self.problem_at(spec, ("overrides", "replace", index, "find"), message)
 
     def publish(self, spec: _Spec, data: dict[str, Any]) -> Publish | None:
         image = data.get("image")
@@ -873,8 +957,16 @@ class _ProjectLoader:
             if isinstance(ref, str) and not ref.strip().isdigit():
                 self.default_voice(("speakers", index), ref)
 
-    def default_voice(self, where: PathKey, name: str) -> None:
-        full = ("defaults", *where)
+    def check_hosts(self) -> None:
+        """`show.hosts` names voices of the catalog (they become podcast:person)."""
+        if self.config.document is None:
+            return
+        for index, ref in enumerate(self.config.config.show.hosts):
+            if isinstance(ref, str) and not ref.strip().isdigit():
+                self.default_voice(("hosts", index), ref, section="show")
+
+    def default_voice(self, where: PathKey, name: str, section: str = "defaults") -> None:
+        full = (section, *where)
         position = _config_position(self.config, full)
         field_name = schema.format_field(full)
         if not self.catalog_available():

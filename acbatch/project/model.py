@@ -75,6 +75,38 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class Spoken:
+    """Spoken intro and outro turns (the show's `spoken:`, or an episode's over it)."""
+
+    intro: bool = False
+    outro: bool = False
+    speaker: str | None = None
+    """The script role that speaks them; None: the role of the script's first turn."""
+
+    def over(self, episode: dict[str, Any] | None) -> Spoken:
+        """These settings with an episode's own `spoken:` mapping on top."""
+        if not episode:
+            return self
+        return Spoken(
+            intro=bool(episode.get("intro", self.intro)),
+            outro=bool(episode.get("outro", self.outro)),
+            speaker=episode.get("speaker", self.speaker),
+        )
+
+
+@dataclass(frozen=True)
+class Funding:
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class License:
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class ShowInfo:
     title: str
     description: str
@@ -91,6 +123,14 @@ class ShowInfo:
     locked: bool = True
     guid: str | None = None
     keywords: tuple[str, ...] = ()
+    pronunciations: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    """The pronunciation dictionary: language code -> find/replace rules."""
+    spoken: Spoken = field(default_factory=Spoken)
+    hosts: tuple[int | str, ...] = ()
+    """Voice names or speaker ids of the hosts; empty: every speaker is a host."""
+    funding: tuple[Funding, ...] = ()
+    license: License | None = None
+    medium: str | None = None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,10 @@ PATTERN_MESSAGES: dict[str, str] = {
         "'{value}' is not a valid role name: use 1-40 letters, digits, '_' or '-'"
     ),
     "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$": "'{value}' is not an email address",
+    "^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$": (
+        "'{value}' is not a license identifier such as cc-by-4.0: use up to 128 letters, "
+        "digits, '.', '_', '+' or '-', starting with a letter or digit"
+    ),
     "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$": "'{value}' is not a language tag such as en or en-US",
     "^[0-9a-fA-F-]{36}$": ("'{value}' is not a UUID such as 9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"),
     "^[A-Za-z0-9_][A-Za-z0-9._-]*$": (
@@ -127,10 +131,38 @@ def schema_path(name: str) -> Path:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """The schema as published: 'episode' or 'show' (cached; treat it as read-only)."""
+    """The schema as published: 'episode' or 'show' (cached; treat it as read-only).
+
+    A rule the show schema shares with the episode schema is written once, in the episode
+    schema's `$defs`, and referenced as `episode.schema.json#/$defs/NAME` (editors resolve it
+    beside the file); here such references become local ones, with the episode schema's
+    `$defs` copied in, so that every reader of the schema sees one self-contained document.
+    """
     with open(schema_path(name), encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
+    if name != EPISODE and _inline_episode_refs(schema):
+        episode_defs = load_schema(EPISODE)["$defs"]
+        schema["$defs"] = {**copy.deepcopy(episode_defs), **schema.get("$defs", {})}
     return schema
+
+
+_EPISODE_REF = "episode.schema.json#/"
+
+
+def _inline_episode_refs(node: Any) -> bool:
+    """Turn `episode.schema.json#/...` references in `node` into local ones; True if any."""
+    found = False
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_EPISODE_REF):
+            node["$ref"] = "#/" + ref[len(_EPISODE_REF) :]
+            found = True
+        for value in node.values():
+            found = _inline_episode_refs(value) or found
+    elif isinstance(node, list):
+        for value in node:
+            found = _inline_episode_refs(value) or found
+    return found
 
 
 def defaults_fields() -> list[str]:

@@ -747,6 +747,8 @@ class FeedChecker:
             owner = locked.get("owner")
             if owner is not None and not _EMAIL.match(owner.strip()):
                 self.add(WARNING, "channel/podcast:locked", f"owner '{owner}' is not an email")
+        for level, where, message in _podcast_series_findings(channel, "channel"):
+            self.add(level, where, message)
 
     # -- items ----------------------------------------------------------------------------
 
@@ -856,6 +858,9 @@ class FeedChecker:
                     elif tag == _CHAPTERS and media_type != CHAPTERS_TYPE:
                         message = f"type '{media_type}' must be {CHAPTERS_TYPE}"
                         add(_Message(ERROR, where, message))
+        if _PODCAST_PREFIX + "person" in children or _PODCAST_PREFIX + "soundbite" in children:
+            for level, where, message in _podcast_series_findings(item, "item"):
+                add(_Message(level, where, message))
         for tag, where in _TITLES:
             value = get(tag, "")
             if ("<" in value or "&" in value) and _HTML_IN_TEXT.search(value):
@@ -979,6 +984,104 @@ def _pub_date_problem(value: str) -> str | None:
     if named is not None and named.group(1).capitalize() != actual:
         return f"names the wrong day of the week ({actual})"
     return None
+
+
+_PODCAST_PREFIX = f"{{{PODCAST}}}"
+PODCAST_MEDIUMS = frozenset(
+    [
+        *(
+            name + suffix
+            for name in (
+                "podcast",
+                "music",
+                "video",
+                "film",
+                "audiobook",
+                "newsletter",
+                "blog",
+                "publisher",
+                "course",
+            )
+            for suffix in ("", "L")
+        ),
+        "mixed",
+    ]
+)
+"""podcast:medium's values (the namespace's list, with the list variants)."""
+_PODCAST_TEXT_LIMIT = 128
+_PODCAST_SINGLETONS = ("medium", "license")
+
+
+def _seconds_value(text: str | None) -> float | None:
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def _podcast_series_findings(parent: ET.Element, level: str) -> Iterator[tuple[str, str, str]]:
+    """(severity, where, message) for the Podcasting 2.0 series tags of a channel or an item:
+    podcast:person, podcast:soundbite, podcast:trailer, podcast:funding, podcast:license and
+    podcast:medium, by the namespace's attribute rules."""
+    for element in parent:
+        tag = element.tag
+        if not isinstance(tag, str) or not tag.startswith(_PODCAST_PREFIX):
+            continue
+        name = tag[len(_PODCAST_PREFIX) :]
+        where = f"{level}/podcast:{name}"
+        text = (element.text or "").strip()
+        if name in ("person", "funding", "trailer", "soundbite") and len(text) > (
+            _PODCAST_TEXT_LIMIT
+        ):
+            yield WARNING, where, f"{len(text)} characters; aggregators cut it at 128"
+        if name == "person":
+            if not text:
+                yield ERROR, where, "the person's name is empty"
+            image = element.get("img")
+            if image is not None and not _HTTP_URL.match(image.strip()):
+                yield ERROR, where, f"img '{image}' is not an http(s) URL"
+        elif name == "soundbite":
+            if level != "item":
+                yield ERROR, where, "belongs in an item"
+            start = _seconds_value(element.get("startTime"))
+            duration = _seconds_value(element.get("duration"))
+            if start is None:
+                yield ERROR, where, "startTime is missing or not a number of seconds"
+            if duration is None or duration == 0:
+                yield ERROR, where, "duration is missing or not a positive number of seconds"
+        elif name in ("funding", "trailer"):
+            url = element.get("url", "").strip()
+            if not _HTTP_URL.match(url):
+                yield (
+                    ERROR,
+                    where,
+                    f"url '{url}' is not an http(s) URL" if url else "url is missing",
+                )
+            if name == "trailer":
+                if level != "channel":
+                    yield ERROR, where, "belongs in the channel"
+                if not text:
+                    yield ERROR, where, "the trailer's title is empty"
+                pubdate = element.get("pubdate", "").strip()
+                problem = _pub_date_problem(pubdate) if pubdate else "is missing"
+                if problem:
+                    yield ERROR, where, f"pubdate '{pubdate}' {problem}"
+                for number in ("length", "season"):
+                    value = element.get(number)
+                    if value is not None and _positive_int(value) is None:
+                        yield ERROR, where, f"{number} '{value}' is not a positive integer"
+        elif name == "license":
+            if not text:
+                yield ERROR, where, "the license identifier is empty"
+            license_url = element.get("url")
+            if license_url is not None and not _HTTP_URL.match(license_url.strip()):
+                yield ERROR, where, f"url '{license_url}' is not an http(s) URL"
+        elif name == "medium" and text not in PODCAST_MEDIUMS:
+            yield ERROR, where, f"'{text}' is not a medium of the Podcasting 2.0 list"
+    for name in _PODCAST_SINGLETONS:
+        if len(parent.findall(_PODCAST_PREFIX + name)) > 1:
+            yield ERROR, f"{level}/podcast:{name}", "appears more than once"
 
 
 def _first_children(element: ET.Element) -> dict[str, ET.Element]:

@@ -45,6 +45,16 @@ class Highlight:
     """Seconds, when the audio step reported it."""
 
 
+class Person(NamedTuple):
+    """Someone heard in the episode (podcast:person)."""
+
+    name: str
+    role: str
+    """host or guest (the Podcasting 2.0 taxonomy's roles in the cast group)."""
+    img: str | None = None
+    """An http(s) URL of their picture (the voice catalog's image)."""
+
+
 @dataclass(frozen=True)
 class PublishedEpisode:
     id: str
@@ -67,6 +77,8 @@ class PublishedEpisode:
     language: str
     """API language code (en, ja, zh_yue...)."""
     source_link: str | None = None
+    people: tuple[Person, ...] = ()
+    """The episode's speakers as podcast:person, in speaking order."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,14 @@ class Chapter(NamedTuple):
     title: str
     start: float
     end: float
+
+
+class Soundbite(NamedTuple):
+    """A highlight's stretch of the audio (podcast:soundbite)."""
+
+    title: str
+    start: float
+    duration: float
 
 
 def published_subset(

@@ -43,6 +43,7 @@ from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
 from acbatch.publish.files import write_atomic, write_text_atomic
 from acbatch.publish.identity import IdentityFileError, settle_identity
 from acbatch.publish.model import (
+    Person,
     PublishedEpisode,
     TimedTurn,
     episode_digest,
@@ -50,9 +51,9 @@ from acbatch.publish.model import (
 )
 from acbatch.publish.pages import Frame, assemble_page, page_frame
 from acbatch.publish.templating import Templates
-from acbatch.publish.text import clean, one_line, safe_http_url
+from acbatch.publish.text import clean, one_line, quote_relpath, safe_http_url
 from acbatch.publish.timing import chapters as layout_chapters
-from acbatch.publish.timing import timed_turns
+from acbatch.publish.timing import soundbites, timed_turns
 from acbatch.publish.transcripts import (
     CHAPTERS_FILE,
     TRANSCRIPT_FORMATS,
@@ -66,7 +67,10 @@ from acbatch.publish.views import (
     NOTES_MD,
     EpisodeView,
     ShowView,
+    TrailerView,
     episode_view,
+    podcast_text,
+    rfc2822,
     show_view,
 )
 
@@ -147,8 +151,11 @@ def render_show(
     episodes: Sequence[PublishedEpisode],
     *,
     now: datetime | None = None,
+    hosts: Sequence[Person] = (),
 ) -> RenderReport:
     """Render the show's outputs into config.paths.output; see the module docstring.
+
+    `hosts`: the show's hosts, for podcast:person in the channel.
 
     Drafts and episodes dated after `now` (default: the current time) are left out. Raises a
     PublishError subclass (ShowSettingsError, ArtworkError, AudioFileError, TemplateError,
@@ -160,13 +167,17 @@ def render_show(
     cache = RenderCache.load(config.paths.config.parent, config.paths.output.absolute())
     try:
         with _rare_cyclic_gc():
-            return _render(config, episodes, now, cache)
+            return _render(config, episodes, now, cache, hosts)
     finally:
         cache.close()
 
 
 def _render(
-    config: ShowConfig, episodes: Sequence[PublishedEpisode], now: datetime, cache: RenderCache
+    config: ShowConfig,
+    episodes: Sequence[PublishedEpisode],
+    now: datetime,
+    cache: RenderCache,
+    hosts: Sequence[Person] = (),
 ) -> RenderReport:
     show = config.show
     output = config.paths.output
@@ -196,7 +207,7 @@ def _render(
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
         report.written.append(output / image.relpath)
-    view = show_view(show, image, now, identity=identity)
+    view = show_view(show, image, now, identity=identity, hosts=hosts)
     show_digest = fingerprint(__version__, repr(show), image.digest if image else "")
     file_sources = [templates.source(n) for n in FILE_TEMPLATES]
     files_show = _show_values(view, templates.fields_read(FILE_TEMPLATES, "show"))
@@ -226,16 +237,17 @@ def _render(
     # With the built-in channel template the feed is head + items + tail: only the items not
     # checked before need checking, inside that head and tail.
     feed_context: dict[str, Any] = {"show": view}
-    frame = None
-    if templates.origin(FEED_TEMPLATE) == "built-in":
-        frame = page_frame(templates, FEED_TEMPLATE, feed_context, "items")
-    recheck_all = frame is not None and cache.whole_feed_problems
+    builtin_feed = templates.origin(FEED_TEMPLATE) == "built-in"
+    recheck_all = builtin_feed and cache.whole_feed_problems
     records: list[EpisodeRecord] = []
     for episode in published:
         record = _publish_episode(episode, shared)
         if recheck_all:  # findings were kept for the whole feed, not per item
             record.item_problems = None
         records.append(record)
+    # Trailers sit in the channel with their final (tagged) file's length.
+    view.trailers = _trailers(published, records, shared)
+    frame = page_frame(templates, FEED_TEMPLATE, feed_context, "items") if builtin_feed else None
     known_ids = {e.id for e in episodes}
     for episode_id in [k for k in cache.records if k not in known_ids]:
         cache.remove(episode_id)
@@ -279,6 +291,29 @@ def _render(
     cache.save()
     clock.lap("write")
     return report
+
+
+def _trailers(
+    published: Sequence[PublishedEpisode], records: Sequence[EpisodeRecord], shared: _Show
+) -> list[TrailerView]:
+    """podcast:trailer for each published episode of type trailer, newest first."""
+    base = base_folder_url(shared.config.show.base_url)
+    trailers = []
+    for episode, record in zip(published, records, strict=True):
+        if episode.publish.episode_type != "trailer":
+            continue
+        _audio, relpath, _stat = _locate_audio(episode, shared.config.paths.output, shared.output)
+        trailers.append(
+            TrailerView(
+                title=podcast_text(episode.title) or podcast_text(episode.id),
+                pubdate=rfc2822(episode.pub_date),
+                url=base + quote_relpath(relpath),
+                length=record.audio_size,
+                type="audio/mpeg",
+                season=episode.publish.season,
+            )
+        )
+    return trailers
 
 
 def _feed_items(records: list[EpisodeRecord]) -> list[bytes]:
@@ -514,6 +549,8 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
         after = os.stat(audio)
         size, mtime_ns = after.st_size, after.st_mtime_ns
 
+    if not items_current and not turns and episode.highlights:
+        turns = timed_turns(episode.turns, timeline)  # the feed item's soundbites need them
     view = episode_view(
         episode,
         show=config.show,
@@ -524,6 +561,7 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
         has_transcript=has_transcript,
         image=image,
         turns=turns,
+        bites=soundbites(episode.highlights, turns, timeline) if turns else (),
     )
     if record is not None and files_current:
         files, folder_mtime_ns = record.files, record.folder_mtime_ns

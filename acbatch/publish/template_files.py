@@ -64,6 +64,13 @@ def builtin_name(name: str) -> str:
     )
 
 
+def without_copy_header(text: str) -> str:
+    """A template's text without the header `acbatch templates copy` wrote (it renders as
+    nothing, so an unedited copy counts as the built-in template)."""
+    match = _HEADER.match(text)
+    return text[match.end() :] if match else text
+
+
 def template_statuses(templates_dir: Path) -> list[TemplateStatus]:
     """Each built-in template and what the show's templates/ folder does with it."""
     statuses = []
@@ -74,7 +81,7 @@ def template_statuses(templates_dir: Path) -> list[TemplateStatus]:
             continue
         text = override.read_text(encoding="utf-8", errors="replace")
         match = _HEADER.match(text)
-        body = text[match.end() :] if match else text
+        body = without_copy_header(text)
         builtin = (BUILTIN_DIR / name).read_text(encoding="utf-8")
         statuses.append(
             TemplateStatus(name, override, match.group(1) if match else None, body != builtin)

@@ -1,7 +1,8 @@
 """Jinja environments: the project's templates/ folder first, then the built-in templates.
 
 HTML and XML templates autoescape every value; Markdown templates escape every value for
-Markdown. Values already marked safe (markupsafe.Markup) pass through untouched.
+Markdown; plain-text templates (`.txt.j2`, such as the spoken intro and outro) insert values as
+they are. Values already marked safe (markupsafe.Markup) pass through untouched.
 
 Templates are not trusted code: a pull request may change them, and CI renders pull requests.
 So every template renders in Jinja's immutable sandbox (no access to Python internals such as
@@ -34,6 +35,11 @@ def _autoescape(name: str | None) -> bool:
         return True
     base = name[:-3] if name.endswith(".j2") else name
     return base.lower().endswith(_ESCAPED_SUFFIXES)
+
+
+def _plain_text(name: str) -> bool:
+    base = name[:-3] if name.endswith(".j2") else name
+    return base.lower().endswith(".txt")
 
 
 class _ConfinedLoader(jinja2.FileSystemLoader):
@@ -78,13 +84,19 @@ class Templates:
         self.markdown_env = ImmutableSandboxedEnvironment(
             autoescape=False, finalize=markdown_escape, **common
         )
-        for env in (self.markup_env, self.markdown_env):
+        self.text_env = ImmutableSandboxedEnvironment(autoescape=False, **common)
+        for env in (self.markup_env, self.markdown_env, self.text_env):
             env.filters["clock"] = clock
             env.filters["cdata"] = cdata
             env.filters["urlpath"] = quote_relpath
 
+    def _env(self, name: str) -> jinja2.Environment:
+        if _plain_text(name):
+            return self.text_env
+        return self.markup_env if _autoescape(name) else self.markdown_env
+
     def get(self, name: str) -> jinja2.Template:
-        env = self.markup_env if _autoescape(name) else self.markdown_env
+        env = self._env(name)
         try:
             return env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
@@ -95,7 +107,7 @@ class Templates:
 
     def source(self, name: str) -> str:
         """The template's text (for change detection); empty when it cannot be loaded."""
-        env = self.markup_env if _autoescape(name) else self.markdown_env
+        env = self._env(name)
         try:
             text, _filename, _uptodate = env.loader.get_source(env, name)  # type: ignore[union-attr]
         except jinja2.TemplateNotFound:
@@ -154,7 +166,7 @@ class Templates:
             source = self.source(name)
             if not source:
                 continue
-            env = self.markup_env if _autoescape(name) else self.markdown_env
+            env = self._env(name)
             try:
                 tree = env.parse(source)
             except jinja2.TemplateSyntaxError:
@@ -166,6 +178,20 @@ class Templates:
             pending += included
             fields |= used
         return frozenset(fields)
+
+    def variables_read(self, name: str) -> frozenset[str] | None:
+        """The top-level values template `name` reads; None when it cannot be told (it
+        includes or imports another template, or cannot be parsed): then any value may matter."""
+        from jinja2 import meta
+
+        source = self.source(name)
+        try:
+            tree = self._env(name).parse(source)
+        except jinja2.TemplateSyntaxError:
+            return None
+        if _referenced_templates(tree):
+            return None
+        return frozenset(meta.find_undeclared_variables(tree))
 
     def origin(self, name: str) -> str:
         """'override' when the project's templates/ folder supplies `name`, else 'built-in'."""

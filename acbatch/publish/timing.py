@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from acbatch.publish.model import Chapter, Highlight, TimedTurn, Turn
+from acbatch.publish.model import Chapter, Highlight, Soundbite, TimedTurn, Turn
 from acbatch.publish.text import clean, one_line
 
 
@@ -107,6 +107,29 @@ def chapters(
         end = starts[position + 1][0] if position + 1 < len(starts) else duration
         result.append(Chapter(title=title, start=round(begin, 3), end=round(max(begin, end), 3)))
     return result
+
+
+MAX_SOUNDBITE_SECONDS = 120.0
+"""Podcasting 2.0 recommends soundbites of 15 to 120 seconds: a longer highlight is cut."""
+
+
+def soundbites(
+    highlights: Sequence[Highlight], turns: Sequence[TimedTurn], duration: float
+) -> list[Soundbite]:
+    """One soundbite per highlight: from its first turn's start to its last turn's end."""
+    duration = max(0.0, float(duration))
+    found: list[Soundbite] = []
+    for highlight in highlights:
+        if not turns:
+            break
+        start = _known(highlight.start_time, duration)
+        if start is None:
+            start = _turn_start(turns, highlight.script_start_index)
+        last = turns[min(max(highlight.script_end_index, 0), len(turns) - 1)]
+        length = min(max(last.end, start) - start, MAX_SOUNDBITE_SECONDS, duration - start)
+        if length > 0:
+            found.append(Soundbite(one_line(highlight.title), round(start, 3), round(length, 3)))
+    return sorted(found, key=lambda bite: bite.start)
 
 
 def _turn_start(turns: Sequence[TimedTurn], index: int) -> float:

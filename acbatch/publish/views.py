@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from functools import cached_property, lru_cache
@@ -22,7 +22,7 @@ from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.categories import group_categories
 from acbatch.publish.feedurls import FEED_FILE, base_folder_url, feed_url, podcast_guid
 from acbatch.publish.identity import FeedIdentity
-from acbatch.publish.model import Chapter, PublishedEpisode, TimedTurn
+from acbatch.publish.model import Chapter, Person, PublishedEpisode, Soundbite, TimedTurn
 from acbatch.publish.text import (
     clean,
     cleaned_paragraphs_html,
@@ -115,6 +115,69 @@ class HighlightView(NamedTuple):
     clock: str
 
 
+PODCAST_TEXT_LIMIT = 128
+"""Podcasting 2.0 asks node values (names, titles, labels) to stay within 128 characters."""
+
+
+def podcast_text(text: str | None) -> str:
+    """One line of text, cut to Podcasting 2.0's 128 characters."""
+    return one_line(text)[:PODCAST_TEXT_LIMIT].strip()
+
+
+class PersonView(NamedTuple):
+    name: str
+    role: str
+    img: str | None
+
+
+class SoundbiteView(NamedTuple):
+    title: str
+    start_time: str
+    duration: str
+
+
+class FundingView(NamedTuple):
+    url: str
+    text: str
+
+
+class LicenseView(NamedTuple):
+    name: str
+    url: str | None
+
+
+class TrailerView(NamedTuple):
+    title: str
+    pubdate: str
+    url: str
+    length: int
+    type: str
+    season: int | None
+
+
+def license_view(show: ShowInfo) -> LicenseView | None:
+    """podcast:license: a well-known license (no URL) by its lower-case identifier, as the
+    namespace's license list writes it; a license of the show's own as written, with its URL."""
+    if show.license is None or not podcast_text(show.license.name):
+        return None
+    url = safe_http_url(show.license.url)
+    name = podcast_text(show.license.name)
+    return LicenseView(name if url else name.lower(), url)
+
+
+def person_views(people: Sequence[Person]) -> list[PersonView]:
+    views = []
+    for person in people:
+        name = podcast_text(person.name)
+        if name:
+            views.append(PersonView(name, person.role, safe_http_url(person.img)))
+    return views
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
+
+
 class TurnView(NamedTuple):
     speaker: str
     text: str
@@ -148,6 +211,13 @@ class ShowView:
     keywords: list[str]
     ui_lang_attr: Markup
     """' lang="en"' for the templates' own English words on a page in another language."""
+    people: list[PersonView] = field(default_factory=list)
+    """The show's hosts (podcast:person in the channel)."""
+    funding: list[FundingView] = field(default_factory=list)
+    license: LicenseView | None = None
+    medium: str | None = None
+    trailers: list[TrailerView] = field(default_factory=list)
+    """Published trailer episodes (podcast:trailer), newest first."""
 
 
 @dataclass
@@ -189,6 +259,11 @@ class EpisodeView:
     """' lang="en"' for the templates' own English words within the episode's content."""
     show_lang_attr: Markup
     """' lang="xx"' for the show's own text (its title) on the episode's notes page."""
+    people: list[PersonView] = field(default_factory=list)
+    """The episode's speakers, hosts and guests (podcast:person in the item)."""
+    soundbites: list[SoundbiteView] = field(default_factory=list)
+    """The highlights' stretches of the audio (podcast:soundbite); empty when only the site's
+    fragments are built."""
 
     @cached_property
     def turns(self) -> list[TurnView]:
@@ -215,6 +290,7 @@ def show_view(
     now: datetime,
     language: str | None = None,
     identity: FeedIdentity | None = None,
+    hosts: Sequence[Person] = (),
 ) -> ShowView:
     """The show as templates see it; `identity` (recorded guid, feed move) when known."""
     base = base_folder_url(show.base_url)
@@ -245,6 +321,14 @@ def show_view(
         last_build_date=rfc2822(now),
         keywords=[one_line(k) for k in show.keywords if one_line(k)],
         ui_lang_attr=lang_attribute(UI_LANGUAGE, language or show.language),
+        people=person_views(hosts),
+        funding=[
+            FundingView(url, podcast_text(entry.text))
+            for entry in show.funding
+            if (url := safe_http_url(entry.url)) and podcast_text(entry.text)
+        ],
+        license=license_view(show),
+        medium=show.medium,
     )
 
 
@@ -259,6 +343,7 @@ def episode_view(
     has_transcript: bool,
     image: PublishedImage | None,
     turns: Sequence[TimedTurn] = (),
+    bites: Sequence[Soundbite] = (),
 ) -> EpisodeView:
     """The episode as templates see it; `turns` are only needed for the show notes."""
     folder = "episodes/" + quote_part(episode.id) + "/"
@@ -320,4 +405,9 @@ def episode_view(
         lang_attr=lang_attribute(language, show.language),
         ui_lang_attr=lang_attribute(UI_LANGUAGE, language),
         show_lang_attr=lang_attribute(show.language, language),
+        people=person_views(episode.people),
+        soundbites=[
+            SoundbiteView(podcast_text(bite.title), _seconds(bite.start), _seconds(bite.duration))
+            for bite in bites
+        ],
     )

@@ -1,21 +1,27 @@
 """The create bodies the runner sends, and the fingerprints that decide what a spec change redoes.
 
 - step 1 (script) depends on: source, style, duration, language, speakers, commercial use, mode;
-- step 2 (audio) depends on step 1 plus the overrides and an approved review script;
+- step 2 (audio) depends on step 1 plus the overrides, an approved review script, and the
+  show's series settings that change what is spoken: the pronunciation rules that change the
+  script's text and the spoken intro and outro (their templates and values);
 - rendering depends on everything else (publish metadata, titles, descriptions).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
 from typing import Any
 
 from acbatch import codes
-from acbatch.project.model import Episode, Source
+from acbatch.project.model import Episode, ShowConfig, Source, Spoken
 from acbatch.voices import VoiceCatalog
+
+SPOKEN_TEMPLATES = (("intro", "intro.txt.j2"), ("outro", "outro.txt.j2"))
+"""The spoken turns and the templates they are rendered from (acbatch/templates/)."""
 
 
 def digest(data: Any) -> str:
@@ -59,17 +65,25 @@ def script_fingerprint(episode: Episode) -> str:
 
 
 def audio_fingerprint(
-    episode: Episode, review_script: dict[str, Any] | None, *, script: str | None = None
+    episode: Episode,
+    review_script: dict[str, Any] | None,
+    *,
+    script: str | None = None,
+    config: ShowConfig | None = None,
+    script_result: dict[str, Any] | None = None,
 ) -> str:
     """`script`: the episode's script_fingerprint when the caller has it already (it reads
-    and hashes a `file:` source)."""
-    return digest(
-        {
-            "script": script if script is not None else script_fingerprint(episode),
-            "overrides": episode.overrides,
-            "review": review_script,
-        }
-    )
+    and hashes a `file:` source). `config` and `script_result` (the finished step-1 answer,
+    when there is one) bring in the series settings: see series_inputs."""
+    data: dict[str, Any] = {
+        "script": script if script is not None else script_fingerprint(episode),
+        "overrides": episode.overrides,
+        "review": review_script,
+    }
+    series = series_inputs(episode, config, script_result, review_script)
+    if series:  # absent when unused, so that earlier fingerprints stay valid
+        data["series"] = series
+    return digest(data)
 
 
 def render_fingerprint(episode: Episode) -> str:
@@ -77,10 +91,125 @@ def render_fingerprint(episode: Episode) -> str:
     return digest(data)
 
 
-def audio_inputs(episode: Episode, review_script: dict[str, Any] | None) -> dict[str, Any]:
+def audio_inputs(
+    episode: Episode,
+    review_script: dict[str, Any] | None,
+    *,
+    config: ShowConfig | None = None,
+    script_result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     inputs: dict[str, Any] = {f"overrides.{k}": v for k, v in episode.overrides.items()}
     inputs["reviewed script"] = review_script
+    inputs.update(series_inputs(episode, config, script_result, review_script))
     return inputs
+
+
+def series_inputs(
+    episode: Episode,
+    config: ShowConfig | None,
+    script_result: dict[str, Any] | None,
+    review_script: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What the show's series settings add to the episode's audio, named as `plan` shows it.
+
+    - `show.pronunciations`: the show's rules for the episode's language that change its
+      spoken text (all of them while there is no script yet), so that a dictionary change
+      redoes exactly the episodes it is heard in;
+    - `spoken.intro` / `spoken.outro`: when on, the template's text, its values known from
+      the spec and the speaker (the rest of what they say comes from the script).
+    """
+    if config is None:
+        return {}
+    inputs: dict[str, Any] = {}
+    dictionary = dictionary_in_effect(episode, config, script_result, review_script)
+    if dictionary:
+        inputs["show.pronunciations"] = dictionary
+    spoken = episode_spoken(episode, config)
+    if spoken.intro or spoken.outro:
+        from acbatch.publish.template_files import without_copy_header
+
+        templates = _templates(config)
+        values = spoken_values(episode, config, episode.title)
+        for part, name in SPOKEN_TEMPLATES:
+            if getattr(spoken, part):
+                # Only the values the template reads: a new date redoes no audio that does
+                # not say it.
+                read = templates.variables_read(name)
+                inputs[f"spoken.{part}"] = {
+                    "template": without_copy_header(templates.source(name)),
+                    "values": {k: v for k, v in values.items() if read is None or k in read},
+                    "speaker": spoken.speaker,
+                }
+    return inputs
+
+
+def episode_spoken(episode: Episode, config: ShowConfig | None) -> Spoken:
+    """The episode's spoken intro and outro settings: its own `spoken:` over the show's."""
+    show = config.show.spoken if config is not None else Spoken()
+    own = episode.raw.get("spoken")
+    return show.over(own if isinstance(own, dict) else None)
+
+
+def spoken_values(episode: Episode, config: ShowConfig, title: str | None) -> dict[str, Any]:
+    """The values the intro and outro templates are rendered with."""
+    date = episode.publish.date
+    return {
+        "show": config.show.title,
+        "title": title,
+        "number": episode.publish.episode,
+        "season": episode.publish.season,
+        "date": date.date().isoformat() if date is not None else None,
+        "language": episode.language,
+    }
+
+
+def _templates(config: ShowConfig) -> Any:
+    from acbatch.publish.templating import Templates
+
+    return Templates(config.paths.templates)
+
+
+def replace_rules(
+    episode: Episode, config: ShowConfig | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the show's dictionary rules the episode uses, every rule in the order applied).
+
+    The show's rules for the episode's language run first, then the episode's own
+    `overrides.replace`; a show rule whose `find` an episode rule also has is left out: the
+    episode's wins.
+    """
+    own = [rule for rule in episode.overrides.get("replace") or [] if isinstance(rule, dict)]
+    finds = {rule.get("find") for rule in own}
+    show = config.show.pronunciations.get(episode.language, ()) if config is not None else ()
+    dictionary = [dict(rule) for rule in show if rule.get("find") not in finds]
+    return dictionary, dictionary + own
+
+
+def dictionary_in_effect(
+    episode: Episode,
+    config: ShowConfig | None,
+    script_result: dict[str, Any] | None,
+    review_script: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The show's dictionary rules that change what the episode says (applied in order, as
+    the audio request applies them); every one of them while the script is unknown."""
+    dictionary, rules = replace_rules(episode, config)
+    if not dictionary or script_result is None:
+        return dictionary
+    from acbatch.publish.errors import TemplateError
+
+    try:
+        draft = _draft_body(episode, script_result, "", None, review_script, config)
+    except TemplateError:  # the audio create reports it; the script's own text still counts
+        draft = _draft_body(episode, script_result, "", None, review_script, None)
+    texts = [str(turn.get("text", "")) for turn in draft["podcast_script"]]
+    effective = []
+    for position, rule in enumerate(rules):
+        changed = [apply_replacements(text, [rule]) for text in texts]
+        if position < len(dictionary) and changed != texts:
+            effective.append(rule)
+        texts = changed
+    return effective
 
 
 def render_inputs(episode: Episode) -> dict[str, Any]:
@@ -143,12 +272,17 @@ class ReplacementError(ValueError):
 
 def compile_find(rule: dict[str, Any]) -> Any:
     """The rule's pattern for RE2, a linear-time engine: no input can make it hang."""
+    return _compiled(str(rule["find"]), bool(rule.get("regex")), bool(rule.get("ignore_case")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(find: str, regex: bool, ignore_case: bool) -> Any:
     import re2
 
     options = re2.Options()
     options.log_errors = False
-    options.case_sensitive = not rule.get("ignore_case")
-    pattern = rule["find"] if rule.get("regex") else re2.escape(rule["find"])
+    options.case_sensitive = not ignore_case
+    pattern = find if regex else re2.escape(find)
     try:
         return re2.compile(pattern, options)
     except re2.error as exc:
@@ -259,8 +393,30 @@ def audio_request(
     *,
     catalog: VoiceCatalog | None = None,
     review_script: dict[str, Any] | None = None,
+    config: ShowConfig | None = None,
 ) -> dict[str, Any]:
-    """The step-2 body: the step-1 result as the FAQ recommends, review edits, then overrides."""
+    """The step-2 body: the step-1 result as the FAQ recommends, review edits, overrides, the
+    spoken intro and outro, then the show's and the episode's find/replace rules.
+
+    Raises acbatch.publish.errors.TemplateError when a spoken turn's template fails.
+    """
+    body = _draft_body(episode, script_result, script_global_id, catalog, review_script, config)
+    rules = replace_rules(episode, config)[1]
+    if rules:
+        for turn in body["podcast_script"]:
+            turn["text"] = apply_replacements(turn["text"], rules)
+    return body
+
+
+def _draft_body(
+    episode: Episode,
+    script_result: dict[str, Any],
+    script_global_id: str,
+    catalog: VoiceCatalog | None,
+    review_script: dict[str, Any] | None,
+    config: ShowConfig | None,
+) -> dict[str, Any]:
+    """The step-2 body before the find/replace rules."""
     base = review_script or script_result
     body: dict[str, Any] = {
         "title": base.get("title") or script_result.get("title") or "",
@@ -281,13 +437,40 @@ def audio_request(
     if "highlights" in overrides:
         body["hightlights"] = copy.deepcopy(overrides["highlights"])
     voices = overrides.get("voices") or {}
-    rules = overrides.get("replace") or []
     for turn in body["podcast_script"]:
         if turn.get("role") in voices:
             turn["voice_id"] = _resolve_voice(voices[turn["role"]], catalog)
-        if rules:
-            turn["text"] = apply_replacements(turn["text"], rules)
         turn.setdefault("name", "")
         turn.setdefault("avatar", "")
         turn.setdefault("voice_id", "")
+    if config is not None:
+        _add_spoken_turns(body, episode, config)
     return body
+
+
+def _add_spoken_turns(body: dict[str, Any], episode: Episode, config: ShowConfig) -> None:
+    """The intro as the first turn and the outro as the last, spoken by the episode's host
+    (`spoken.speaker`, else whoever speaks first); highlights keep pointing at their turns."""
+    spoken = episode_spoken(episode, config)
+    turns = body["podcast_script"]
+    if not (spoken.intro or spoken.outro) or not turns:
+        return
+    host = next((turn for turn in turns if turn.get("role") == spoken.speaker), turns[0])
+    values = spoken_values(episode, config, episode.title or body["title"] or episode.id)
+    templates = _templates(config)
+    for part, name in SPOKEN_TEMPLATES:
+        if not getattr(spoken, part):
+            continue
+        text = " ".join(templates.render(name, **values).split())
+        if not text:
+            continue
+        turn = {key: host.get(key, "") for key in ("role", "name", "avatar", "voice_id")}
+        turn["text"] = text
+        if part == "intro":
+            turns.insert(0, turn)
+            for highlight in body["hightlights"]:
+                for key in ("script_start_index", "script_end_index"):
+                    if isinstance(highlight, dict) and isinstance(highlight.get(key), int):
+                        highlight[key] += 1
+        else:
+            turns.append(turn)

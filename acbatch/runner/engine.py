@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from acbatch import codes
 from acbatch.project.model import Episode, Project
+from acbatch.publish.errors import TemplateError
 from acbatch.runner import bodies
 from acbatch.runner.decide import Action, Decision, Move, Word
 from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
-from acbatch.runner.plan import Situation, audio_file_present, plan_run
+from acbatch.runner.plan import Situation, audio_file_present, plan_run, situation
 from acbatch.runner.polling import LatencyBook, PollSchedule
 from acbatch.runner.state import (
     Download,
@@ -526,7 +527,12 @@ class Runner:
                 self._hold(episode.id, decision)
                 self._create_script(current, state)
             elif action == Action.POLL_SCRIPT:
+                had_script = state.script.result
                 self._poll(state, "script", episode.duration_level)
+                if state.script.result is not had_script:
+                    # The audio fingerprint counts the show's dictionary where the script
+                    # says its words: read the situation again with the finished script.
+                    current = situation(self.project, episode, state)
             elif action == Action.CREATE_AUDIO:
                 self._hold(episode.id, decision)
                 self._create_audio(current, state)
@@ -617,17 +623,25 @@ class Runner:
         script = state.script
         assert script.result is not None and script.global_id is not None  # decided
         review_script = current.review_script if current.review.approves(script.global_id) else None
-        body = bodies.audio_request(
-            episode,
-            script.result,
-            script.global_id,
-            catalog=self.catalog,
-            review_script=review_script,
-        )
+        config = self.project.config
+        try:
+            body = bodies.audio_request(
+                episode,
+                script.result,
+                script.global_id,
+                catalog=self.catalog,
+                review_script=review_script,
+                config=config,
+            )
+        except TemplateError as exc:
+            self._fail(state, "audio", "template", str(exc))
         state.credits_estimated = self._estimate(episode)
+        inputs = bodies.audio_inputs(
+            episode, review_script, config=config, script_result=script.result
+        )
         record = StepRecord(
             fingerprint=current.facts.audio_reviewed if review_script else current.facts.audio,
-            inputs=bodies.field_digests(bodies.audio_inputs(episode, review_script)),
+            inputs=bodies.field_digests(inputs),
             request_fingerprint=bodies.digest(body),
             service=self.service,
         )

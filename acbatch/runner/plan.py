@@ -91,9 +91,18 @@ def situation(project: Project, episode: Episode, state: EpisodeState | None) ->
     review, review_script = read_review(episode, project.config.paths.root)
     script_inputs = bodies.script_inputs(episode)
     script = bodies.digest(script_inputs)
-    plain = bodies.audio_fingerprint(episode, None, script=script)
+    config = project.config
+    # The finished script, when there is one: the show's dictionary counts where it is heard.
+    result = state.script.result if state is not None else None
+    plain = bodies.audio_fingerprint(
+        episode, None, script=script, config=config, script_result=result
+    )
     reviewed = (
-        bodies.audio_fingerprint(episode, review_script, script=script) if review_script else plain
+        bodies.audio_fingerprint(
+            episode, review_script, script=script, config=config, script_result=result
+        )
+        if review_script
+        else plain
     )
     facts = Facts(
         script=script,
@@ -107,7 +116,9 @@ def situation(project: Project, episode: Episode, state: EpisodeState | None) ->
         ),
         changed_audio_fields=bodies.changed_fields(
             state.audio.inputs if state else {},
-            bodies.field_digests(bodies.audio_inputs(episode, review_script)),
+            bodies.field_digests(
+                bodies.audio_inputs(episode, review_script, config=config, script_result=result)
+            ),
         ),
         changed_render_fields=bodies.changed_fields(
             state.render_inputs if state else {},

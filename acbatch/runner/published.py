@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from acbatch.project.model import Episode, Project
-from acbatch.publish.model import Highlight, PublishedEpisode, Turn
+from acbatch.project.model import Episode, Project, ShowInfo
+from acbatch.publish.model import Highlight, Person, PublishedEpisode, Turn
 from acbatch.publish.render import RenderReport, render_show
 from acbatch.runner import bodies
 from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore, parse_iso
+from acbatch.voices import CatalogError, Voice, VoiceCatalog
 
 
 def _number(value: Any) -> float | None:
@@ -55,7 +56,54 @@ def _highlights(items: list[Any], turn_count: int) -> tuple[Highlight, ...]:
     return tuple(highlights)
 
 
-def published_episode(project: Project, episode: Episode, state: EpisodeState) -> PublishedEpisode:
+def _voice(catalog: VoiceCatalog | None, ref: int | str) -> Voice | None:
+    return catalog.find(ref) if catalog is not None else None
+
+
+def _person(catalog: VoiceCatalog | None, ref: int | str, role: str) -> Person | None:
+    """A speaker as podcast:person: the catalog's display name and image when it knows them."""
+    voice = _voice(catalog, ref)
+    name = voice.display_name if voice is not None else (ref if isinstance(ref, str) else "")
+    if not name:
+        return None
+    return Person(name, role, (voice.image or None) if voice is not None else None)
+
+
+def show_hosts(show: ShowInfo, catalog: VoiceCatalog | None) -> tuple[Person, ...]:
+    """The show's hosts (`show.hosts`) as podcast:person for the channel."""
+    people = (_person(catalog, ref, "host") for ref in show.hosts)
+    return tuple(person for person in people if person is not None)
+
+
+def episode_people(
+    episode: Episode, show: ShowInfo, catalog: VoiceCatalog | None
+) -> tuple[Person, ...]:
+    """The episode's speakers in order: hosts (`show.hosts`, or everyone when it is not set)
+    and guests."""
+    host_ids = {voice.id for ref in show.hosts if (voice := _voice(catalog, ref)) is not None}
+    people = []
+    for ref in episode.speakers:
+        voice = _voice(catalog, ref)
+        host = not show.hosts or ref in show.hosts or (voice is not None and voice.id in host_ids)
+        person = _person(catalog, ref, "host" if host else "guest")
+        if person is not None and person not in people:
+            people.append(person)
+    return tuple(people)
+
+
+def _catalog(project: Project) -> VoiceCatalog | None:
+    try:
+        return VoiceCatalog.load(project.config.paths.voices)
+    except CatalogError:  # names given as ids only; `validate` reports the catalog itself
+        return None
+
+
+def published_episode(
+    project: Project,
+    episode: Episode,
+    state: EpisodeState,
+    catalog: VoiceCatalog | None = None,
+) -> PublishedEpisode:
     assert state.download is not None
     audio = state.audio.result or {}
     script = state.script.result or {}
@@ -95,6 +143,7 @@ def published_episode(project: Project, episode: Episode, state: EpisodeState) -
         publish=episode.publish,
         language=episode.language,
         source_link=source_link,
+        people=episode_people(episode, project.config.show, catalog),
     )
 
 
@@ -132,8 +181,12 @@ def render_project(
             f"{project.config.paths.output}: {', '.join(missing)}. Nothing was rendered, so the "
             "feed keeps them; `acbatch run` fetches their audio again at no cost"
         )
+    catalog = _catalog(project)
     report = render_show(
-        project.config, [published_episode(project, e, s) for e, s in ready], now=now
+        project.config,
+        [published_episode(project, e, s, catalog) for e, s in ready],
+        now=now,
+        hosts=show_hosts(project.config.show, catalog),
     )
     for episode, state in ready:
         if state.phase not in DONE_PHASES:
