@@ -156,7 +156,9 @@ def select_valid(
         for path, problems in sorted(by_spec.items())
     ]
     if ids:
-        wanted = set(ids)
+        from acbatch.project.model import spec_id_of
+
+        wanted = set(ids) | {spec_id_of(i) for i in ids}
         named = [spec for spec in invalid if spec.episode_id in wanted or spec.path.stem in wanted]
         blocking += [problem for spec in named for problem in spec.problems]
     elif not skip_invalid:
