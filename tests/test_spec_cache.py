@@ -175,7 +175,8 @@ def test_a_comment_or_layout_edit_of_acbatch_yaml_keeps_every_entry(tmp_path: Pa
     digest = content_digest(spec.read_bytes())
     entry = stored.get(spec, digest)
     assert entry is not None
-    entry["episodes"][0]["raw"]["title"] = "From the cache"  # marks the entry: a load that uses it shows this
+    # Marks the entry: a load that uses it shows this.
+    entry["episodes"][0]["raw"]["title"] = "From the cache"
     stored.put(spec, digest, entry)
     assert stored.save()
     config = root / "acbatch.yaml"

@@ -123,6 +123,16 @@ class TurnView(NamedTuple):
     clock: str
 
 
+class Alternate(NamedTuple):
+    """The same show in another language, for `<link rel="alternate" hreflang=...>`."""
+
+    hreflang: str
+    """A BCP 47 tag, or x-default for the page that lets the reader choose."""
+    href: str
+    """Relative to the page that links it."""
+    title: str = ""
+
+
 @dataclass
 class ShowView:
     title: str
@@ -148,6 +158,8 @@ class ShowView:
     keywords: list[str]
     ui_lang_attr: Markup
     """' lang="en"' for the templates' own English words on a page in another language."""
+    alternates: Sequence[Alternate] = ()
+    """The show's site in its other languages (a show published per language), else empty."""
 
 
 @dataclass
@@ -215,6 +227,7 @@ def show_view(
     now: datetime,
     language: str | None = None,
     identity: FeedIdentity | None = None,
+    alternates: Sequence[Alternate] = (),
 ) -> ShowView:
     """The show as templates see it; `identity` (recorded guid, feed move) when known."""
     base = base_folder_url(show.base_url)
@@ -245,6 +258,7 @@ def show_view(
         last_build_date=rfc2822(now),
         keywords=[one_line(k) for k in show.keywords if one_line(k)],
         ui_lang_attr=lang_attribute(UI_LANGUAGE, language or show.language),
+        alternates=tuple(alternates),
     )
 
 

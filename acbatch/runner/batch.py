@@ -401,8 +401,8 @@ def cancel_on_signals(runner: Runner, *, enabled: bool = True) -> Iterator[None]
 
 def sweep_partial_downloads(output: Path) -> None:
     """Partial downloads of a killed run never reach a final name; clear them away."""
-    episodes = output / "episodes"
-    if episodes.is_dir():
-        for leftover in episodes.glob("*/.*.part"):
+    # output/episodes/<id>/, and output/<code>/episodes/<id>/ in a show published per language.
+    for pattern in ("episodes/*/.*.part", "*/episodes/*/.*.part"):
+        for leftover in output.glob(pattern):
             with contextlib.suppress(OSError):
                 leftover.unlink()

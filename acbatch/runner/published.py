@@ -132,9 +132,14 @@ def render_project(
             f"{project.config.paths.output}: {', '.join(missing)}. Nothing was rendered, so the "
             "feed keeps them; `acbatch run` fetches their audio again at no cost"
         )
-    report = render_show(
-        project.config, [published_episode(project, e, s) for e, s in ready], now=now
-    )
+    published = [published_episode(project, e, s) for e, s in ready]
+    languages = project.output_languages
+    if languages:
+        from acbatch.publish.multilingual import render_languages
+
+        report = render_languages(project.config, languages, published, now=now)
+    else:
+        report = render_show(project.config, published, now=now)
     for episode, state in ready:
         if state.phase not in DONE_PHASES:
             continue
