@@ -336,3 +336,30 @@ def test_show_languages_must_be_languages(tmp_path: Path) -> None:
     )
     errors = validate_error(tmp_path)
     assert "acbatch.yaml:" in errors and "show.languages.Klingon:" in errors
+
+
+def test_review_and_approval_take_the_same_selectors(tmp_path: Path, double: StrictDouble) -> None:
+    matrix_show(tmp_path, {"tide-pools": text_episode(1, review="required")}, ["en", "ja"])
+    first = acbatch(tmp_path, "run", double=double)
+    assert first.returncode == 0, first.stderr
+    assert double.created("script") == 2 and double.created("audio") == 0
+    for code in ("en", "ja"):
+        review = yaml.safe_load((tmp_path / "specs" / f"tide-pools.{code}.script.yaml").read_text())
+        assert review["episode"] == f"tide-pools.{code}" and review["approved"] is False
+
+    approved = acbatch(tmp_path, "approve", "tide-pools")
+    assert approved.returncode == 0, approved.stderr
+    second = acbatch(tmp_path, "run", double=double)
+    assert second.returncode == 0, second.stderr
+    assert creates_by_language(double) == {
+        ("script", "en"): 1,
+        ("script", "ja"): 1,
+        ("audio", "en"): 1,
+        ("audio", "ja"): 1,
+    }
+
+    # One task id cannot be adopted by every language of an episode.
+    task = "29a820e8-31ec-4502-859d-883be108d1e0"
+    adopt = acbatch(tmp_path, "adopt", "tide-pools", "--audio-task", task, double=double)
+    assert adopt.returncode == 2
+    assert "name one of tide-pools.en, tide-pools.ja" in adopt.stderr
