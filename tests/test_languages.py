@@ -222,6 +222,18 @@ def test_adding_a_language_plans_and_runs_only_that_language(
     for code in ("en", "ja", "es"):
         assert f"output/{code}/feed.xml (2 episodes)" in second.stderr.replace(os.sep, "/")
 
+    # Each language is its own show for directories: its own podcast:guid, recorded apart.
+    shown = acbatch(tmp_path, "feed", "identity", "--json")
+    assert shown.returncode == 0, shown.stderr
+    identities = json.loads(shown.stdout)["languages"]
+    assert list(identities) == ["en", "ja", "es"]
+    for code, identity in identities.items():
+        assert identity["recorded"] is True
+        assert (tmp_path / "state" / f".feed-identity.{code}.json").is_file()
+        feed = ElementTree.parse(tmp_path / "output" / code / "feed.xml").getroot()
+        assert feed.findtext(f"channel/{PODCAST_NS}guid") == identity["podcast_guid"]
+    assert len({identity["podcast_guid"] for identity in identities.values()}) == 3
+
 
 def test_a_selector_names_every_language_and_an_expanded_id_one(
     tmp_path: Path, double: StrictDouble

@@ -138,16 +138,20 @@ def _language_page(config: ShowConfig, languages: Sequence[str], now: datetime) 
     return templates.renderer(LANGUAGES_TEMPLATE)({"show": view, "languages": entries})
 
 
+def main_language(config: ShowConfig, languages: Sequence[str]) -> str:
+    """The show's own language among `languages` (show.language), else the first one."""
+    return next(
+        (c for c in languages if language_tag(config, c) == config.show.language), languages[0]
+    )
+
+
 def _combined(
     config: ShowConfig,
     languages: Sequence[str],
     reports: dict[str, RenderReport],
     written: list[Path],
 ) -> RenderReport:
-    first = next(
-        (c for c in languages if language_tag(config, c) == config.show.language), languages[0]
-    )
-    main = reports[first]
+    main = reports[main_language(config, languages)]
     report = RenderReport(
         output=config.paths.output,
         feed_path=main.feed_path,
