@@ -349,6 +349,13 @@ def test_show_languages_must_be_languages(tmp_path: Path) -> None:
     errors = validate_error(tmp_path)
     assert "acbatch.yaml:" in errors and "show.languages.Klingon:" in errors
 
+    config = tmp_path / "acbatch.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["show"]["languages"] = {"Japanese": {"image": "cover-ja.png"}}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    errors = validate_error(tmp_path)
+    assert "show.languages.Japanese.image: 'cover-ja.png' does not exist" in errors
+
 
 def test_review_and_approval_take_the_same_selectors(tmp_path: Path, double: StrictDouble) -> None:
     matrix_show(tmp_path, {"tide-pools": text_episode(1, review="required")}, ["en", "ja"])

@@ -387,6 +387,7 @@ def _show_languages(show: dict[str, Any]) -> tuple[ShowLanguage, ...]:
         code = codes.language_code(key)
         found[code] = ShowLanguage(
             code=code,
+            key=key,
             title=_text(settings, "title"),
             description=_text(settings, "description"),
             author=_text(settings, "author"),

@@ -81,6 +81,8 @@ class ShowLanguage:
 
     code: str
     """The API's language code (names are normalised: Japanese, 日本語 -> ja)."""
+    key: str = ""
+    """The key as written under show.languages (for the positions of problems)."""
     title: str | None = None
     description: str | None = None
     author: str | None = None
