@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural, shown_path
 from acbatch.context import Context
 from acbatch.errors import UserError
 
@@ -127,7 +127,17 @@ def _project_feed(ctx: click.Context) -> Path:
     obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
     if not obj.config_path.is_file():
         raise UserError(f"no PATH given and no project here ({obj.config_path} not found)")
-    return obj.load_project().config.paths.output / FEED_FILE
+    project = obj.load_project()
+    output = project.config.paths.output
+    if project.output_languages:
+        feeds = ", ".join(
+            shown_path(output / code / FEED_FILE) for code in project.output_languages
+        )
+        raise UserError(
+            f"this show is published per language, one feed each: give the one to check ({feeds})",
+            2,
+        )
+    return output / FEED_FILE
 
 
 @command.command(
