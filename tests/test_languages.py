@@ -175,8 +175,14 @@ def test_three_episodes_in_three_languages_through_the_sandbox(tmp_path: Path) -
             **{other: f"../{other}/" for other in MATRIX},
             "x-default": "../index.html",
         }
-        notes = page(output / code / "episodes" / f"ep-1.{code}" / "notes.html")
+        notes_path = output / code / "episodes" / f"ep-1.{code}" / "notes.html"
+        notes = page(notes_path)
         assert notes.lang == code
+        assert set(notes.alternates) == set(MATRIX)
+        for other, href in notes.alternates.items():
+            target = (notes_path.parent / href).resolve()
+            assert target == (output / other / "episodes" / f"ep-1.{other}" / "notes.html")
+            assert page(target).lang == other
 
     status = acbatch(tmp_path, "status", "--sandbox", "--json")
     rows = {row["id"]: row["phase"] for row in json.loads(status.stdout)["episodes"]}
@@ -221,6 +227,9 @@ def test_adding_a_language_plans_and_runs_only_that_language(
     assert creates_by_language(double) - before == {("script", "es"): 2, ("audio", "es"): 2}
     for code in ("en", "ja", "es"):
         assert f"output/{code}/feed.xml (2 episodes)" in second.stderr.replace(os.sep, "/")
+    # The episodes made before link the new language's version from their notes pages too.
+    notes = page(tmp_path / "output" / "en" / "episodes" / "ep-1.en" / "notes.html")
+    assert notes.alternates["es"] == "../../../es/episodes/ep-1.es/notes.html"
 
     # Each language is its own show for directories: its own podcast:guid, recorded apart.
     shown = acbatch(tmp_path, "feed", "identity", "--json")

@@ -26,8 +26,15 @@ from acbatch.publish.files import write_text_atomic
 from acbatch.publish.model import PublishedEpisode
 from acbatch.publish.render import RenderReport, render_show
 from acbatch.publish.templating import Templates
-from acbatch.publish.text import one_line, paragraphs_html
-from acbatch.publish.views import UI_LANGUAGE, Alternate, bcp47, lang_attribute, show_view
+from acbatch.publish.text import one_line, paragraphs_html, quote_relpath
+from acbatch.publish.views import (
+    NOTES_HTML,
+    UI_LANGUAGE,
+    Alternate,
+    bcp47,
+    lang_attribute,
+    show_view,
+)
 
 LANGUAGES_TEMPLATE = "languages.html.j2"
 X_DEFAULT = "x-default"
@@ -110,6 +117,32 @@ def render_languages(
         write_text_atomic(site_path, page)
         written.append(site_path)
     return _combined(config, languages, reports, written)
+
+
+def with_alternates(
+    config: ShowConfig, episodes: Sequence[tuple[str, PublishedEpisode]], now: datetime
+) -> list[PublishedEpisode]:
+    """Each episode (with the id of its spec) linked to itself in the show's other languages:
+    the other languages' published episodes of the same spec, from notes page to notes page
+    (output/<code>/episodes/<id>/notes.html)."""
+    shown: dict[str, list[PublishedEpisode]] = {}
+    for spec_id, episode in episodes:
+        if not episode.publish.draft and episode.pub_date <= now:
+            shown.setdefault(spec_id, []).append(episode)
+    linked = []
+    for spec_id, episode in episodes:
+        versions = shown.get(spec_id, [])
+        if len(versions) > 1 and any(other is episode for other in versions):
+            alternates = tuple(
+                (
+                    language_tag(config, other.language),
+                    f"../../../{other.language}/episodes/{quote_relpath(other.id)}/{NOTES_HTML}",
+                )
+                for other in versions
+            )
+            episode = dataclasses.replace(episode, alternates=alternates)
+        linked.append(episode)
+    return linked
 
 
 def _title(config: ShowConfig, code: str) -> str:

@@ -476,6 +476,8 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
     # The files and fragments are redone whenever the audio key changes (audio_current below),
     # so their keys need not repeat it.
     files_key = f"{shared.files_shared}:{image_digest}"
+    if episode.alternates:  # the notes page links the episode in the show's other languages
+        files_key += ":" + fingerprint(repr(episode.alternates))[:16]
     items_key = f"{shared.items_shared}:{image_digest}"
     record = shared.cache.records.get(episode.id)
 

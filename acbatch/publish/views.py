@@ -201,6 +201,8 @@ class EpisodeView:
     """' lang="en"' for the templates' own English words within the episode's content."""
     show_lang_attr: Markup
     """' lang="xx"' for the show's own text (its title) on the episode's notes page."""
+    alternates: Sequence[Alternate] = ()
+    """This episode in the show's other languages, for its notes page's hreflang links."""
 
     @cached_property
     def turns(self) -> list[TurnView]:
@@ -334,4 +336,5 @@ def episode_view(
         lang_attr=lang_attribute(language, show.language),
         ui_lang_attr=lang_attribute(UI_LANGUAGE, language),
         show_lang_attr=lang_attribute(show.language, language),
+        alternates=[Alternate(tag, href) for tag, href in episode.alternates],
     )

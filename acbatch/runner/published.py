@@ -135,9 +135,12 @@ def render_project(
     published = [published_episode(project, e, s) for e, s in ready]
     languages = project.output_languages
     if languages:
-        from acbatch.publish.multilingual import render_languages
+        from acbatch.publish.multilingual import render_languages, with_alternates
 
-        report = render_languages(project.config, languages, published, now=now)
+        moment = now or datetime.now(timezone.utc)
+        by_spec = list(zip([e.base_id for e, _state in ready], published, strict=True))
+        published = with_alternates(project.config, by_spec, moment)
+        report = render_languages(project.config, languages, published, now=moment)
     else:
         report = render_show(project.config, published, now=now)
     for episode, state in ready:
