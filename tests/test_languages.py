@@ -102,6 +102,16 @@ class _Page(HTMLParser):
                 self.alternates[hreflang] = href
 
 
+def valid_output(kind: str, text: str) -> dict[str, Any]:
+    """A --json output, checked against its published schema (schemas/output/)."""
+    from jsonschema import Draft202012Validator
+
+    schema_path = Path(__file__).parent.parent / "schemas" / "output" / f"{kind}.schema.json"
+    document: dict[str, Any] = json.loads(text)
+    Draft202012Validator(json.loads(schema_path.read_text(encoding="utf-8"))).validate(document)
+    return document
+
+
 def page(path: Path) -> _Page:
     return _Page(path.read_text(encoding="utf-8"))
 
@@ -123,8 +133,9 @@ def test_three_episodes_in_three_languages_through_the_sandbox(tmp_path: Path) -
 
     result = acbatch(tmp_path, "run", "--sandbox", "--json")
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    summary = valid_output("run", result.stdout)
     assert sorted(summary["feeds"]) == sorted(MATRIX)
+    assert all(len(feed["published"]) == 3 for feed in summary["feeds"].values())
 
     # The sandbox's own task store (kept across processes) is the witness of what was created.
     store = tmp_path / "sandbox" / "server"
@@ -189,6 +200,12 @@ def test_three_episodes_in_three_languages_through_the_sandbox(tmp_path: Path) -
     assert rows == {f"ep-{i}.{code}": "rendered" for i in range(1, 4) for code in MATRIX}
     costs = json.loads(acbatch(tmp_path, "costs", "--sandbox", "--json").stdout)
     assert set(costs["by_episode"]) == set(rows)
+    rendered = acbatch(tmp_path, "render", "--sandbox", "--json")
+    assert rendered.returncode == 0, rendered.stderr
+    feeds = valid_output("render", rendered.stdout)["feeds"]
+    assert {code: len(feed["published"]) for code, feed in feeds.items()} == dict.fromkeys(
+        MATRIX, 3
+    )
 
 
 def test_adding_a_language_plans_and_runs_only_that_language(
@@ -234,7 +251,7 @@ def test_adding_a_language_plans_and_runs_only_that_language(
     # Each language is its own show for directories: its own podcast:guid, recorded apart.
     shown = acbatch(tmp_path, "feed", "identity", "--json")
     assert shown.returncode == 0, shown.stderr
-    identities = json.loads(shown.stdout)["languages"]
+    identities = valid_output("feed-identity", shown.stdout)["languages"]
     assert list(identities) == ["en", "ja", "es"]
     for code, identity in identities.items():
         assert identity["recorded"] is True
