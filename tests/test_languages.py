@@ -339,6 +339,7 @@ def test_a_bad_per_language_block_names_file_line_and_field(tmp_path: Path) -> N
     errors = validate_error(tmp_path)
     assert f"specs/tide-pools.yaml:{line}:" in errors
     assert "per_language.ja.titel" in errors and "did you mean 'title'" in errors
+    assert "1 problem in 1 file" in errors  # one clear error, not one per language
 
     elsewhere = text_episode(1, per_language={"fr": {"title": "Les flaques"}})
     (tmp_path / "specs" / "tide-pools.yaml").write_text(yaml.safe_dump(elsewhere), "utf-8")
