@@ -35,7 +35,12 @@ SCRIPT_CREATE = "/audio/api/v1/api-keys/podcast/script/create"
 SCRIPT_GET = "/audio/api/v1/api-keys/podcast/script/get"
 AUDIO_CREATE = "/audio/api/v1/api-keys/podcast/audio/create"
 AUDIO_GET = "/audio/api/v1/api-keys/podcast/audio/get"
-KNOWN_SPEAKERS = frozenset({16098, 16093, 17827, 17828, 17829, 17830})
+KNOWN_SPEAKERS = frozenset(
+    {16098, 16093, 17827, 17828, 17829, 17830}
+    # The Japanese, Spanish and Korean voices of the account catalog tests install
+    # (conftest.account_catalog), for shows in several languages.
+    | {16110, 16111, 16160, 16161, 16200, 16201}
+)
 
 
 def tone_mp3(seconds: float, rate: int = 16000) -> bytes:

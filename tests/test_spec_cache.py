@@ -148,7 +148,7 @@ def test_an_entry_is_used_only_while_the_file_bytes_match(tmp_path: Path) -> Non
     digest = content_digest(spec.read_bytes())
     entry = stored.get(spec, digest)
     assert entry is not None
-    entry["raw"]["title"] = "From the cache"
+    entry["episodes"][0]["raw"]["title"] = "From the cache"
     stored.put(spec, digest, entry)
     assert stored.save()
     assert load(root).episodes[0].title == "From the cache"
@@ -175,7 +175,8 @@ def test_a_comment_or_layout_edit_of_acbatch_yaml_keeps_every_entry(tmp_path: Pa
     digest = content_digest(spec.read_bytes())
     entry = stored.get(spec, digest)
     assert entry is not None
-    entry["raw"]["title"] = "From the cache"  # marks the entry: a load that uses it shows this
+    # Marks the entry: a load that uses it shows this.
+    entry["episodes"][0]["raw"]["title"] = "From the cache"
     stored.put(spec, digest, entry)
     assert stored.save()
     config = root / "acbatch.yaml"
@@ -322,7 +323,7 @@ def test_a_damaged_or_foreign_cache_is_ignored(tmp_path: Path, damage: Any) -> N
     digest = content_digest(spec.read_bytes())
     entry = stored.get(spec, digest)
     assert entry is not None
-    entry["raw"]["title"] = "From the cache"
+    entry["episodes"][0]["raw"]["title"] = "From the cache"
     stored.put(spec, digest, entry)
     assert stored.save()
     stored.close()

@@ -156,7 +156,9 @@ def select_valid(
         for path, problems in sorted(by_spec.items())
     ]
     if ids:
-        wanted = set(ids)
+        from acbatch.project.model import spec_id_of
+
+        wanted = set(ids) | {spec_id_of(i) for i in ids}
         named = [spec for spec in invalid if spec.episode_id in wanted or spec.path.stem in wanted]
         blocking += [problem for spec in named for problem in spec.problems]
     elif not skip_invalid:
@@ -331,9 +333,34 @@ def run_summary_lines(result: Any) -> list[str]:
     if result.render_error:
         lines.append(f"acbatch: error: rendering failed: {result.render_error}")
     if result.rendered is not None:
-        published = plural(len(result.rendered.published), "episode")
-        lines.append(f"acbatch: feed {shown_path(result.rendered.feed_path)} with {published}")
+        lines.append(f"acbatch: {rendered_feeds(result.rendered)}")
     return lines
+
+
+def rendered_feeds(report: Any) -> str:
+    """`feed output/feed.xml with 3 episodes`, or one feed per language (a RenderReport)."""
+    if not report.languages:
+        published = plural(len(report.published), "episode")
+        return f"feed {shown_path(report.feed_path)} with {published}"
+    feeds = ", ".join(
+        f"{code} {shown_path(part.feed_path)} ({plural(len(part.published), 'episode')})"
+        for code, part in report.languages.items()
+    )
+    return f"feeds {feeds}; languages page {shown_path(report.site_path)}"
+
+
+def feeds_json(report: Any) -> dict[str, Any]:
+    """`feeds` of the --json outputs of render and run: each language's feed (a RenderReport
+    of a show published per language); empty for a show with one feed."""
+    return {
+        code: {
+            "feed": str(part.feed_path),
+            "site": str(part.site_path),
+            "published": part.published,
+            "podcast_guid": part.podcast_guid,
+        }
+        for code, part in report.languages.items()
+    }
 
 
 def echo_json(kind: str, data: dict[str, Any], *, ok: bool) -> None:

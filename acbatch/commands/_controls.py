@@ -15,7 +15,8 @@ from acbatch.commands._common import (
 from acbatch.commands.plan import show_plan
 from acbatch.commands.run import execute
 from acbatch.context import Context
-from acbatch.runner.batch import RunRequest
+from acbatch.errors import UserError
+from acbatch.runner.batch import RunRequest, resolve_ids, workspace
 from acbatch.runner.decide import Word
 
 
@@ -43,9 +44,17 @@ def control(
     as_json: bool,
     render: bool = True,
 ) -> None:
+    selection = load_selected_project(ctx, ids, sandbox=sandbox)
+    if word.adopt is not None:
+        named = resolve_ids(workspace(selection.project, sandbox), ids)
+        if len(named) > 1:
+            raise UserError(
+                f"a task belongs to one episode, and {ids[0]} names {len(named)} (one per "
+                f"language): name one of {', '.join(named)}",
+                2,
+            )
     words = {episode_id: word for episode_id in ids}
     request = RunRequest(ids=ids, sandbox=sandbox, base_url=base_url, words=words, render=render)
-    selection = load_selected_project(ctx, ids, sandbox=sandbox)
     if not as_json:
         show_plan(selection, request, None, as_json=False, words=words)
     execute(ctx, request, as_json, selection)

@@ -12,6 +12,7 @@ from acbatch.commands._common import (
 )
 from acbatch.context import Context
 from acbatch.errors import UserError
+from acbatch.runner.batch import resolve_ids
 from acbatch.runner.review import approve
 from acbatch.runner.state import StateStore
 
@@ -34,10 +35,9 @@ def command(ctx: Context, ids: tuple[str, ...], sandbox: bool) -> None:
       acbatch approve --sandbox tide-pools     (sandbox runs keep reviews in sandbox/reviews)
     """
     project = load_valid_project(ctx, ids, sandbox=sandbox)
-    for episode_id in ids:
+    for episode_id in resolve_ids(project, ids):
         episode = project.episode(episode_id)
-        if episode is None:
-            raise UserError(f"no episode with id {episode_id!r}", 2)
+        assert episode is not None  # resolve_ids named it
         if episode.review != "required":
             raise UserError(f"{episode_id} does not ask for review (review: auto)")
         state = StateStore(project.config.paths.state).load(episode.id)

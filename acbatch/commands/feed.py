@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
-from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural
+from acbatch.commands._common import echo_json, exit_codes_help, json_option, plural, shown_path
 from acbatch.context import Context
 from acbatch.errors import UserError
 
@@ -125,7 +127,17 @@ def _project_feed(ctx: click.Context) -> Path:
     obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
     if not obj.config_path.is_file():
         raise UserError(f"no PATH given and no project here ({obj.config_path} not found)")
-    return obj.load_project().config.paths.output / FEED_FILE
+    project = obj.load_project()
+    output = project.config.paths.output
+    if project.output_languages:
+        feeds = ", ".join(
+            shown_path(output / code / FEED_FILE) for code in project.output_languages
+        )
+        raise UserError(
+            f"this show is published per language, one feed each: give the one to check ({feeds})",
+            2,
+        )
+    return output / FEED_FILE
 
 
 @command.command(
@@ -138,54 +150,102 @@ def identity(ctx: click.Context, as_json: bool) -> None:
 
     The guid is recorded in state/.feed-identity.json the first time the show is rendered for
     a public base_url, and kept from then on: changing show.base_url moves the feed (the feed
-    then carries itunes:new-feed-url) without changing the show's identity.
+    then carries itunes:new-feed-url) without changing the show's identity. A show published
+    per language has one identity per language (state/.feed-identity.<code>.json): each is
+    shown, the show's own language's first.
 
     \b
     Example:
       acbatch feed identity
     """
-    from acbatch.publish.feedurls import feed_url, podcast_guid
-    from acbatch.publish.identity import IDENTITY_FILE, IdentityFileError, load_identity
+    from acbatch.publish.identity import IdentityFileError
 
     obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
     if not obj.config_path.is_file():
         raise UserError(f"no project here ({obj.config_path} not found)")
-    config = obj.load_project().config
-    show = config.show
+    project = obj.load_project()
+    config = project.config
+    languages = project.output_languages
+    each: dict[str | None, _Identity]
     try:
-        recorded = load_identity(config.paths.state)
+        if not languages:
+            each = {None: _Identity.of(config, None)}
+        else:
+            from acbatch.publish.multilingual import language_config, main_language
+
+            main = main_language(config, languages)
+            ordered = [main, *(code for code in languages if code != main)]
+            each = {code: _Identity.of(language_config(config, code), code) for code in ordered}
     except IdentityFileError as exc:
         raise UserError(str(exc)) from exc
+    if as_json:
+        first = next(iter(each.values()))
+        document = dict(first.document)
+        if languages:
+            document["languages"] = {code: one.document for code, one in each.items()}
+        echo_json("feed-identity", document, ok=True)
+        return
+    for code, one in each.items():
+        if code is not None:
+            click.echo(f"{code}:")
+        one.print("  " if code is not None else "")
+
+
+@dataclass
+class _Identity:
+    """One feed's identity as `feed identity` shows it."""
+
+    document: dict[str, Any]
+    file: Path
+    """Where it is (or will be) recorded."""
+    current_url: str
+    """The feed URL show.base_url gives now."""
+
+    @classmethod
+    def of(cls, config: Any, language: str | None) -> _Identity:
+        """The identity a render of `config` publishes under (`language`: one language's)."""
+        return _identity(config, language)
+
+    def print(self, indent: str) -> None:
+        document = self.document
+        click.echo(f"{indent}podcast:guid  {document['podcast_guid']}")
+        click.echo(f"{indent}feed URL      {document['feed_url']}")
+        for previous in document["previous_feed_urls"]:
+            click.echo(f"{indent}moved from    {previous}")
+        if not document["recorded"]:
+            click.echo(
+                f"{indent}not recorded yet: the first render for a public base_url records it "
+                f"in {self.file}"
+            )
+        elif document["feed_url"] != self.current_url:
+            click.echo(
+                f"{indent}show.base_url now gives {self.current_url}: the next render moves "
+                "the feed there"
+            )
+
+
+def _identity(config: Any, language: str | None) -> _Identity:
+    from acbatch.publish.feedurls import feed_url, podcast_guid
+    from acbatch.publish.identity import identity_file, load_identity
+
+    show = config.show
+    name = identity_file(language)
+    recorded = load_identity(config.paths.state, name)
     current_url = feed_url(show.base_url)
-    if recorded is None:
-        guid = (show.guid or podcast_guid(current_url)).lower()
-        document = {
-            "podcast_guid": guid,
-            "feed_url": current_url,
-            "previous_feed_urls": [],
-            "recorded": False,
-        }
-    else:
+    document: dict[str, Any] = {
+        "podcast_guid": (show.guid or podcast_guid(current_url)).lower(),
+        "feed_url": current_url,
+        "previous_feed_urls": [],
+        "recorded": False,
+    }
+    if recorded is not None:
         document = {
             "podcast_guid": (show.guid or recorded.podcast_guid).lower(),
             "feed_url": recorded.feed_url,
             "previous_feed_urls": recorded.previous_feed_urls,
             "recorded": True,
         }
-    if as_json:
-        echo_json("feed-identity", document, ok=True)
-        return
-    click.echo(f"podcast:guid  {document['podcast_guid']}")
-    click.echo(f"feed URL      {document['feed_url']}")
-    for previous in recorded.previous_feed_urls if recorded else []:
-        click.echo(f"moved from    {previous}")
-    if recorded is None:
-        click.echo(
-            f"not recorded yet: the first render for a public base_url records it in "
-            f"{config.paths.state / IDENTITY_FILE}"
-        )
-    elif recorded.feed_url != current_url:
-        click.echo(f"show.base_url now gives {current_url}: the next render moves the feed there")
+    return _Identity(document, config.paths.state / name, current_url)
 
 
 def _fetch_seconds(ctx: click.Context) -> float:

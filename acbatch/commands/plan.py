@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from acbatch.commands._common import (
@@ -118,7 +120,9 @@ def show_plan(
         episodes,
         service=service_for(project, request),
         budget=CreditBudget(left),
-        words=words or user_words(request),
+        words=user_words(replace(request, words=words), project)
+        if words
+        else user_words(request, project),
     )
     items = plan_items(planned)
     low = sum(i.credits_low for i in items)

@@ -8,9 +8,11 @@ from acbatch.commands._common import (
     EXIT_LOCKED_HELP,
     echo_json,
     exit_codes_help,
+    feeds_json,
     json_option,
     load_valid_project,
     plural,
+    rendered_feeds,
     sandbox_option,
     shown_path,
 )
@@ -54,9 +56,11 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     with ProjectLock(project.config.paths.root / LOCK_NAME):
         report = render_project(project, StateStore(project.config.paths.state))
     if as_json:
+        feeds = {"feeds": feeds_json(report)} if report.languages else {}
         echo_json(
             "render",
             {
+                **feeds,
                 "feed": str(report.feed_path),
                 "site": str(report.site_path),
                 "published": report.published,
@@ -72,6 +76,10 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
         click.echo(str(problem), err=True)
     if report.identity_change:
         click.echo(report.identity_change, err=True)
+    if report.languages:
+        published = plural(len(report.published), "episode")
+        click.echo(f"rendered {published}: {rendered_feeds(report)}", err=True)
+        return
     click.echo(
         f"rendered {plural(len(report.published), 'episode')}: {shown_path(report.feed_path)}, "
         f"{shown_path(report.site_path)}",

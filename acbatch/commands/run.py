@@ -14,6 +14,7 @@ from acbatch.commands._common import (
     base_url_option,
     echo_json,
     exit_codes_help,
+    feeds_json,
     json_option,
     load_selected_project,
     retry_uncertain_option,
@@ -160,6 +161,8 @@ def execute(
         if result.rendered is not None:
             data["feed"] = str(result.rendered.feed_path)
             data["published"] = result.rendered.published
+            if result.rendered.languages:
+                data["feeds"] = feeds_json(result.rendered)
         echo_json("run", data, ok=exit_code == 0)
     if ctx.verbosity >= 0 or not as_json:
         for line in run_summary_lines(result):

@@ -27,7 +27,7 @@ import functools
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,11 @@ from acbatch.project.model import (
     Publish,
     ShowConfig,
     ShowInfo,
+    ShowLanguage,
     Source,
     Spoken,
     Timeouts,
+    language_episode_id,
 )
 from acbatch.project.suggest import did_you_mean
 from acbatch.project.yamlsafe import (
@@ -69,6 +71,10 @@ from acbatch.voices import CatalogError, VoiceCatalog
 SPEC_SUFFIXES = (".yaml", ".yml")
 REVIEW_SCRIPT_SUFFIXES = (".script.yaml", ".script.yml")
 REQUIRED_AFTER_DEFAULTS = ("style", "duration", "language", "speakers")
+MATRIX_FIELDS = ("languages", "per_language")
+"""The language matrix's own fields: they expand a spec, and are not part of any one episode."""
+DEFAULT_SPEAKER_COUNT = 2
+"""Voices a language of the matrix gets from the catalog when no speakers are inherited."""
 
 _DATE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
@@ -118,9 +124,8 @@ def load_project_files(
     loader.check_hosts()
     episodes = []
     for spec_path in files:
-        episode = loader.load_spec(spec_path)
-        if episode is not None:
-            episodes.append(episode)
+        episodes += loader.load_spec(spec_path)
+    episodes = _place_by_language(episodes)
     loader.save_cache(files if spec_paths is None else None)
     problems += loader.problems
     problems += loader.cross_file_problems()
@@ -129,6 +134,14 @@ def load_project_files(
     unique.sort(key=lambda p: (str(p.file), p.line, p.column, p.field))
     project = Project(config_read.config, episodes, unique)
     return LoadResult(project, [config_path, *files])
+
+
+def _place_by_language(episodes: list[Episode]) -> list[Episode]:
+    """A show with a language matrix publishes one feed and site per language: every episode
+    then goes to its language's folder (output/<code>/). Without one, nothing changes."""
+    if not any(e.matrix for e in episodes):
+        return episodes
+    return [replace(e, output_language=e.language) for e in episodes]
 
 
 def discover_specs(specs_dir: Path) -> list[Path]:
@@ -264,6 +277,7 @@ def _read_config(path: Path) -> _ConfigRead:
         trust_api_host(read.config.api.base_url)
     problems += _confinement_problems(read, data)
     problems += _pronunciation_problems(read, _section(data, "show"))
+    problems += _show_language_problems(read, data)
     read.defaults_known = known
     read.source = source
     defaults = data.get("defaults")
@@ -325,6 +339,7 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
         if _text(license_data, "name")
         else None,
         medium=_text(show, "medium"),
+        languages=_show_languages(show),
     )
     timeouts = _section(api, "timeouts")
     polling = _section(api, "polling")
@@ -382,6 +397,58 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
     return ShowConfig(
         info, dict(defaults) if isinstance(defaults, dict) else {}, settings, resolved
     )
+
+
+def _show_languages(show: dict[str, Any]) -> tuple[ShowLanguage, ...]:
+    """`show.languages`, by language code (names normalised; unknown names left out: the
+    config check reports them)."""
+    found: dict[str, ShowLanguage] = {}
+    for key, settings in _section(show, "languages").items():
+        if key not in codes.language_values() or not isinstance(settings, dict):
+            continue
+        code = codes.language_code(key)
+        found[code] = ShowLanguage(
+            code=code,
+            key=key,
+            title=_text(settings, "title"),
+            description=_text(settings, "description"),
+            author=_text(settings, "author"),
+            image=_text(settings, "image"),
+            guid=_text(settings, "guid"),
+        )
+    return tuple(found.values())
+
+
+def _show_language_problems(read: _ConfigRead, data: dict[str, Any]) -> list[Problem]:
+    """Keys of `show.languages` must be languages the API speaks, written as `language:`
+    accepts them; and a language's artwork, like the show's, must be inside the project."""
+    problems = []
+    for key, settings in _section(_section(data, "show"), "languages").items():
+        if key not in codes.language_values():
+            line, column = _config_position(read, ("show", "languages", key))
+            suggestion = did_you_mean(str(key), codes.language_values())
+            message = (
+                f"'{shorten(str(key))}' is not a language the API speaks: use a code, an "
+                f"English name or its own name ({', '.join(codes.LANGUAGES)})"
+            )
+            problems.append(
+                Problem(read.path, line, column, f"show.languages.{key}", message, suggestion)
+            )
+            continue
+        image = settings.get("image") if isinstance(settings, dict) else None
+        if (
+            isinstance(image, str)
+            and not read.outside_allowed
+            and not image.lower().startswith(("http://", "https://"))
+            and "\x00" not in image
+        ):
+            reason = _outside(read.root / image, read.root)
+            if reason is not None:
+                line, column = _config_position(read, ("show", "languages", key, "image"))
+                message = f"'{shorten(image)}' {reason}; artwork must be inside the project"
+                field_name = f"show.languages.{key}.image"
+                problems.append(Problem(read.path, line, column, field_name, message))
+    return problems
 
 
 OUTSIDE_OPT_OUT = "dangerously_allow_outside_project"
@@ -640,6 +707,26 @@ def _display(path: Path, root: Path) -> str:
 # --- specs -------------------------------------------------------------------------------------
 
 
+_NumberKey = tuple[int | None, int, str | None]
+"""(season, episode number, the language feed it is in: None for the show's one feed)."""
+
+
+@dataclass
+class _LanguageBlocks:
+    """`per_language:` blocks by language code, and the keys they were written under."""
+
+    merged: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    """code -> {"spec" or "defaults": the key as written (ja, Japanese, 日本語)}."""
+
+    def written(self, language: str | None) -> tuple[str | None, str | None]:
+        """(the spec's key, the defaults' key) of a language's block, for error positions."""
+        if language is None or language not in codes.language_values():
+            return None, None
+        keys = self.keys.get(codes.language_code(language), {})
+        return keys.get("spec"), keys.get("defaults")
+
+
 @dataclass
 class _Spec:
     path: Path
@@ -659,9 +746,10 @@ class _ProjectLoader:
         self.catalog_exists: bool | None = None
         self.catalog_failed = False
         self.ids: dict[str, tuple[Path, tuple[int, int]]] = {}
-        self.numbers: dict[tuple[int | None, int], Path] = {}
         self.id_places: list[tuple[str, Path, tuple[int, int]]] = []
-        self.number_places: list[tuple[tuple[int | None, int], Path, tuple[int, int], str]] = []
+        self.block: tuple[str | None, str | None] = (None, None)
+        """While one language's episode is built: its per_language keys (spec, defaults)."""
+        self.number_places: list[tuple[_NumberKey, Path, tuple[int, int], str]] = []
         self.id_pattern = re.compile(
             schema.load_schema(schema.EPISODE)["properties"]["id"]["pattern"]
         )
@@ -672,13 +760,15 @@ class _ProjectLoader:
     ) -> None:
         self.problems.append(Problem(path, where[0], where[1], name, message, **extra))
 
-    def load_spec(self, path: Path) -> Episode | None:
+    def load_spec(self, path: Path) -> list[Episode]:
+        """The spec's episodes: one, or one per language of its language matrix; none when
+        it has errors."""
         refused = self.refused_spec(path)
         if refused is not None:
             self.add(path, (1, 1), "", refused)
             if self.cache is not None:
                 self.cache.discard(path)
-            return None
+            return []
         if self.cache is None:
             return self.check_spec(path, None)
         content = read_regular_file(path, MAX_FILE_BYTES)
@@ -688,19 +778,19 @@ class _ProjectLoader:
         digest = content_digest(content)
         entry = self.cache.get(path, digest)
         if entry is not None:
-            episode = self.restore(path, entry)
-            if episode is not None:
-                return episode
+            restored = self.restore(path, entry)
+            if restored is not None:
+                return restored
         marks = (len(self.problems), len(self.id_places), len(self.number_places))
-        episode = self.check_spec(path, content)
+        episodes = self.check_spec(path, content)
         added = self.problems[marks[0] :]
-        if episode is None or _has_errors(added):
+        if not episodes or _has_errors(added):
             self.cache.discard(path)
         else:
             ids = self.id_places[marks[1] :]
             numbers = self.number_places[marks[2] :]
-            self.cache.put(path, digest, _cache_entry(episode, added, ids, numbers))
-        return episode
+            self.cache.put(path, digest, _cache_entry(episodes, added, ids, numbers))
+        return episodes
 
     @functools.cached_property
     def confined_specs_folder(self) -> Path | None:
@@ -720,28 +810,33 @@ class _ProjectLoader:
             return f"the spec {reason}; specs must be inside the project"
         return None
 
-    def restore(self, path: Path, entry: dict[str, Any]) -> Episode | None:
-        """The episode a cache entry describes, or None to check the file again.
+    def restore(self, path: Path, entry: dict[str, Any]) -> list[Episode] | None:
+        """The episodes a cache entry describes, or None to check the file again.
 
         `file:` sources are looked up again (the file may have gone); the entry's warnings and
         its places for the cross-file checks are added as a fresh check would add them.
         """
         try:
-            raw = entry["raw"]
-            source = raw["source"]
-            kind, value = next(iter(source.items()))
-            resolved = self.file_source(value, path) if kind == "file" else None
-            if isinstance(resolved, str):
-                return None  # a problem: the full check reports it with its position
-            publish = _publish_from(raw.get("publish") or {})
-            episode = _make_episode(
-                raw["id"],
-                path,
-                self.make_source(kind, value, resolved),
-                raw,
-                entry["speaker_ids"],
-                publish,
-            )
+            episodes = []
+            for saved in entry["episodes"]:
+                raw = saved["raw"]
+                source = raw["source"]
+                kind, value = next(iter(source.items()))
+                resolved = self.file_source(value, path) if kind == "file" else None
+                if isinstance(resolved, str):
+                    return None  # a problem: the full check reports it with its position
+                publish = _publish_from(raw.get("publish") or {})
+                episode = _make_episode(
+                    raw["id"],
+                    path,
+                    self.make_source(kind, value, resolved),
+                    raw,
+                    saved["speaker_ids"],
+                    publish,
+                    spec_id=str(saved["spec_id"]),
+                    matrix=tuple(saved["matrix"]),
+                )
+                episodes.append(episode)
             # Nearly every place is in the spec itself or in acbatch.yaml: reuse those paths.
             known = {str(path): path, str(self.config.path): self.config.path}
             warnings = [
@@ -753,15 +848,15 @@ class _ProjectLoader:
                 for i, file, line, column in entry["ids"]
             ]
             numbers = [
-                ((season, number), known.get(file) or Path(file), (line, column), name)
-                for season, number, file, line, column, name in entry["numbers"]
+                ((season, number, feed), known.get(file) or Path(file), (line, column), name)
+                for season, number, feed, file, line, column, name in entry["numbers"]
             ]
         except (KeyError, TypeError, ValueError, AttributeError, StopIteration):
             return None
         self.problems += warnings
         self.id_places += ids
         self.number_places += numbers
-        return episode
+        return episodes
 
     def save_cache(self, listed: list[Path] | None) -> None:
         """Write the cache; `listed`: every spec there is, so the others are forgotten.
@@ -775,28 +870,28 @@ class _ProjectLoader:
             self.cache.keep_only(listed)
         self.cache.save()
 
-    def check_spec(self, path: Path, content: bytes | None) -> Episode | None:
+    def check_spec(self, path: Path, content: bytes | None) -> list[Episode]:
         """Steps 1-5 for one spec (`content`: its bytes, when already read)."""
         try:
             document = read_yaml_file(path) if content is None else load_yaml_bytes(content, path)
         except YamlError as exc:
             self.add(path, (exc.line, exc.column), schema.format_field(exc.path), exc.message)
-            return None
+            return []
         if document.data is None:
             message = "spec is empty: it needs at least a source, e.g. `source: {text: ...}`"
             self.add(path, (1, 1), "source", message)
-            return None
+            return []
         found = schema.validate_document(schema.EPISODE, document, file=path)
         self.problems += found
         if not isinstance(document.data, dict):
-            return None
+            return []
         spec = _Spec(path, document, document.data)
         episode_id = self.episode_id(spec)
         # Fields the schema rejected are left out, so the remaining checks still run on the rest.
         broken = {_top_field(p.field) for p in found}
         misspelt = {p.suggestion for p in found if p.suggestion}
-        episode = self.build(spec, episode_id, broken, misspelt)
-        return None if found or episode_id is None else episode
+        episodes = self.build(spec, episode_id, broken, misspelt)
+        return [] if found or episode_id is None else episodes
 
     def episode_id(self, spec: _Spec) -> str | None:
         written = spec.data.get("id")
@@ -817,7 +912,17 @@ class _ProjectLoader:
         return stem
 
     def locate(self, spec: _Spec, path: PathKey) -> tuple[Path, tuple[int, int], str]:
-        """Where a merged field was written: the spec, else acbatch.yaml's defaults."""
+        """Where a merged field was written: the language's own block (the spec's, then the
+        defaults'), else the spec, else acbatch.yaml's defaults."""
+        spec_key, default_key = self.block
+        if spec_key is not None and _has_path(spec.data, ("per_language", spec_key, *path)):
+            inside = ("per_language", spec_key, *path)
+            return spec.path, spec.document.value_position(inside), schema.format_field(inside)
+        if default_key is not None:
+            inside = ("defaults", "per_language", default_key, *path)
+            if _has_path(self.config.defaults, inside[1:]):
+                where = _config_position(self.config, inside)
+                return self.config.path, where, schema.format_field(inside)
         if _has_path(spec.data, path) or not _has_path(self.config.defaults, path):
             return spec.path, spec.document.value_position(path), schema.format_field(path)
         full = ("defaults", *path)
@@ -829,14 +934,23 @@ class _ProjectLoader:
 
     def build(
         self, spec: _Spec, episode_id: str | None, broken: set[str], misspelt: set[str]
-    ) -> Episode | None:
+    ) -> list[Episode]:
         clean = {key: value for key, value in spec.data.items() if key not in broken}
         merged = deep_merge(self.config.defaults, clean)
         merged["id"] = episode_id
         problems_before = len(self.problems)
+        codes_found = self.matrix(spec, merged, clean)
+        blocks = self.language_blocks(spec, clean, codes_found, "per_language" in broken)
+        for name in MATRIX_FIELDS:
+            merged.pop(name, None)
+        is_matrix = codes_found is not None and len(codes_found) > 1
+        if codes_found is not None and len(codes_found) == 1:
+            merged["language"] = codes_found[0]  # a matrix of one: the same as `language:`
         if self.config.defaults_known:
             unexplained = broken | misspelt | self.config.invalid_defaults
             for name in REQUIRED_AFTER_DEFAULTS:
+                if is_matrix and name in ("language", "speakers"):
+                    continue  # each language is given; speakers default to its catalog voices
                 if name not in merged and name not in unexplained:
                     message = (
                         f"missing required field '{name}': set it in the spec or under "
@@ -844,7 +958,56 @@ class _ProjectLoader:
                     )
                     self.add(spec.path, spec.document.value_position(()), name, message)
         source = self.source(spec, merged["source"]) if "source" in merged else None
-        publish = None if "publish" in broken else self.publish(spec, merged.get("publish") or {})
+        if is_matrix:
+            assert codes_found is not None
+            languages = tuple(codes_found)
+            built = [
+                self.build_language(spec, episode_id, merged, code, blocks, languages, broken)
+                for code in languages
+            ]
+        else:
+            language = merged.get("language")
+            if isinstance(language, str) and language in codes.language_values():
+                code = codes.language_code(language)
+                if code in blocks.merged:
+                    merged = deep_merge(merged, blocks.merged[code])
+            self.block = blocks.written(language if isinstance(language, str) else None)
+            built = [self.build_one(spec, episode_id, merged, broken, None)]
+            self.block = (None, None)
+        if (
+            episode_id is None
+            or broken
+            or _has_errors(self.problems[problems_before:])
+            or source is None
+            or any(part is None for part in built)
+        ):
+            return []
+        return [
+            _make_episode(
+                str(data["id"]),
+                spec.path,
+                source,
+                data,
+                speaker_ids,
+                publish,
+                spec_id=episode_id if is_matrix else "",
+                matrix=tuple(codes_found or ()) if is_matrix else (),
+            )
+            for data, speaker_ids, publish in (part for part in built if part is not None)
+        ]
+
+    def build_one(
+        self,
+        spec: _Spec,
+        episode_id: str | None,
+        merged: dict[str, Any],
+        broken: set[str],
+        feed: str | None,
+    ) -> tuple[dict[str, Any], tuple[int, ...], Publish] | None:
+        """One episode's checks past the schema: publish, replace rules, speakers."""
+        publish = (
+            None if "publish" in broken else self.publish(spec, merged.get("publish") or {}, feed)
+        )
         overrides = merged.get("overrides")
         if isinstance(overrides, dict) and "overrides" not in broken:
             self.replace_rules(spec, overrides.get("replace") or [])
@@ -856,15 +1019,135 @@ class _ProjectLoader:
             speaker_ids = self.speakers(spec, merged["speakers"], language)
         if (
             episode_id is None
-            or broken
-            or _has_errors(self.problems[problems_before:])
             or any(name not in merged for name in REQUIRED_AFTER_DEFAULTS)
-            or source is None
             or publish is None
             or speaker_ids is None
         ):
             return None
-        return _make_episode(episode_id, spec.path, source, merged, speaker_ids, publish)
+        return merged, speaker_ids, publish
+
+    def build_language(
+        self,
+        spec: _Spec,
+        episode_id: str | None,
+        base: dict[str, Any],
+        code: str,
+        blocks: _LanguageBlocks,
+        languages: tuple[str, ...],
+        broken: set[str],
+    ) -> tuple[dict[str, Any], tuple[int, ...], Publish] | None:
+        """One language of a spec's matrix: its per-language block over the rest, its id
+        `<id>.<code>`, and speakers of its language."""
+        block = blocks.merged.get(code, {})
+        merged = deep_merge(base, block)
+        merged["language"] = code
+        merged["id"] = language_episode_id(str(episode_id), code)
+        self.block = blocks.written(code)
+        try:
+            if "speakers" not in block:
+                inherited = base.get("speakers")
+                if not inherited or not self.all_speak(inherited, code):
+                    count = len(inherited) if inherited else DEFAULT_SPEAKER_COUNT
+                    chosen = self.catalog_speakers(spec, code, count, languages.index(code))
+                    if chosen is None:
+                        return None
+                    merged["speakers"] = chosen
+            return self.build_one(spec, episode_id, merged, broken, code)
+        finally:
+            self.block = (None, None)
+
+    def matrix(
+        self, spec: _Spec, merged: dict[str, Any], clean: dict[str, Any]
+    ) -> list[str] | None:
+        """The language codes of the spec's `languages:` (in order, once each), or None when
+        it has none: a spec's own `language:` wins over `languages:` in `defaults:`."""
+        if "language" in clean and "languages" in clean:
+            message = (
+                "set either `language` (one language) or `languages` (a language matrix), not both"
+            )
+            self.problem_at(spec, ("languages",), message)
+            return None
+        if "language" in clean:
+            return None
+        written = merged.get("languages")
+        if not isinstance(written, list):
+            return None
+        found = [codes.language_code(v) for v in written if v in codes.language_values()]
+        if len(found) != len(written):
+            return None  # the schema has said which entry is not a language
+        return list(dict.fromkeys(found)) or None
+
+    def language_blocks(
+        self,
+        spec: _Spec,
+        clean: dict[str, Any],
+        matrix: list[str] | None,
+        spec_broken: bool,
+    ) -> _LanguageBlocks:
+        """`per_language:` of acbatch.yaml's defaults and of the spec, merged by language code
+        (the spec's over the defaults'). A spec's block for a language the episode is not made
+        in is an error: it would silently do nothing."""
+        blocks = _LanguageBlocks()
+        for origin, data in (("defaults", self.config.defaults), ("spec", clean)):
+            found = data.get("per_language") if not (origin == "spec" and spec_broken) else None
+            if not isinstance(found, dict):
+                continue
+            for key, block in found.items():
+                if key not in codes.language_values() or not isinstance(block, dict):
+                    continue  # the schema has reported it
+                code = codes.language_code(key)
+                blocks.merged[code] = deep_merge(blocks.merged.get(code, {}), block)
+                blocks.keys.setdefault(code, {})[origin] = key
+                if origin != "spec":
+                    continue
+                made_in = matrix or []
+                if not matrix:
+                    language = clean.get("language", self.config.defaults.get("language"))
+                    if isinstance(language, str) and language in codes.language_values():
+                        made_in = [codes.language_code(language)]
+                if made_in and code not in made_in:
+                    message = (
+                        f"'{shorten(key)}' is not one of this episode's languages "
+                        f"({', '.join(made_in)}): add it to `languages`, or remove this block"
+                    )
+                    where = spec.document.key_position(("per_language", key))
+                    self.add(spec.path, where, f"per_language.{key}", message)
+        return blocks
+
+    def all_speak(self, speakers: list[Any], code: str) -> bool:
+        """Whether no voice of `speakers` is known to speak another language than `code`."""
+        if not self.catalog_available():
+            return True
+        catalog = self.load_catalog()
+        if catalog is None:
+            return True
+        for ref in speakers:
+            ref_key: int | str = ref
+            if isinstance(ref, str) and ref.strip().isdigit():
+                ref_key = int(ref.strip())
+            voice = catalog.find(ref_key)
+            if voice is not None and voice.language in codes.LANGUAGES and voice.language != code:
+                return False
+        return True
+
+    def catalog_speakers(
+        self, spec: _Spec, code: str, count: int, index: int
+    ) -> list[int | str] | None:
+        """The first `count` catalog voices of language `code`, or None after an error at
+        that language's entry in `languages`."""
+        catalog = self.load_catalog() if self.catalog_available() else None
+        voices = catalog.filter(language=code) if catalog is not None else []
+        if voices:
+            return [v.name or v.id for v in voices[:count]]
+        name = codes.LANGUAGES.get(code, code)
+        message = (
+            f"no voice in {self.catalog_shown()} speaks {name} ({code}), so the {code} episode "
+            f"has no speakers: give them under `per_language: {{{code}: {{speakers: [...]}}}}`"
+            f" (`acbatch voices --language {code}` lists the voices)"
+        )
+        self.block = (None, None)
+        self.problem_at(spec, ("languages", index), message)
+        return None
 
     def source(self, spec: _Spec, source: dict[str, str]) -> Source | None:
         kind, value = next(iter(source.items()))
@@ -893,7 +1176,8 @@ class _ProjectLoader:
             if message is not None:
                 self.problem_at(spec, ("overrides", "replace", index, "find"), message)
 
-    def publish(self, spec: _Spec, data: dict[str, Any]) -> Publish | None:
+    def publish(self, spec: _Spec, data: dict[str, Any], feed: str | None) -> Publish | None:
+        """`feed`: the language feed the episode is numbered in (None: the show's one feed)."""
         image = data.get("image")
         if (
             isinstance(image, str)
@@ -907,7 +1191,8 @@ class _ProjectLoader:
                 self.problem_at(spec, ("publish", "image"), message)
         if data.get("episode") is not None:
             file, where, name = self.locate(spec, ("publish", "episode"))
-            self.number_places.append(((data.get("season"), data["episode"]), file, where, name))
+            number = (data.get("season"), data["episode"], feed)
+            self.number_places.append((number, file, where, name))
         try:
             return _publish_from(data)
         except ValueError as exc:
@@ -1042,11 +1327,13 @@ class _ProjectLoader:
                 problems.append(Problem(path, where[0], where[1], "id", message))
             else:
                 first_id[episode_id] = path
-        first_number: dict[tuple[int | None, int], Path] = {}
+        first_number: dict[_NumberKey, Path] = {}
         for number, path, where, name in self.number_places:
             if number in first_number:
-                season, episode = number
+                season, episode, feed = number
                 label = f"season {season} episode {episode}" if season else f"episode {episode}"
+                if feed is not None:
+                    label += f" of the {feed} feed"
                 other = _display(first_number[number], self.config.root)
                 message = f"{label} is already used by {other}"
                 problems.append(Problem(path, where[0], where[1], name, message))
@@ -1066,8 +1353,12 @@ def _make_episode(
     merged: dict[str, Any],
     speaker_ids: Iterable[int],
     publish: Publish,
+    *,
+    spec_id: str = "",
+    matrix: tuple[str, ...] = (),
 ) -> Episode:
-    """The Episode of a checked spec: `merged` is its data with the defaults merged in."""
+    """The Episode of a checked spec: `merged` is its data with the defaults merged in (and
+    for one language of a matrix, that language's block)."""
     return Episode(
         id=episode_id,
         spec_path=spec_path,
@@ -1085,6 +1376,8 @@ def _make_episode(
         overrides=merged.get("overrides") or {},
         review=merged.get("review", _default("review")),
         raw=merged,
+        spec_id=spec_id,
+        matrix=matrix,
     )
 
 
@@ -1137,21 +1430,28 @@ def _file_source(value: str, spec_path: Path, root: Path, max_bytes: int) -> Pat
 
 
 def _cache_entry(
-    episode: Episode,
+    episodes: list[Episode],
     warnings: list[Problem],
     ids: list[tuple[str, Path, tuple[int, int]]],
-    numbers: list[tuple[tuple[int | None, int], Path, tuple[int, int], str]],
+    numbers: list[tuple[_NumberKey, Path, tuple[int, int], str]],
 ) -> dict[str, Any]:
     """What the spec cache keeps of a valid spec: plain data only."""
     return {
-        "raw": episode.raw,
-        "speaker_ids": list(episode.speaker_ids),
+        "episodes": [
+            {
+                "raw": episode.raw,
+                "speaker_ids": list(episode.speaker_ids),
+                "spec_id": episode.spec_id,
+                "matrix": list(episode.matrix),
+            }
+            for episode in episodes
+        ],
         "warnings": [
             [str(p.file), p.line, p.column, p.field, p.message, p.suggestion] for p in warnings
         ],
         "ids": [[i, str(file), where[0], where[1]] for i, file, where in ids],
         "numbers": [
-            [number[0], number[1], str(file), where[0], where[1], name]
+            [number[0], number[1], number[2], str(file), where[0], where[1], name]
             for number, file, where, name in numbers
         ],
     }

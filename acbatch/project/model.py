@@ -7,6 +7,7 @@ downstream (plan, runner, publishing) works on them, never on raw YAML.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +108,21 @@ class License:
 
 
 @dataclass(frozen=True)
+class ShowLanguage:
+    """`show.languages.<code>`: one language's feed and site settings (None: the show's own)."""
+
+    code: str
+    """The API's language code (names are normalised: Japanese, 日本語 -> ja)."""
+    key: str = ""
+    """The key as written under show.languages (for the positions of problems)."""
+    title: str | None = None
+    description: str | None = None
+    author: str | None = None
+    image: str | None = None
+    guid: str | None = None
+
+
+@dataclass(frozen=True)
 class ShowInfo:
     title: str
     description: str
@@ -131,6 +147,12 @@ class ShowInfo:
     funding: tuple[Funding, ...] = ()
     license: License | None = None
     medium: str | None = None
+    languages: tuple[ShowLanguage, ...] = ()
+    """Per-language settings for a show published in several languages (show.languages)."""
+
+    def in_language(self, code: str) -> ShowLanguage:
+        """The settings `show.languages` gives language `code` (all None when none)."""
+        return next((s for s in self.languages if s.code == code), ShowLanguage(code))
 
 
 @dataclass(frozen=True)
@@ -237,9 +259,21 @@ class Episode:
     overrides: dict[str, Any] = field(default_factory=dict)
     review: str = "auto"
     raw: dict[str, Any] = field(default_factory=dict)
+    """The merged spec mapping, as plain data (for fingerprints and templates)."""
     review_folder: Path | None = None
     """Where review files go when not beside the spec (the sandbox workspace's own)."""
-    """The merged spec mapping, as plain data (for fingerprints and templates)."""
+    spec_id: str = ""
+    """The spec's own id: `id` itself, or for one language of a matrix `id` without `.<code>`."""
+    matrix: tuple[str, ...] = ()
+    """The language codes of the spec's language matrix (empty: a single-language episode)."""
+    output_language: str | None = None
+    """Set when the show is published per language: the language folder (output/<code>/)
+    whose feed and site carry this episode."""
+
+    @property
+    def base_id(self) -> str:
+        """The id a selector names for every language of the episode."""
+        return self.spec_id or self.id
 
     @property
     def draft(self) -> bool:
@@ -255,6 +289,21 @@ class Episode:
         return (self.review_folder or self.spec_path.parent) / f"{self.id}.previous.script.yaml"
 
 
+LANGUAGE_ID_SEPARATOR = "."
+"""Between a spec's id and a language code in the ids of a language matrix: `tide-pools.ja`
+(spec ids cannot hold a dot, so these never clash with one)."""
+
+
+def language_episode_id(spec_id: str, code: str) -> str:
+    """One language of a matrix: `tide-pools` + `ja` -> `tide-pools.ja`."""
+    return f"{spec_id}{LANGUAGE_ID_SEPARATOR}{code}"
+
+
+def spec_id_of(episode_id: str) -> str:
+    """The spec id an episode id or selector belongs to: `tide-pools.ja` -> `tide-pools`."""
+    return episode_id.split(LANGUAGE_ID_SEPARATOR, 1)[0]
+
+
 @dataclass
 class Project:
     config: ShowConfig
@@ -267,3 +316,25 @@ class Project:
 
     def episode(self, episode_id: str) -> Episode | None:
         return next((e for e in self.episodes if e.id == episode_id), None)
+
+    @property
+    def output_languages(self) -> list[str]:
+        """The language folders the show publishes, in first-seen order (empty: one feed)."""
+        found = (e.output_language for e in self.episodes if e.output_language)
+        return list(dict.fromkeys(found))
+
+    def resolve_ids(self, selectors: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Episode selectors -> (the episode ids they name, in order, once each; the selectors
+        naming none). A selector is an episode id (`tide-pools.ja`), or the id of a spec with a
+        language matrix (`tide-pools`), which names every language of it. The one place
+        commands turn what the user typed into episodes."""
+        ids: list[str] = []
+        missing: list[str] = []
+        for selector in selectors:
+            named = [e.id for e in self.episodes if e.id == selector] or [
+                e.id for e in self.episodes if e.matrix and e.base_id == selector
+            ]
+            if not named:
+                missing.append(selector)
+            ids += named
+        return list(dict.fromkeys(ids)), missing

@@ -63,7 +63,9 @@ def fingerprint(*parts: str) -> str:
 class RenderCache:
     """The records of the last render; change them through put(), remove() and changed()."""
 
-    def __init__(self, store: CacheStore | None = None, output: Path | None = None) -> None:
+    def __init__(
+        self, store: CacheStore | None = None, output: Path | None = None, part: str = ""
+    ) -> None:
         self.store = store
         self.records: dict[str, EpisodeRecord] = {}
         self.feed_check_key = ""
@@ -80,13 +82,16 @@ class RenderCache:
         if store is not None:
             # Records name files under the output folder: another folder, other records.
             context = json.dumps([RECORD_FORMAT, str(output)])
-            self._episodes = store.area(EPISODES_AREA, context)
-            self._feed = store.area(FEED_AREA, context)
+            # One language of a show published per language keeps its own areas (`part`).
+            suffix = f".{part}" if part else ""
+            self._episodes = store.area(EPISODES_AREA + suffix, context)
+            self._feed = store.area(FEED_AREA + suffix, context)
 
     @classmethod
-    def load(cls, root: Path, output: Path) -> RenderCache:
-        """The cache of the project in `root` rendering into `output` (empty when unusable)."""
-        cache = cls(CacheStore.open(root), output)
+    def load(cls, root: Path, output: Path, part: str = "") -> RenderCache:
+        """The cache of the project in `root` rendering into `output` (empty when unusable);
+        `part`: the language, for one language of a show published per language."""
+        cache = cls(CacheStore.open(root), output, part)
         cache._read()
         return cache
 

@@ -24,6 +24,15 @@ from acbatch.publish.feedurls import feed_url, non_public_reason, podcast_guid
 from acbatch.store import atomic_write_json
 
 IDENTITY_FILE = ".feed-identity.json"
+LANGUAGE_IDENTITY_FILE = ".feed-identity.{code}.json"
+"""A show published per language has one feed, and one identity, per language."""
+
+
+def identity_file(language: str | None) -> str:
+    """The identity record's name in state/: one per language feed, or the show's one."""
+    return LANGUAGE_IDENTITY_FILE.format(code=language) if language else IDENTITY_FILE
+
+
 IDENTITY_VERSION = 1
 
 
@@ -57,8 +66,8 @@ class IdentityFileError(ValueError):
     """state/.feed-identity.json exists but cannot be used."""
 
 
-def load_identity(state: Path) -> FeedIdentity | None:
-    path = state / IDENTITY_FILE
+def load_identity(state: Path, name: str = IDENTITY_FILE) -> FeedIdentity | None:
+    path = state / name
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -84,13 +93,18 @@ def load_identity(state: Path) -> FeedIdentity | None:
 
 
 def settle_identity(
-    state: Path, base_url: str, configured_guid: str | None, now: datetime
+    state: Path,
+    base_url: str,
+    configured_guid: str | None,
+    now: datetime,
+    name: str = IDENTITY_FILE,
 ) -> FeedIdentity:
     """The identity this render publishes under, recording it (or a move) when the base URL
-    is public. `configured_guid` (show.guid) wins over a recorded one."""
+    is public. `configured_guid` (show.guid) wins over a recorded one. `name`: the record's
+    file in `state` (identity_file)."""
     url = feed_url(base_url)
     public = non_public_reason(url) is None
-    recorded = load_identity(state)
+    recorded = load_identity(state, name)
     if recorded is None:
         identity = FeedIdentity(
             podcast_guid=(configured_guid or podcast_guid(url)).lower(),
@@ -98,10 +112,10 @@ def settle_identity(
             recorded_at=now.isoformat(timespec="seconds"),
         )
         if public:
-            atomic_write_json(state / IDENTITY_FILE, identity.to_json())
+            atomic_write_json(state / name, identity.to_json())
             identity.change = (
                 f"recorded podcast:guid {identity.podcast_guid} for {url} in "
-                f"{state / IDENTITY_FILE} (keep it under version control)"
+                f"{state / name} (keep it under version control)"
             )
         return identity
     identity = FeedIdentity(
@@ -124,5 +138,5 @@ def settle_identity(
             "is kept and the feed carries itunes:new-feed-url (redirect the old URL here too)"
         )
     if identity != recorded:
-        atomic_write_json(state / IDENTITY_FILE, identity.to_json())
+        atomic_write_json(state / name, identity.to_json())
     return identity

@@ -79,6 +79,10 @@ class PublishedEpisode:
     source_link: str | None = None
     people: tuple[Person, ...] = ()
     """The episode's speakers as podcast:person, in speaking order."""
+    alternates: tuple[tuple[str, str], ...] = ()
+    """The same episode in the show's other languages (a show published per language):
+    (hreflang, href from this episode's notes page). Not part of episode_digest: the notes
+    key carries it (so an episode without any keeps the digest it always had)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def _getter(cls: type, *, skip: tuple[str, ...] = ()) -> attrgetter[tuple[object
 
 _TURN_VALUES = _getter(Turn)
 _HIGHLIGHT_VALUES = _getter(Highlight)
-_EPISODE_VALUES = _getter(PublishedEpisode, skip=("turns", "highlights"))
+_EPISODE_VALUES = _getter(PublishedEpisode, skip=("turns", "highlights", "alternates"))
 _PUBLISH_VALUES = _getter(Publish)
 
 

@@ -41,7 +41,7 @@ from acbatch.publish.errors import AudioFileError, FeedCheckError, PublishError,
 from acbatch.publish.feedcheck import FeedProblem, check_feed, errors
 from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
 from acbatch.publish.files import write_atomic, write_text_atomic
-from acbatch.publish.identity import IdentityFileError, settle_identity
+from acbatch.publish.identity import IdentityFileError, identity_file, settle_identity
 from acbatch.publish.model import (
     Person,
     PublishedEpisode,
@@ -65,6 +65,7 @@ from acbatch.publish.transcripts import (
 from acbatch.publish.views import (
     NOTES_HTML,
     NOTES_MD,
+    Alternate,
     EpisodeView,
     ShowView,
     TrailerView,
@@ -121,6 +122,9 @@ class RenderReport:
     """Set when the feed has moved: the <itunes:new-feed-url> it carries."""
     identity_change: str = ""
     """What this render recorded about the feed's identity (first guid, a move), in words."""
+    languages: dict[str, RenderReport] = field(default_factory=dict)
+    """A show published per language: each language's own report, by language code (this
+    report then sums them up; its feed_path is the show's own language's feed)."""
 
     @property
     def warnings(self) -> list[FeedProblem]:
@@ -152,6 +156,8 @@ def render_show(
     *,
     now: datetime | None = None,
     hosts: Sequence[Person] = (),
+    language: str | None = None,
+    alternates: Sequence[Alternate] = (),
 ) -> RenderReport:
     """Render the show's outputs into config.paths.output; see the module docstring.
 
@@ -159,15 +165,19 @@ def render_show(
 
     Drafts and episodes dated after `now` (default: the current time) are left out. Raises a
     PublishError subclass (ShowSettingsError, ArtworkError, AudioFileError, TemplateError,
-    FeedCheckError) when something the user must fix stops publishing.
+    FeedCheckError) when something the user must fix stops publishing. `language` and
+    `alternates`: for one language of a show published per language (acbatch.publish.
+    multilingual), its identity record and render cache, and its site's other languages.
     """
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    cache = RenderCache.load(config.paths.config.parent, config.paths.output.absolute())
+    cache = RenderCache.load(
+        config.paths.config.parent, config.paths.output.absolute(), language or ""
+    )
     try:
         with _rare_cyclic_gc():
-            return _render(config, episodes, now, cache, hosts)
+            return _render(config, episodes, now, cache, hosts, language, alternates)
     finally:
         cache.close()
 
@@ -178,6 +188,8 @@ def _render(
     now: datetime,
     cache: RenderCache,
     hosts: Sequence[Person] = (),
+    language: str | None = None,
+    alternates: Sequence[Alternate] = (),
 ) -> RenderReport:
     show = config.show
     output = config.paths.output
@@ -198,7 +210,9 @@ def _render(
     clock = _PhaseClock(report.timings)
 
     try:
-        identity = settle_identity(config.paths.state, show.base_url, show.guid, now)
+        identity = settle_identity(
+            config.paths.state, show.base_url, show.guid, now, identity_file(language)
+        )
     except IdentityFileError as exc:
         raise ShowSettingsError(str(exc)) from exc
     report.podcast_guid, report.new_feed_url = identity.podcast_guid, identity.new_feed_url
@@ -207,7 +221,7 @@ def _render(
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
         report.written.append(output / image.relpath)
-    view = show_view(show, image, now, identity=identity, hosts=hosts)
+    view = show_view(show, image, now, identity=identity, hosts=hosts, alternates=alternates)
     show_digest = fingerprint(__version__, repr(show), image.digest if image else "")
     file_sources = [templates.source(n) for n in FILE_TEMPLATES]
     files_show = _show_values(view, templates.fields_read(FILE_TEMPLATES, "show"))
@@ -494,6 +508,8 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
     # The files and fragments are redone whenever the audio key changes (audio_current below),
     # so their keys need not repeat it.
     files_key = f"{shared.files_shared}:{image_digest}"
+    if episode.alternates:  # the notes page links the episode in the show's other languages
+        files_key += ":" + fingerprint(repr(episode.alternates))[:16]
     items_key = f"{shared.items_shared}:{image_digest}"
     record = shared.cache.records.get(episode.id)
 

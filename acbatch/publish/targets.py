@@ -93,14 +93,16 @@ def project_target_problems(project: Project, live: bool) -> list[Problem]:
     add(config_file, ("show", "base_url"), check_base_url(show.base_url, live))
     if show.image:
         add(config_file, ("show", "image"), check_artwork(show.image, config_file.parent))
+    for language in show.languages:
+        if language.image:
+            where = ("show", "languages", language.key or language.code, "image")
+            add(config_file, where, check_artwork(language.image, config_file.parent))
     for episode in project.episodes:
         image = episode.publish.image
         if image:
-            add(
-                episode.spec_path,
-                ("publish", "image"),
-                check_artwork(image, config.paths.output),
-            )
+            # A show published per language publishes each language from its own folder.
+            output = config.paths.output / (episode.output_language or "")
+            add(episode.spec_path, ("publish", "image"), check_artwork(image, output))
     return found
 
 

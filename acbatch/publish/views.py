@@ -186,6 +186,16 @@ class TurnView(NamedTuple):
     clock: str
 
 
+class Alternate(NamedTuple):
+    """The same show in another language, for `<link rel="alternate" hreflang=...>`."""
+
+    hreflang: str
+    """A BCP 47 tag, or x-default for the page that lets the reader choose."""
+    href: str
+    """Relative to the page that links it."""
+    title: str = ""
+
+
 @dataclass
 class ShowView:
     title: str
@@ -218,6 +228,8 @@ class ShowView:
     medium: str | None = None
     trailers: list[TrailerView] = field(default_factory=list)
     """Published trailer episodes (podcast:trailer), newest first."""
+    alternates: Sequence[Alternate] = ()
+    """The show's site in its other languages (a show published per language), else empty."""
 
 
 @dataclass
@@ -264,6 +276,8 @@ class EpisodeView:
     soundbites: list[SoundbiteView] = field(default_factory=list)
     """The highlights' stretches of the audio (podcast:soundbite); empty when only the site's
     fragments are built."""
+    alternates: Sequence[Alternate] = ()
+    """This episode in the show's other languages, for its notes page's hreflang links."""
 
     @cached_property
     def turns(self) -> list[TurnView]:
@@ -291,6 +305,7 @@ def show_view(
     language: str | None = None,
     identity: FeedIdentity | None = None,
     hosts: Sequence[Person] = (),
+    alternates: Sequence[Alternate] = (),
 ) -> ShowView:
     """The show as templates see it; `identity` (recorded guid, feed move) when known."""
     base = base_folder_url(show.base_url)
@@ -329,6 +344,7 @@ def show_view(
         ],
         license=license_view(show),
         medium=show.medium,
+        alternates=tuple(alternates),
     )
 
 
@@ -410,4 +426,5 @@ def episode_view(
             SoundbiteView(podcast_text(bite.title), _seconds(bite.start), _seconds(bite.duration))
             for bite in bites
         ],
+        alternates=[Alternate(tag, href) for tag, href in episode.alternates],
     )

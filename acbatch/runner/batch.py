@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,9 +133,23 @@ def service_for(project: Project, request: RunRequest) -> str:
     return settings.base_url.rstrip("/")
 
 
-def user_words(request: RunRequest) -> dict[str, Word]:
-    words = dict(request.words)
-    for episode_id in request.retry_uncertain:
+def resolve_ids(project: Project, selectors: Iterable[str]) -> list[str]:
+    """The episode ids the user's selectors name (`tide-pools` names every language of a
+    language matrix; see Project.resolve_ids); a usage error naming those that name none."""
+    ids, missing = project.resolve_ids(selectors)
+    if missing:
+        raise UserError(f"no episode with id {', '.join(repr(m) for m in missing)}", 2)
+    return ids
+
+
+def user_words(request: RunRequest, project: Project) -> dict[str, Word]:
+    """The user's word per episode id, selectors expanded (`retry tide-pools` retries each
+    of its languages)."""
+    words: dict[str, Word] = {}
+    for selector, word in request.words.items():
+        for episode_id in resolve_ids(project, (selector,)):
+            words[episode_id] = word
+    for episode_id in resolve_ids(project, request.retry_uncertain):
         words[episode_id] = replace(words.get(episode_id, Word()), retry_uncertain=True)
     return words
 
@@ -165,10 +179,7 @@ def select_episodes(
 ) -> tuple[list[Episode], list[str]]:
     if ids:
         known = {e.id: e for e in project.episodes}
-        missing = [i for i in ids if i not in known]
-        if missing:
-            raise UserError(f"no episode with id {', '.join(repr(m) for m in missing)}", 2)
-        chosen = [known[i] for i in dict.fromkeys(ids)]
+        chosen = [known[i] for i in resolve_ids(project, ids)]
     else:
         chosen = list(project.episodes)
     chosen = [e for e in chosen if in_shard(e.id, shard)]
@@ -291,7 +302,7 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
     folder = project.config.paths.state
     options = RunOptions(
         jobs=request.jobs or api.jobs,
-        words=user_words(request),
+        words=user_words(request, project),
         max_attempts=api.max_attempts,
         retries=api.retries,
         poll_initial=request.poll_initial
@@ -390,8 +401,8 @@ def cancel_on_signals(runner: Runner, *, enabled: bool = True) -> Iterator[None]
 
 def sweep_partial_downloads(output: Path) -> None:
     """Partial downloads of a killed run never reach a final name; clear them away."""
-    episodes = output / "episodes"
-    if episodes.is_dir():
-        for leftover in episodes.glob("*/.*.part"):
+    # output/episodes/<id>/, and output/<code>/episodes/<id>/ in a show published per language.
+    for pattern in ("episodes/*/.*.part", "*/episodes/*/.*.part"):
+        for leftover in output.glob(pattern):
             with contextlib.suppress(OSError):
                 leftover.unlink()

@@ -231,18 +231,23 @@ def episode_guid(base_url: str, episode_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{base_url.rstrip('/')}/#episode/{episode_id}"))
 
 
-def audio_path(project: Project, episode_id: str) -> Path:
-    return project.config.paths.output / "episodes" / episode_id / f"{episode_id}.mp3"
+def audio_path(project: Project, episode: Episode) -> Path:
+    """Where an episode's MP3 goes: output/episodes/<id>/<id>.mp3, or in a show published per
+    language, inside its language's folder: output/<code>/episodes/<id>/<id>.mp3."""
+    output = project.config.paths.output
+    if episode.output_language:
+        output = output / episode.output_language
+    return output / "episodes" / episode.id / f"{episode.id}.mp3"
 
 
-def published_audio_url(project: Project, episode_id: str) -> str | None:
+def published_audio_url(project: Project, episode: Episode) -> str | None:
     """Where the published site serves the episode's audio (output/ served at show.base_url)."""
     from acbatch.publish.feedurls import base_folder_url
 
     base = project.config.show.base_url
     if not base:
         return None
-    relative = audio_path(project, episode_id).relative_to(project.config.paths.output)
+    relative = audio_path(project, episode).relative_to(project.config.paths.output)
     return base_folder_url(base) + relative.as_posix()
 
 
@@ -959,10 +964,10 @@ class Runner:
 
         url = (state.audio.result or {}).get("file_url")
         assert isinstance(url, str)  # decided
-        destination = audio_path(self.project, episode.id)
+        destination = audio_path(self.project, episode)
         failures: list[tuple[str, DownloadError]] = []
         audio = None
-        for source in (self.locate_audio(url), published_audio_url(self.project, episode.id)):
+        for source in (self.locate_audio(url), published_audio_url(self.project, episode)):
             if source is None:
                 continue
             try:

@@ -182,12 +182,18 @@ def render_project(
             "feed keeps them; `acbatch run` fetches their audio again at no cost"
         )
     catalog = _catalog(project)
-    report = render_show(
-        project.config,
-        [published_episode(project, e, s, catalog) for e, s in ready],
-        now=now,
-        hosts=show_hosts(project.config.show, catalog),
-    )
+    hosts = show_hosts(project.config.show, catalog)
+    published = [published_episode(project, e, s, catalog) for e, s in ready]
+    languages = project.output_languages
+    if languages:
+        from acbatch.publish.multilingual import render_languages, with_alternates
+
+        moment = now or datetime.now(timezone.utc)
+        by_spec = list(zip([e.base_id for e, _state in ready], published, strict=True))
+        published = with_alternates(project.config, by_spec, moment)
+        report = render_languages(project.config, languages, published, now=moment, hosts=hosts)
+    else:
+        report = render_show(project.config, published, now=now, hosts=hosts)
     for episode, state in ready:
         if state.phase not in DONE_PHASES:
             continue
