@@ -470,3 +470,45 @@ def test_the_intro_and_outro_are_spoken_in_each_episodes_language_through_the_sa
             body["podcast_script"][1],
         )
         assert first["voice_id"] == last["voice_id"] == host["voice_id"] != ""
+
+
+def test_a_show_published_per_language_names_itself_in_each_language_in_the_intro(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acbatch.project.loader import load_project
+    from acbatch.runner.batch import RunRequest, run_project
+
+    monkeypatch.setenv("AUDIOCLEANER_API_KEY", "test-key-123")
+    server = sandbox_factory(synthesize=False)
+    text = "Tide pools hold sea stars, crabs and anemones that wait for the water to return."
+    episodes = {
+        "pools": {
+            "source": {"text": text},
+            "languages": ["en", "ja"],
+            "title": "Tide pools",
+            "per_language": {"ja": {"title": "潮だまり"}},
+            "publish": {"episode": 4},
+        }
+    }
+    config = write_show(tmp_path, episodes)
+    set_show(
+        tmp_path,
+        title="Reef Radio",
+        languages={"ja": {"title": "リーフ・ラジオ"}},
+        spoken={"intro": True},
+    )
+    project = load_project(config)
+    assert not project.errors, [str(p) for p in project.errors]
+    result = run_project(
+        project, RunRequest(base_url=server.url, render=False, seed=7, poll_initial=0.05)
+    )
+    assert result.summary.exit_code == 0
+    intros = {
+        task.request["podcast_script"][0]["text"]
+        for task in server.backend.tasks()
+        if task.kind == "audio"
+    }
+    assert intros == {
+        "Welcome to Reef Radio. Episode 4: Tide pools.",
+        "リーフ・ラジオへようこそ。第4回、「潮だまり」です。",
+    }

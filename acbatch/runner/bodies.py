@@ -153,8 +153,10 @@ def episode_spoken(episode: Episode, config: ShowConfig | None) -> Spoken:
 def spoken_values(episode: Episode, config: ShowConfig, title: str | None) -> dict[str, Any]:
     """The values the intro and outro templates are rendered with."""
     date = episode.publish.date
+    # In a show published per language, the show's name in this episode's feed.
+    feed = config.show.in_language(episode.output_language) if episode.output_language else None
     return {
-        "show": config.show.title,
+        "show": (feed.title if feed is not None else None) or config.show.title,
         "title": title,
         "number": episode.publish.episode,
         "season": episode.publish.season,
