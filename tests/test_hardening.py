@@ -198,7 +198,13 @@ def test_a_download_into_a_full_disk_is_one_clear_error(tmp_path: Path) -> None:
     with tiny_filesystem(output, "64k"), HostileServer(lambda seen: reply) as server:
         PodcastClient(KEY, server.url)  # the API is on loopback, like the sandbox
         with pytest.raises(DownloadError) as caught:
-            download_audio(f"{server.url}/a.mp3", output / "a.mp3", max_bytes=10 << 20)
+            download_audio(
+                f"{server.url}/a.mp3",
+                output / "a.mp3",
+                max_bytes=10 << 20,
+                timeout=(5.0, 5.0),
+                deadline_seconds=10.0,
+            )
         assert not list(output.iterdir())
     assert "no space left" in str(caught.value) and str(output) in str(caught.value)
     assert not caught.value.retryable

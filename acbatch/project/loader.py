@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from acbatch import codes
-from acbatch.constants import CONFIG_NAME
+from acbatch.constants import CONFIG_NAME, REVIEW_SUFFIXES, SPEC_SUFFIXES
 from acbatch.errors import ConfigError
 from acbatch.project import schema
 from acbatch.project.cache import SpecCache, content_digest, context_key, read_regular_file
@@ -62,8 +62,6 @@ from acbatch.project.yamlsafe import (
 )
 from acbatch.voices import CatalogError, VoiceCatalog
 
-SPEC_SUFFIXES = (".yaml", ".yml")
-REVIEW_SCRIPT_SUFFIXES = (".script.yaml", ".script.yml")
 REQUIRED_AFTER_DEFAULTS = ("style", "duration", "language", "speakers")
 
 _DATE = re.compile(
@@ -135,7 +133,7 @@ def discover_specs(specs_dir: Path) -> list[Path]:
         entry.name
         for entry in entries
         if entry.name.endswith(SPEC_SUFFIXES)
-        and not entry.name.endswith(REVIEW_SCRIPT_SUFFIXES)
+        and not entry.name.endswith(REVIEW_SUFFIXES)
         and not entry.name.startswith(".")
     )
     return [specs_dir / name for name in names]
@@ -435,7 +433,7 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
             path = Path(entry.path)
             if entry.is_symlink():
                 # In specs/, spec files and `file:` sources are checked one by one where used.
-                checked = name == "specs" and not entry.name.endswith(REVIEW_SCRIPT_SUFFIXES)
+                checked = name == "specs" and not entry.name.endswith(REVIEW_SUFFIXES)
                 if not checked and _outside(path, root) is not None:
                     found.append(path)
             elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
@@ -496,7 +494,7 @@ def _spec_files(
         if path.is_dir():
             folder = specs_dir if path.resolve() == config.root else path
             files += discover_specs(folder)
-        elif path.resolve() == config.path.resolve() or path.name.endswith(REVIEW_SCRIPT_SUFFIXES):
+        elif path.resolve() == config.path.resolve() or path.name.endswith(REVIEW_SUFFIXES):
             continue
         elif not path.name.endswith(SPEC_SUFFIXES):
             message = "not an episode spec: spec files end in .yaml or .yml"

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from acbatch.publish.categories import APPLE_CATEGORIES
 from acbatch.publish.feedurls import names_artwork_file, non_public_reason
 from acbatch.publish.languages import is_iso_639
+from acbatch.publish.transcripts import CHAPTERS_TYPE
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ITUNES_ALIASES = (ITUNES, "http://www.itunes.com/DTDs/Podcast-1.0.dtd")
@@ -57,7 +58,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTML_IN_TEXT = re.compile(
     r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?\s*>|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
 )
-CHAPTERS_TYPE = "application/json+chapters"
 ArtworkLoader = Callable[[str, "str | None"], "bytes | None"]
 """Gets an artwork URL's bytes for the artwork check, given the URL and the folder of the
 feed's own URL: None when it is not within reach (not checked), OSError when fetching it
@@ -1151,8 +1151,11 @@ def fetch_artwork(url: str, *, timeout: float = 20.0, max_bytes: int = 20 << 20)
     """Download an image for the artwork check (bounded); raises OSError when it cannot."""
     import requests
 
+    from acbatch.project.defaults import api_defaults
+
     try:
-        with requests.get(url, timeout=(10.0, timeout), stream=True) as response:
+        connect = api_defaults().timeouts.connect
+        with requests.get(url, timeout=(connect, timeout), stream=True) as response:
             if response.status_code != 200:
                 raise OSError(f"HTTP {response.status_code}")
             chunks: list[bytes] = []
@@ -1171,21 +1174,23 @@ def errors(problems: Iterable[FeedProblem]) -> list[FeedProblem]:
     return [p for p in problems if p.severity == ERROR]
 
 
-FETCH_SECONDS = 30.0
-"""Wall-clock limit on fetching a feed for `feed check`, per request (redirects: at most 5)."""
 FETCH_MAX_BYTES = 50 * 1024 * 1024
 
 
 def fetch_feed(
-    url: str, *, timeout: float = FETCH_SECONDS, max_bytes: int = FETCH_MAX_BYTES
+    url: str, *, timeout: float | None = None, max_bytes: int = FETCH_MAX_BYTES
 ) -> bytes:
     """Download a feed over http(s): each request ends within `timeout` seconds from connecting
     to the last byte (a server trickling bytes is cut off), and the body, compressed or
-    decoded, may not pass `max_bytes`."""
+    decoded, may not pass `max_bytes`. `timeout` None: api.timeouts.feed_check's default."""
     import requests
 
     from acbatch.api.transport import AnswerLimits, AnswerRefused, AnswerTooLarge, BoundedAdapter
     from acbatch.errors import UserError
+    from acbatch.project.defaults import api_defaults
+
+    if timeout is None:
+        timeout = api_defaults().timeouts.feed_check
 
     if not _is_http_url(url):
         raise UserError(f"'{url}' is not an http(s) URL")
@@ -1195,7 +1200,8 @@ def fetch_feed(
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         try:
-            response = session.get(url, timeout=(min(10.0, timeout), timeout))
+            connect = api_defaults().timeouts.connect
+            response = session.get(url, timeout=(min(connect, timeout), timeout))
         except AnswerTooLarge:
             raise UserError(f"{url}: the feed is larger than {max_bytes} bytes") from None
         except AnswerRefused as exc:

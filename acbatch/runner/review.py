@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from acbatch.constants import REVIEW_SUFFIXES, SPEC_SUFFIXES
 from acbatch.errors import UserError
 from acbatch.project.model import Episode, Problem, Project, display_path, format_problem
 from acbatch.runner.state import EpisodeState
@@ -28,7 +29,6 @@ from acbatch.store import atomic_write_text
 _APPROVED_LINE = re.compile(r"^approved:\s*(false|no|off)\s*(#.*)?$", re.MULTILINE)
 _SCRIPT_TASK_LINE = re.compile(r"^script_task:[ \t]*[\"']?([^\"'\s#]*)", re.MULTILINE)
 
-REVIEW_SUFFIXES = (".script.yaml", ".script.yml")
 """How review scripts are named: `<episode id>` + one of these, next to the episode's spec."""
 PREVIOUS_SUFFIX = ".previous.script.yaml"
 """The copy of a review script whose script task was replaced (kept for its edits, never used).
@@ -303,7 +303,6 @@ def check_review_scripts(
     whose episode does not ask for review, or that belongs to no episode, gets a warning: it
     is not used.
     """
-    from acbatch.project.loader import SPEC_SUFFIXES
     from acbatch.runner.state import StateStore
     from acbatch.store import StoreError
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, replace
 
 from acbatch import codes
 
-GETS = (codes.SCRIPT_GET, codes.AUDIO_GET)
-
 # Names accepted by `acbatch sandbox --fault NAME=P` besides the numeric API codes.
 FAULT_NAMES = ("5xx", "drop_before", "drop_after", "fail_task", "latency")
 
