@@ -17,7 +17,8 @@ from acbatch.publish.errors import PublishError, TemplateError
 from acbatch.publish.files import write_atomic
 from acbatch.publish.templating import Templates
 from acbatch.redact import clean_data, redact, register_secret, strip_secret_query
-from acbatch.runner.bodies import apply_replacements, catastrophic_backtracking
+from acbatch.runner.backtracking import catastrophic_backtracking
+from acbatch.runner.bodies import apply_replacements
 from tests.conftest import text_episode, write_show
 from tests.hostile import HostileServer, Reply
 

@@ -777,7 +777,8 @@ class _ProjectLoader:
     def replace_rules(self, spec: _Spec, rules: list[Any]) -> None:
         """Each rule must run on RE2, and a regex must not be one that backtracks
         catastrophically (it would in any other tool the user copies it to)."""
-        from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
+        from acbatch.runner.backtracking import catastrophic_backtracking
+        from acbatch.runner.bodies import ReplacementError, compile_find
 
         for index, rule in enumerate(rules):
             if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
