@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from acbatch.sandbox.backend import SandboxSettings
 from acbatch.sandbox.server import SandboxServer
 from tests.samples import png_bytes
+
+if TYPE_CHECKING:
+    from acbatch.project.model import Project
+    from acbatch.runner.decide import Word
+    from acbatch.runner.plan import PlanItem
+    from acbatch.runner.state import StateStore
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL_LINES: list[str] = []
@@ -147,3 +153,22 @@ def audio_request_from_script(script: dict[str, Any], script_global_id: str) -> 
         "hightlights": script.get("hightlights", []),
         "global_id": script_global_id,
     }
+
+
+def plan_project(
+    project: Project,
+    store: StateStore,
+    *,
+    service: str = "",
+    budget_left: int | None = None,
+    words: Mapping[str, Word] | None = None,
+) -> list[PlanItem]:
+    """The plan of a run over every non-draft episode, as `acbatch plan` builds it."""
+    from acbatch.runner.limits import CreditBudget
+    from acbatch.runner.plan import plan_items, plan_run
+
+    episodes = [episode for episode in project.episodes if not episode.draft]
+    budget = CreditBudget(budget_left)
+    return plan_items(
+        plan_run(project, store, episodes, service=service, budget=budget, words=words)
+    )

@@ -15,6 +15,7 @@ import yaml
 from acbatch.project.loader import load_project
 from acbatch.project.model import Episode, format_problem
 from acbatch.runner import review
+from acbatch.runner.plan import read_review
 from acbatch.runner.state import EpisodeState, StateStore, StepRecord
 from tests.conftest import text_episode, write_show
 
@@ -63,6 +64,13 @@ def approve_in_file(path: Path, edit: str | None = None) -> None:
 # --- the library -------------------------------------------------------------------------------
 
 
+def approved_script(episode: Episode, script_task: str) -> dict[str, Any] | None:
+    """The edited script the runner sends for `script_task`: the review file as the decision
+    reads it, counted only when its approval is for that task."""
+    seen, script = read_review(episode)
+    return script if seen.approves(script_task) else None
+
+
 def test_approval_is_current_only_for_its_own_task() -> None:
     approved = {"approved": True, "script_task": "task-1"}
     assert review.approval_is_current(approved, "task-1")
@@ -76,11 +84,10 @@ def test_approved_script_is_none_for_another_task(tmp_path: Path) -> None:
     episode = reviewed_show(tmp_path)
     review.write_review_file(episode, script_state("task-1"))
     approve_in_file(episode.script_review_path, "My own opening line.")
-    current = review.approved_script(episode, "task-1")
+    current = approved_script(episode, "task-1")
     assert current is not None
     assert current["podcast_script"][0]["text"] == "My own opening line."
-    assert review.approved_script(episode, "task-2") is None
-    assert review.approved_script(episode) is not None
+    assert approved_script(episode, "task-2") is None
 
 
 def test_a_new_script_task_moves_the_old_edits_aside(tmp_path: Path) -> None:
@@ -98,7 +105,7 @@ def test_a_new_script_task_moves_the_old_edits_aside(tmp_path: Path) -> None:
     assert fresh["approved"] is False and fresh["script_task"] == "task-2"
     assert fresh["script"][0]["text"] == "A brand new opening."
     assert "ep-1.previous.script.yaml" in path.read_text(encoding="utf-8")
-    assert review.approved_script(episode, "task-2") is None
+    assert approved_script(episode, "task-2") is None
     # The previous copy is never taken for an episode spec, nor checked as a review script.
     project = load_project(tmp_path / "acbatch.yaml")
     assert [e.id for e in project.episodes] == ["ep-1"] and not project.problems
@@ -136,10 +143,10 @@ def test_review_problems_have_positions_and_suggestions(tmp_path: Path) -> None:
     assert [(p.line, p.column, p.field, p.suggestion) for p in problems] == [
         (line, 3, "script[0].rol", "role")
     ]
-    with pytest.raises(review.ReviewError) as caught:
-        review.approved_script(episode)
+    seen, script = read_review(episode)
+    assert script is None and not seen.approves("task-1")
     # Relative to the current folder when inside it, in the one problem format.
-    assert format_problem(problems[0]) in str(caught.value)
+    assert format_problem(problems[0]) in seen.problem
 
 
 def test_stale_approval_and_wrong_episode_are_reported(tmp_path: Path) -> None:

@@ -13,10 +13,9 @@ from acbatch import codes
 from acbatch.project.loader import load_project
 from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.engine import Outcome
-from acbatch.runner.plan import plan_project
 from acbatch.runner.state import Phase, StateStore
 from acbatch.sandbox.faults import FaultPlan
-from tests.conftest import text_episode, write_show
+from tests.conftest import plan_project, text_episode, write_show
 
 
 def run(config: Path, base_url: str, **request: Any) -> Any:

@@ -549,7 +549,6 @@ class _ProjectLoader:
         self.outside_allowed = config.outside_allowed
         self.problems: list[Problem] = []
         self.catalog: VoiceCatalog | None = None
-        self.catalog_error: str | None = None
         self.catalog_loaded = False
         self.catalog_exists: bool | None = None
         self.catalog_failed = False

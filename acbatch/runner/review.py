@@ -248,20 +248,6 @@ def step2_base(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def approved_script(episode: Episode, script_global_id: str | None = None) -> dict[str, Any] | None:
-    """The approved, edited script as a step-2 base (title, processed_content, script...).
-
-    None when the episode needs no review, when there is no approved file, and, given the
-    episode's current script task, when the approval is for another task.
-    """
-    if episode.review != "required":
-        return None
-    data = load_review(episode.script_review_path)
-    if not data or not approval_is_current(data, script_global_id):
-        return None
-    return step2_base(data)
-
-
 def approve(episode: Episode, script_global_id: str | None = None) -> Path:
     """Set `approved: true` in the review file, keeping the user's edits and comments.
 

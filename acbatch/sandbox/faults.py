@@ -34,19 +34,6 @@ class FaultPlan:
     """Endpoints that error codes, 5xx and latency apply to."""
     seed: int = 0
 
-    @property
-    def active(self) -> bool:
-        return any(
-            (
-                any(self.error_rates.values()),
-                self.http_5xx,
-                self.drop_before,
-                self.drop_after,
-                self.fail_task,
-                self.latency,
-            )
-        )
-
     def roll(self, fault: str, endpoint: str, digest: str, attempt: int) -> float:
         """A uniform number in [0, 1) fixed by the seed and the request's identity."""
         material = f"{self.seed}|{fault}|{endpoint}|{digest}|{attempt}".encode()
