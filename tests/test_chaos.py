@@ -88,6 +88,7 @@ def test_a_kill_at_each_named_crash_point_converges_without_double_billing(
     )
 
 
+@pytest.mark.slow
 def test_soak_every_fault_class_at_once(
     tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, drill_report: Any
 ) -> None:

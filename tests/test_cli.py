@@ -121,6 +121,7 @@ def test_sandbox_starts_fast_and_answers_the_reference_curl_examples() -> None:
     assert "not the real service" in err
 
 
+@pytest.mark.slow
 def test_run_status_plan_through_the_cli(tmp_path: Path) -> None:
     write_show(tmp_path, {f"ep-{i}": text_episode(i) for i in range(1, 3)})
     plan = acbatch("plan", "--json", cwd=tmp_path)
@@ -182,6 +183,7 @@ def test_a_finished_project_needs_no_key(tmp_path: Path, sandbox_factory: Any) -
     assert server.stats()["requests"] == before
 
 
+@pytest.mark.slow
 def test_review_and_approve_through_the_cli(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1, review="required")})
     first = acbatch("run", "--sandbox", "--json", cwd=tmp_path)

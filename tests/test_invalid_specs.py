@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from acbatch.commands._common import select_valid
 from acbatch.project.loader import load_project
 from tests.conftest import text_episode, write_show
@@ -65,6 +67,7 @@ def test_a_named_episode_runs_despite_another_invalid_spec(tmp_path: Path) -> No
     assert "nothing was run" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_full_run_refuses_unless_skip_invalid(tmp_path: Path) -> None:
     show_with_a_bad_spec(tmp_path)
     refused = acbatch("run", "--sandbox", cwd=tmp_path)

@@ -201,6 +201,7 @@ def projects(tmp_path: Path) -> dict[str, Path]:
     return {"show": show, "broken": broken}
 
 
+@pytest.mark.slow
 def test_every_json_output_validates_against_its_published_schema(
     projects: dict[str, Path], sandbox_factory: Any
 ) -> None:

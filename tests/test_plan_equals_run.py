@@ -125,6 +125,7 @@ def test_a_timed_out_episode_whose_overrides_change_does_what_plan_says(
     assert creates_since(double, before) == {source(1): ["audio"]}
 
 
+@pytest.mark.slow
 def test_max_credits_zero_sends_no_audio_after_an_approved_review(
     tmp_path: Path, double: StrictDouble
 ) -> None:
@@ -165,6 +166,7 @@ def test_a_fresh_clone_without_output_fetches_audio_again_for_free(
     assert [line for line in again.splitlines() if "lastBuildDate" not in line] == strip
 
 
+@pytest.mark.slow
 def test_audio_gone_everywhere_is_audio_lost_and_needs_the_users_word(
     tmp_path: Path, double: StrictDouble
 ) -> None:
@@ -191,6 +193,7 @@ def test_audio_gone_everywhere_is_audio_lost_and_needs_the_users_word(
     assert creates_since(double, before) == {source(1): ["audio"]}
 
 
+@pytest.mark.slow
 def test_a_new_script_invalidates_the_old_approval(tmp_path: Path, double: StrictDouble) -> None:
     show(tmp_path, review="required")
     acbatch(tmp_path, double, "run")
@@ -216,6 +219,7 @@ def test_a_new_script_invalidates_the_old_approval(tmp_path: Path, double: Stric
     assert plan(tmp_path, double)["ep-1"]["action"] == "wait_review"
 
 
+@pytest.mark.slow
 def test_100100_on_a_status_call_keeps_the_task(tmp_path: Path, double: StrictDouble) -> None:
     show(tmp_path)
     double.status_faults[("audio", 1)] = Fault(code=100100)
@@ -227,6 +231,7 @@ def test_100100_on_a_status_call_keeps_the_task(tmp_path: Path, double: StrictDo
     assert double.created("script") == 1 and double.created("audio") == 1
 
 
+@pytest.mark.slow
 def test_101008_is_asked_again_then_lost_and_never_recreated_unasked(
     tmp_path: Path, double: StrictDouble
 ) -> None:
@@ -277,6 +282,7 @@ def test_a_passing_server_error_on_a_status_call_is_asked_again(
     assert double.created("script") == 1 and double.created("audio") == 1
 
 
+@pytest.mark.slow
 def test_a_failed_episode_is_retried_at_most_max_attempts_times(
     tmp_path: Path, double: StrictDouble
 ) -> None:

@@ -218,6 +218,7 @@ def test_unused_review_scripts_are_warnings(tmp_path: Path) -> None:
     assert "specs/gone.script.yaml:1:1: warning: there is no episode 'gone'" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_approved_script_fails_the_pre_commit_hook(tmp_path: Path) -> None:
     import shutil
 
@@ -263,6 +264,7 @@ def test_approve_refuses_a_file_for_another_script_task(tmp_path: Path) -> None:
     assert yaml.safe_load(path.read_text())["approved"] is True
 
 
+@pytest.mark.slow
 def test_plan_and_run_show_a_broken_review_script(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1, review="required"), "ep-2": text_episode(2)})
     first = acbatch("run", "--sandbox", cwd=tmp_path)

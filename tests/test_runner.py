@@ -70,6 +70,7 @@ def test_state_files_are_sorted_versioned_json_without_the_key(
     assert "test-key-123" not in text
 
 
+@pytest.mark.slow
 def test_faults_on_every_retryable_path_still_create_each_task_once(
     tmp_path: Path, sandbox_factory: Any, keyed: None
 ) -> None:

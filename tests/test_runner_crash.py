@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from acbatch.project.loader import load_project
 from acbatch.runner.state import Phase, StateStore
 from tests.conftest import text_episode, write_show
@@ -58,6 +60,7 @@ def tasks_for(server: Any, project: Any, state: Any, step: str) -> int:
     )
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_pays_nothing_twice(
     tmp_path: Path, sandbox_factory: Any, drill_report: Any
 ) -> None:
@@ -110,6 +113,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_pays_nothing_twice(
     )
 
 
+@pytest.mark.slow
 def test_a_second_runner_exits_at_once_naming_the_holder(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

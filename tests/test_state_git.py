@@ -102,6 +102,7 @@ def remote_states(origin: Path, branch: str = "main") -> dict[str, dict[str, Any
     return states
 
 
+@pytest.mark.slow
 def test_task_ids_reach_the_remote_during_the_run(tmp_path: Path, sandbox_factory: Any) -> None:
     server = sandbox_factory(synthesize=False, script_delay=1.0, audio_delay=30)
     origin, _ = make_remote(tmp_path, 3, git={"push_interval": 0.2})
@@ -127,6 +128,7 @@ def test_task_ids_reach_the_remote_during_the_run(tmp_path: Path, sandbox_factor
         run.wait()
 
 
+@pytest.mark.slow
 def test_a_push_to_main_during_the_run_is_kept_and_state_lands_on_top(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
@@ -204,6 +206,7 @@ def test_two_machines_one_show_the_second_exits_3_naming_the_holder(
         first.wait()
 
 
+@pytest.mark.slow
 def test_the_second_machine_waits_when_told_to(tmp_path: Path, sandbox_factory: Any) -> None:
     server = sandbox_factory(synthesize=False, script_delay=1.0)
     origin, _ = make_remote(tmp_path, 2, git={"push_interval": 0.2, "lock_wait": 120})
@@ -275,6 +278,7 @@ def test_a_live_lock_elsewhere_refuses_even_state_push(
     assert server.stats()["requests"] == {}
 
 
+@pytest.mark.slow
 def test_a_stale_lock_is_taken_over_and_a_long_run_renews_its_own(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

@@ -70,6 +70,7 @@ def tasks_by_episode(double: StrictDouble) -> dict[tuple[str, str], list[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_sigkill_drills_lose_no_task_id_on_the_remote(tmp_path: Path, drill_report: Any) -> None:
     chooser = random.Random(1313)
     uncertain_total = 0
@@ -146,6 +147,7 @@ def test_sigkill_drills_lose_no_task_id_on_the_remote(tmp_path: Path, drill_repo
     )
 
 
+@pytest.mark.slow
 def test_a_kill_between_create_and_save_is_adopted_with_no_second_task(tmp_path: Path) -> None:
     """The create is answered, then the process dies before saving the task id (the named
     crash point `after_create`): the episode is uncertain; the user finds the task in their

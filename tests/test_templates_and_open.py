@@ -74,6 +74,7 @@ def test_copy_writes_the_builtin_with_a_version_header_and_never_overwrites(
     assert not (tmp_path / "templates" / "feed.xml.j2").exists()  # nothing half-done
 
 
+@pytest.mark.slow
 def test_unedited_copies_render_exactly_like_the_builtins(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     assert acbatch_cli("run", "--sandbox", cwd=tmp_path).returncode == 0
@@ -96,6 +97,7 @@ def test_the_scaffold_readme_names_the_commands(tmp_path: Path) -> None:
     assert "acbatch templates list" in text and "acbatch templates copy" in text
 
 
+@pytest.mark.slow
 def test_open_uses_the_browser_in_the_environment(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     missing = acbatch_cli("open", "--sandbox", cwd=tmp_path)

@@ -53,6 +53,7 @@ def tree(folder: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_live_commands_after_the_main_job_leave_the_sandbox_alone(tmp_path: Path) -> None:
     root = example_show(tmp_path / "show")
     main_job = acbatch(root, "run", "--sandbox")
