@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +66,51 @@ def _no_api_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUDIOCLEANER_API_KEY", raising=False)
     monkeypatch.delenv("AUDIOCLEANER_API_BASE", raising=False)
     monkeypatch.setenv("CI", os.environ.get("CI", "1"))
+
+
+def acbatch_environment(
+    env: Mapping[str, str] | None = None, drop: Iterable[str] = ()
+) -> dict[str, str]:
+    """This process's environment without the names in `drop`, with `env` laid over it."""
+    dropped = {"ACBATCH_FAILPOINT", *drop}
+    return {
+        **{name: value for name, value in os.environ.items() if name not in dropped},
+        **(env or {}),
+    }
+
+
+def acbatch(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    drop: Iterable[str] = (),
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """`acbatch ARGS` run as a user runs it, in a child process: its output captured as text,
+    its environment this one's (never a crash point left set) with `env` laid over it."""
+    return subprocess.run(
+        [sys.executable, "-m", "acbatch", *args],
+        cwd=cwd,
+        env=acbatch_environment(env, drop),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_acbatch(
+    *args: str, env: Mapping[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[str]:
+    """`acbatch ARGS` started in a child process (stdout and stderr piped unless `popen` says
+    otherwise), for tests that signal, kill or race it."""
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "acbatch", *args],
+        env=acbatch_environment(env),
+        text=True,
+        **popen,
+    )
 
 
 def demo_catalog() -> dict[str, object]:

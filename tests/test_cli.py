@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,20 +14,9 @@ from typing import Any
 import pytest
 
 from acbatch import codes
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 REFERENCE = Path(__file__).parent / "data" / "audiocleaner-podcast-api.txt"
-
-
-def acbatch(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def curl_examples() -> list[tuple[str, dict[str, Any]]]:

@@ -17,7 +17,7 @@ from acbatch.project.model import Episode, format_problem
 from acbatch.runner import review
 from acbatch.runner.plan import read_review
 from acbatch.runner.state import EpisodeState, StateStore, StepRecord
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 SCRIPT_RESULT: dict[str, Any] = {
     "title": "Tide pools",
@@ -28,17 +28,6 @@ SCRIPT_RESULT: dict[str, Any] = {
     ],
     "hightlights": [],
 }
-
-
-def acbatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def reviewed_show(root: Path) -> Episode:

@@ -6,11 +6,9 @@ sandbox's counters survive every kill.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,21 +17,15 @@ import pytest
 
 from acbatch.project.loader import load_project
 from acbatch.runner.state import Phase, StateStore
-from tests.conftest import text_episode, write_show
+from tests.conftest import start_acbatch, text_episode, write_show
 
 KEY = "crash-test-key-0042"
 KILLS = 20
 
 
 def runner(root: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "AUDIOCLEANER_API_BASE": url, "AUDIOCLEANER_API_KEY": KEY}
-    return subprocess.Popen(
-        [sys.executable, "-m", "acbatch", "-C", str(root), "run", "--no-render", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = {"AUDIOCLEANER_API_BASE": url, "AUDIOCLEANER_API_KEY": KEY}
+    return start_acbatch("-C", str(root), "run", "--no-render", *args, env=env)
 
 
 def all_states_parse(root: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import start_acbatch
 from tests.double import StrictDouble, catalog_document
 from tests.test_state_git import clone, env_for, git, make_remote
 
@@ -29,13 +30,7 @@ EPISODES = 3
 
 
 def run_acbatch(root: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env=env_for(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_acbatch("-C", str(root), *args, env=env_for(url), stdout=subprocess.DEVNULL)
 
 
 def use_the_doubles_voices(root: Path) -> None:

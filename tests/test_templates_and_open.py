@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,21 +10,8 @@ import pytest
 import acbatch
 from acbatch.publish.template_files import BUILTIN_DIR, builtin_names
 from acbatch.scaffold import scaffold_project
+from tests.conftest import acbatch as acbatch_cli
 from tests.conftest import text_episode, write_show
-
-
-def acbatch_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in drop}
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env={**environment, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_list_names_every_builtin_template_and_the_overrides(tmp_path: Path) -> None:
