@@ -28,10 +28,6 @@ class Context:
         if self.verbosity >= 0:
             print(message, file=sys.stderr)
 
-    def debug(self, message: str) -> None:
-        if self.verbosity >= 1:
-            print(message, file=sys.stderr)
-
     def load_project(self) -> Project:
         """Load and validate the project (schemas, cross-file checks); errors are in .problems.
 

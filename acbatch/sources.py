@@ -18,6 +18,7 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+from acbatch.constants import SOURCE_SUFFIXES, SOURCE_SUFFIXES_BY_FORMAT
 from acbatch.project.schema import SHOW, field_default
 
 MAX_SOURCE_BYTES: int = field_default(SHOW, "api", "max_source_bytes")
@@ -29,14 +30,10 @@ UNZIP_FACTOR = 4
 MAX_ZIP_MEMBERS = 10_000
 HASH_CHUNK = 1 << 20
 
-TEXT_SUFFIXES = (".txt", ".text")
-MARKDOWN_SUFFIXES = (".md", ".markdown")
-HTML_SUFFIXES = (".html", ".htm")
-PDF_SUFFIXES = (".pdf",)
-DOCX_SUFFIXES = (".docx",)
-SUPPORTED_SUFFIXES = (
-    TEXT_SUFFIXES + MARKDOWN_SUFFIXES + HTML_SUFFIXES + PDF_SUFFIXES + DOCX_SUFFIXES
-)
+MARKDOWN_SUFFIXES = SOURCE_SUFFIXES_BY_FORMAT["markdown"]
+HTML_SUFFIXES = SOURCE_SUFFIXES_BY_FORMAT["html"]
+PDF_SUFFIXES = SOURCE_SUFFIXES_BY_FORMAT["pdf"]
+DOCX_SUFFIXES = SOURCE_SUFFIXES_BY_FORMAT["docx"]
 
 
 class SourceError(Exception):
@@ -56,8 +53,8 @@ def check_source_file(path: Path, *, max_bytes: int = MAX_SOURCE_BYTES) -> None:
     Raises SourceError; fast for any file (a sparse 3 GB file is refused from its size alone).
     """
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        supported = ", ".join(SUPPORTED_SUFFIXES)
+    if suffix not in SOURCE_SUFFIXES:
+        supported = ", ".join(SOURCE_SUFFIXES)
         raise SourceError(f"{path}: unsupported file type '{suffix or path.name}' ({supported})")
     try:
         size = path.stat().st_size

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from acbatch.constants import TIMESTAMP_FORMAT
 from acbatch.errors import LockHeld, UserError
 
 
@@ -159,7 +160,7 @@ class ProjectLock:
             raise StoreError(f"{self.path} keeps being replaced; is another program using it?")
         handle.seek(0)
         handle.truncate()
-        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        started = time.strftime(TIMESTAMP_FORMAT, time.gmtime())
         handle.write(
             json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started})
         )

@@ -144,8 +144,10 @@ class VoiceCatalog:
         return cls.from_document(document, path)
 
     def to_document(self) -> dict[str, Any]:
+        from acbatch.codes import SUCCESS
+
         document: dict[str, Any] = {
-            "code": 100000,
+            "code": SUCCESS,
             "data": {"total": len(self.voices), "records": [v.to_record() for v in self.voices]},
             "message": SANDBOX_CATALOG_MESSAGE if self.sandbox else "Request Success",
         }

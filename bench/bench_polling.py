@@ -159,10 +159,13 @@ def run_batch(latency: float, jobs: int, episodes: int, rate_limit: int, root: P
         # The options `acbatch run` derives from acbatch.yaml (session.run_project).
         options = RunOptions(
             jobs=jobs,
+            max_attempts=api.max_attempts,
             retries=api.retries,
             poll_initial=api.polling.initial,
             poll_max_interval=api.polling.max_interval,
             deadline=api.polling.deadline,
+            download_max_bytes=api.download_max_bytes,
+            download_seconds=api.timeouts.download,
             timeouts=(api.timeouts.connect, api.timeouts.read),
             seed=7,
         )

@@ -43,6 +43,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from acbatch.project.defaults import build
 from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.feedcheck import check_feed_file
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
@@ -98,7 +99,7 @@ def build_episodes(
                 turns=turns,
                 highlights=highlights,
                 pub_date=START + timedelta(hours=index),
-                publish=Publish(season=1 + index // 1000, episode=index + 1),
+                publish=build(Publish, season=1 + index // 1000, episode=index + 1),
                 write_audio=False,
             )
         )

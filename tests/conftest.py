@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from acbatch.sandbox.backend import SandboxSettings
 from acbatch.sandbox.server import SandboxServer
 from tests.samples import png_bytes
+
+if TYPE_CHECKING:
+    from acbatch.project.model import Project
+    from acbatch.runner.decide import Word
+    from acbatch.runner.plan import PlanItem
+    from acbatch.runner.state import StateStore
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL_LINES: list[str] = []
@@ -58,6 +66,51 @@ def _no_api_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUDIOCLEANER_API_KEY", raising=False)
     monkeypatch.delenv("AUDIOCLEANER_API_BASE", raising=False)
     monkeypatch.setenv("CI", os.environ.get("CI", "1"))
+
+
+def acbatch_environment(
+    env: Mapping[str, str] | None = None, drop: Iterable[str] = ()
+) -> dict[str, str]:
+    """This process's environment without the names in `drop`, with `env` laid over it."""
+    dropped = {"ACBATCH_FAILPOINT", *drop}
+    return {
+        **{name: value for name, value in os.environ.items() if name not in dropped},
+        **(env or {}),
+    }
+
+
+def acbatch(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    drop: Iterable[str] = (),
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """`acbatch ARGS` run as a user runs it, in a child process: its output captured as text,
+    its environment this one's (never a crash point left set) with `env` laid over it."""
+    return subprocess.run(
+        [sys.executable, "-m", "acbatch", *args],
+        cwd=cwd,
+        env=acbatch_environment(env, drop),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_acbatch(
+    *args: str, env: Mapping[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[str]:
+    """`acbatch ARGS` started in a child process (stdout and stderr piped unless `popen` says
+    otherwise), for tests that signal, kill or race it."""
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "acbatch", *args],
+        env=acbatch_environment(env),
+        text=True,
+        **popen,
+    )
 
 
 def demo_catalog() -> dict[str, object]:
@@ -147,3 +200,22 @@ def audio_request_from_script(script: dict[str, Any], script_global_id: str) -> 
         "hightlights": script.get("hightlights", []),
         "global_id": script_global_id,
     }
+
+
+def plan_project(
+    project: Project,
+    store: StateStore,
+    *,
+    service: str = "",
+    budget_left: int | None = None,
+    words: Mapping[str, Word] | None = None,
+) -> list[PlanItem]:
+    """The plan of a run over every non-draft episode, as `acbatch plan` builds it."""
+    from acbatch.runner.limits import CreditBudget
+    from acbatch.runner.plan import plan_items, plan_run
+
+    episodes = [episode for episode in project.episodes if not episode.draft]
+    budget = CreditBudget(budget_left)
+    return plan_items(
+        plan_run(project, store, episodes, service=service, budget=budget, words=words)
+    )

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import lameenc
 
-from acbatch.project.model import ApiSettings, Owner, Paths, Publish, ShowConfig, ShowInfo
+from acbatch.project.defaults import api_defaults, build
+from acbatch.project.model import Owner, Paths, Publish, ShowConfig, ShowInfo
 from acbatch.publish.model import Highlight, PublishedEpisode, Turn
 
 SAMPLE_RATE = 22050
@@ -93,9 +94,9 @@ def sample_config(
         voices=root / "voices.json",
     )
     return ShowConfig(
-        show=ShowInfo(**fields),  # type: ignore[arg-type]
+        show=build(ShowInfo, **fields),
         defaults={},
-        api=ApiSettings(),
+        api=api_defaults(),
         paths=paths,
     )
 
@@ -137,7 +138,7 @@ def sample_episode(
         highlights=highlights,
         speakers=tuple(dict.fromkeys(t.name for t in turns)),
         pub_date=pub_date or datetime(2024, 1, 1, tzinfo=timezone.utc),
-        publish=publish or Publish(),
+        publish=publish or build(Publish),
         language=language,
         source_link="https://source.example.com/article",
     )

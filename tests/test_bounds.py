@@ -238,7 +238,9 @@ def test_a_small_answer_limit_is_enforced_before_parsing() -> None:
 def test_downloads_refuse_metadata_and_private_addresses(tmp_path: Path, url: str) -> None:
     started = time.monotonic()
     with pytest.raises(DownloadError, match="refusing") as caught:
-        download_audio(url, tmp_path / "a.mp3", max_bytes=1 << 20, timeout=(1.0, 1.0))
+        download_audio(
+            url, tmp_path / "a.mp3", max_bytes=1 << 20, timeout=(1.0, 1.0), deadline_seconds=5.0
+        )
     assert time.monotonic() - started < 1.0  # refused before any connection
     assert "address" in str(caught.value)
 
@@ -251,7 +253,11 @@ def test_a_redirect_to_the_metadata_address_is_refused(tmp_path: Path) -> None:
         PodcastClient(KEY, server.url)  # loopback is the API's own kind of address
         with pytest.raises(DownloadError, match=r"169\.254\.169\.254 is a link-local address"):
             download_audio(
-                f"{server.url}/a.mp3", tmp_path / "a.mp3", max_bytes=1 << 20, timeout=(1.0, 1.0)
+                f"{server.url}/a.mp3",
+                tmp_path / "a.mp3",
+                max_bytes=1 << 20,
+                timeout=(1.0, 1.0),
+                deadline_seconds=5.0,
             )
     assert [seen.path for seen in server.seen] == ["/a.mp3"]
 
@@ -262,7 +268,9 @@ from pathlib import Path
 from acbatch.runner.download import DownloadError, download_audio
 
 try:
-    download_audio(sys.argv[1], Path(sys.argv[2]), max_bytes=1 << 20, timeout=(1.0, 1.0))
+    download_audio(
+        sys.argv[1], Path(sys.argv[2]), max_bytes=1 << 20, timeout=(1.0, 1.0), deadline_seconds=5.0
+    )
 except DownloadError as exc:
     print("refused:", exc)
 """

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from acbatch.project.model import Project
 from acbatch.sandbox.audio_step import speaker_profiles
 from acbatch.sandbox.catalog import catalog_json, profile_for_voice_id, sandbox_catalog
 from acbatch.voices import VoiceCatalog, import_catalog, live_catalog_problems
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 from tests.double import catalog_document
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,12 +107,6 @@ def test_gender_named_in_a_foreign_voice_id_is_respected() -> None:
 # -- the demo catalog never reaches the real service --------------------------------------------
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args], cwd=cwd, capture_output=True, text=True
-    )
-
-
 def _load(root: Path) -> Project:
     return load_project(root / "acbatch.yaml")
 
@@ -167,23 +159,23 @@ def test_validate_live_then_import_the_real_catalog(tmp_path: Path) -> None:
     write_show(
         catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1, speakers=["ava", 17830])}
     )
-    sandbox = _cli("validate", "--sandbox", cwd=tmp_path)
+    sandbox = acbatch("validate", "--sandbox", cwd=tmp_path)
     assert sandbox.returncode == 0, sandbox.stderr  # offline, the demo voices are fine
-    live = _cli("validate", cwd=tmp_path)  # a live publish is what plain validate checks
+    live = acbatch("validate", cwd=tmp_path)  # a live publish is what plain validate checks
     assert live.returncode == 1
     assert "specs/ep-1.yaml" in live.stderr and "speakers[0]" in live.stderr
     assert 'Developer > Playground > "TAI Podcast Master"' in live.stderr
-    report = json.loads(_cli("validate", "--live", "--json", cwd=tmp_path).stdout)
+    report = json.loads(acbatch("validate", "--live", "--json", cwd=tmp_path).stdout)
     assert not report["ok"]
 
     download = tmp_path / "download.json"
     download.write_text(json.dumps(catalog_document({"ava": 17827, "leo": 17828})))
-    imported = _cli("voices", "import", str(download), cwd=tmp_path)
+    imported = acbatch("voices", "import", str(download), cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
     assert "en" in imported.stdout and "installed 2 voices" in imported.stderr
     installed = VoiceCatalog.load(tmp_path / "voices.json")
     assert {v.id for v in installed} == {17827, 17828} and not installed.sandbox
-    after = _cli("validate", "--live", cwd=tmp_path)
+    after = acbatch("validate", "--live", cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert "speaker id 17830 is not in voices.json" in after.stderr  # a warning only
     project = _load(tmp_path)
@@ -213,7 +205,7 @@ def test_import_refuses_what_is_not_an_account_catalog(
         document = sandbox_catalog().to_document()
     download = tmp_path / "download.json"
     download.write_text(json.dumps(document))
-    result = _cli("voices", "import", str(download), cwd=tmp_path)
+    result = acbatch("voices", "import", str(download), cwd=tmp_path)
     assert result.returncode == 1
     assert words in result.stderr and "Traceback" not in result.stderr
     assert (tmp_path / "voices.json").read_bytes() == before
@@ -270,6 +262,6 @@ def test_doctor_fails_the_voice_check_only_for_a_remote_host(tmp_path: Path) -> 
 def test_voices_lists_by_language_name(tmp_path: Path) -> None:
     write_show(catalog="demo", root=tmp_path, episodes={"ep-1": text_episode(1)})
     for name in ("ja", "Japanese", "日本語"):
-        listed = _cli("voices", "--language", name, "--json", cwd=tmp_path)
+        listed = acbatch("voices", "--language", name, "--json", cwd=tmp_path)
         records = json.loads(listed.stdout)["voices"]
         assert {r["name"] for r in records} == {"yui", "haruto"}, name

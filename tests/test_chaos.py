@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +15,16 @@ from acbatch.runner.engine import Outcome
 from acbatch.runner.failpoints import NAMES
 from acbatch.runner.state import Phase, StateStore
 from acbatch.sandbox.faults import FaultPlan
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 KEY = "chaos-key-7777"
 
 
 def run_cli(root: Path, url: str, *args: str, failpoint: str | None = None) -> Any:
-    env = {**os.environ, "AUDIOCLEANER_API_BASE": url, "AUDIOCLEANER_API_KEY": KEY}
-    env.pop("ACBATCH_FAILPOINT", None)
+    env = {"AUDIOCLEANER_API_BASE": url, "AUDIOCLEANER_API_KEY": KEY}
     if failpoint:
         env["ACBATCH_FAILPOINT"] = failpoint
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", "-C", str(root), "run", "--no-render", "-j", "1", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return acbatch("-C", str(root), "run", "--no-render", "-j", "1", *args, env=env, timeout=120)
 
 
 def check_disk(root: Path) -> dict[str, Any]:
@@ -88,6 +78,7 @@ def test_a_kill_at_each_named_crash_point_converges_without_double_billing(
     )
 
 
+@pytest.mark.slow
 def test_soak_every_fault_class_at_once(
     tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, drill_report: Any
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,20 +14,9 @@ from typing import Any
 import pytest
 
 from acbatch import codes
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 REFERENCE = Path(__file__).parent / "data" / "audiocleaner-podcast-api.txt"
-
-
-def acbatch(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def curl_examples() -> list[tuple[str, dict[str, Any]]]:
@@ -121,6 +109,7 @@ def test_sandbox_starts_fast_and_answers_the_reference_curl_examples() -> None:
     assert "not the real service" in err
 
 
+@pytest.mark.slow
 def test_run_status_plan_through_the_cli(tmp_path: Path) -> None:
     write_show(tmp_path, {f"ep-{i}": text_episode(i) for i in range(1, 3)})
     plan = acbatch("plan", "--json", cwd=tmp_path)
@@ -182,6 +171,7 @@ def test_a_finished_project_needs_no_key(tmp_path: Path, sandbox_factory: Any) -
     assert server.stats()["requests"] == before
 
 
+@pytest.mark.slow
 def test_review_and_approve_through_the_cli(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1, review="required")})
     first = acbatch("run", "--sandbox", "--json", cwd=tmp_path)

@@ -3,32 +3,23 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 
-def acbatch(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def acbatch_in(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # A closed local port: `doctor` must never reach a real service from the tests.
     env = {
-        **os.environ,
         "AUDIOCLEANER_API_KEY": "sk-confined-5150",
         "AUDIOCLEANER_API_BASE": "http://127.0.0.1:9",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return acbatch("-C", str(root), *args, env=env, timeout=180)
 
 
 def snapshot(folder: Path, project: Path) -> dict[str, tuple[int, int]]:
@@ -62,15 +53,15 @@ def edit_config(root: Path, **sections: dict[str, object]) -> None:
 def refused_everywhere(root: Path, expected: list[str]) -> str:
     """validate and run both refuse; nothing outside the project changes; returns validate's."""
     before = snapshot(root.parent, root)
-    checked = acbatch(root, "validate")
+    checked = acbatch_in(root, "validate")
     assert checked.returncode == 1, checked.stdout + checked.stderr
     report = checked.stdout + checked.stderr
     for text in expected:
         assert text in report, report
-    ran = acbatch(root, "run", "--sandbox")
+    ran = acbatch_in(root, "run", "--sandbox")
     assert ran.returncode != 0
     assert expected[0] in ran.stdout + ran.stderr, ran.stdout + ran.stderr
-    doctor = acbatch(root, "doctor")  # checks folders are writable: only a valid project's
+    doctor = acbatch_in(root, "doctor")  # checks folders are writable: only a valid project's
     for result in (checked, ran, doctor):
         assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(root.parent, root) == before
@@ -126,7 +117,7 @@ def test_episode_artwork_outside_is_refused(show: Path) -> None:
 
 def test_the_dangerous_opt_out_allows_outside_folders(show: Path) -> None:
     edit_config(show, paths={"output": "../out", "dangerously_allow_outside_project": True})
-    checked = acbatch(show, "validate")
+    checked = acbatch_in(show, "validate")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 

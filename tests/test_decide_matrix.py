@@ -27,7 +27,6 @@ import yaml
 from acbatch.project.loader import load_project
 from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.decide import PAID_ACTIONS, Action, Facts, Review, Word, decide
-from acbatch.runner.plan import plan_project
 from acbatch.runner.state import (
     EDGES,
     Download,
@@ -36,7 +35,7 @@ from acbatch.runner.state import (
     StateStore,
     StepRecord,
 )
-from tests.conftest import text_episode, write_show
+from tests.conftest import plan_project, text_episode, write_show
 from tests.double import Fault, StrictDouble
 
 KEY = "matrix-key-5151"

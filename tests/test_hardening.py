@@ -17,7 +17,8 @@ from acbatch.publish.errors import PublishError, TemplateError
 from acbatch.publish.files import write_atomic
 from acbatch.publish.templating import Templates
 from acbatch.redact import clean_data, redact, register_secret, strip_secret_query
-from acbatch.runner.bodies import apply_replacements, catastrophic_backtracking
+from acbatch.runner.backtracking import catastrophic_backtracking
+from acbatch.runner.bodies import apply_replacements
 from tests.conftest import text_episode, write_show
 from tests.hostile import HostileServer, Reply
 
@@ -198,7 +199,13 @@ def test_a_download_into_a_full_disk_is_one_clear_error(tmp_path: Path) -> None:
     with tiny_filesystem(output, "64k"), HostileServer(lambda seen: reply) as server:
         PodcastClient(KEY, server.url)  # the API is on loopback, like the sandbox
         with pytest.raises(DownloadError) as caught:
-            download_audio(f"{server.url}/a.mp3", output / "a.mp3", max_bytes=10 << 20)
+            download_audio(
+                f"{server.url}/a.mp3",
+                output / "a.mp3",
+                max_bytes=10 << 20,
+                timeout=(5.0, 5.0),
+                deadline_seconds=10.0,
+            )
         assert not list(output.iterdir())
     assert "no space left" in str(caught.value) and str(output) in str(caught.value)
     assert not caught.value.retryable

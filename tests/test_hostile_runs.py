@@ -149,6 +149,7 @@ def test_a_task_id_with_path_characters_is_refused(tmp_path: Path, keyed: None) 
     assert not (tmp_path / "etc").exists()
 
 
+@pytest.mark.slow
 def test_the_key_never_appears_in_logs_state_output_or_errors(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
@@ -399,6 +400,7 @@ def test_a_key_that_cannot_be_a_header_is_refused_before_any_request(
 SMALL_LIMITS = {"timeouts": {"connect": 1, "read": 1.5}, "polling": {"initial": 0.05}}
 
 
+@pytest.mark.slow
 def test_a_trickling_status_answer_times_out_within_the_poll_deadline(
     tmp_path: Path, keyed: None
 ) -> None:

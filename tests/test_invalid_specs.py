@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from acbatch.commands._common import select_valid
 from acbatch.project.loader import load_project
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 BROKEN_SPEC = "source: {text: A spec with a typo.}\nstlye: interview\n"
 BROKEN_LINE = "specs/bad.yaml:2:1: stlye: unknown field 'stlye' (did you mean 'style'?)"
-
-
-def acbatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def show_with_a_bad_spec(root: Path) -> Path:
@@ -65,6 +54,7 @@ def test_a_named_episode_runs_despite_another_invalid_spec(tmp_path: Path) -> No
     assert "nothing was run" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_full_run_refuses_unless_skip_invalid(tmp_path: Path) -> None:
     show_with_a_bad_spec(tmp_path)
     refused = acbatch("run", "--sandbox", cwd=tmp_path)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from acbatch.publish.feedcheck import ERROR, WARNING
 from acbatch.runner.decide import Action
 from acbatch.runner.engine import CANCEL_EXIT_CODES, Outcome
 from acbatch.runner.state import Phase
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas" / "output"
@@ -107,15 +106,8 @@ def json_commands() -> set[tuple[str, ...]]:
     return found
 
 
-def acbatch(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def acbatch_in(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return acbatch(*args, cwd=cwd, env=env)
 
 
 def test_every_command_with_json_is_run_by_the_output_test() -> None:
@@ -201,6 +193,7 @@ def projects(tmp_path: Path) -> dict[str, Path]:
     return {"show": show, "broken": broken}
 
 
+@pytest.mark.slow
 def test_every_json_output_validates_against_its_published_schema(
     projects: dict[str, Path], sandbox_factory: Any
 ) -> None:
@@ -211,7 +204,7 @@ def test_every_json_output_validates_against_its_published_schema(
     outputs: dict[tuple[str, ...], dict[str, Any]] = {}
     for project, kind, args in STEPS:
         step_env = {**env, "AUDIOCLEANER_API_KEY": SANDBOX_KEY} if kind == "doctor" else env
-        result = acbatch(projects[project], *args, env=step_env)
+        result = acbatch_in(projects[project], *args, env=step_env)
         assert "Traceback" not in result.stderr, (args, result.stderr)
         try:
             output = json.loads(result.stdout)
@@ -246,19 +239,19 @@ def test_voices_raw_keeps_the_catalog_format(tmp_path: Path) -> None:
 
     write_show(tmp_path, {"ep-1": text_episode(1)})
     env = {**os.environ, "CI": "1"}
-    raw = acbatch(tmp_path, "voices", "--language", "ja", "--raw", env=env)
+    raw = acbatch_in(tmp_path, "voices", "--language", "ja", "--raw", env=env)
     assert raw.returncode == 0, raw.stderr
     document = json.loads(raw.stdout)
     assert document["code"] == 100000 and document["data"]["total"] == 2
     assert {v.name for v in VoiceCatalog.from_document(document)} == {"yui", "haruto"}
-    both = acbatch(tmp_path, "voices", "--raw", "--json", env=env)
+    both = acbatch_in(tmp_path, "voices", "--raw", "--json", env=env)
     assert both.returncode == 2 and "--raw" in both.stderr
 
 
 def test_plan_show_source_is_text_only(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     env = {**os.environ, "CI": "1"}
-    both = acbatch(tmp_path, "plan", "--show-source", "ep-1", "--json", env=env)
+    both = acbatch_in(tmp_path, "plan", "--show-source", "ep-1", "--json", env=env)
     assert both.returncode == 2 and both.stdout == "" and "no --json" in both.stderr
-    text = acbatch(tmp_path, "plan", "--show-source", "ep-1", env=env)
+    text = acbatch_in(tmp_path, "plan", "--show-source", "ep-1", env=env)
     assert text.returncode == 0 and "tide pools" in text.stdout

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 import yaml
 
 from acbatch.sandbox.server import SandboxServer, SandboxSettings
+from tests.conftest import acbatch as run_acbatch
 from tests.conftest import account_catalog, text_episode, write_show
 from tests.double import StrictDouble
 
@@ -32,17 +31,8 @@ MATRIX = ["en", "ja", "es"]
 
 
 def acbatch(root: Path, *args: str, double: StrictDouble | None = None) -> Any:
-    env = {**os.environ}
-    env.pop("ACBATCH_FAILPOINT", None)
-    if double is not None:
-        env.update({"AUDIOCLEANER_API_KEY": KEY, "AUDIOCLEANER_API_BASE": double.url})
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"AUDIOCLEANER_API_KEY": KEY, "AUDIOCLEANER_API_BASE": double.url} if double else None
+    return run_acbatch("-C", str(root), *args, env=env)
 
 
 def matrix_show(

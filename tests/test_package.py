@@ -38,6 +38,7 @@ def distributions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path 
     return next(out.glob("*.whl")), next(out.glob("*.tar.gz"))
 
 
+@pytest.mark.slow
 def test_the_distributions_carry_everything_a_user_needs(
     distributions: tuple[Path, Path | None],
 ) -> None:
@@ -62,6 +63,7 @@ def test_the_distributions_carry_everything_a_user_needs(
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 def test_the_wheel_in_an_empty_venv_inits_and_runs_the_sandbox(
     tmp_path: Path, distributions: tuple[Path, Path | None]
 ) -> None:

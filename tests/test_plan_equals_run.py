@@ -18,22 +18,15 @@ import pytest
 import yaml
 
 from acbatch.runner.state import Phase, StateStore
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 from tests.double import Fault, StrictDouble
 
 KEY = "double-key-4242"
 
 
-def acbatch(root: Path, double: StrictDouble, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUDIOCLEANER_API_KEY": KEY, "AUDIOCLEANER_API_BASE": double.url}
-    env.pop("ACBATCH_FAILPOINT", None)
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def acbatch_with(root: Path, double: StrictDouble, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"AUDIOCLEANER_API_KEY": KEY, "AUDIOCLEANER_API_BASE": double.url}
+    return acbatch("-C", str(root), *args, env=env, timeout=120)
 
 
 def show(root: Path, count: int = 1, **spec: Any) -> Path:
@@ -48,7 +41,7 @@ def source(number: int) -> str:
 
 
 def plan(root: Path, double: StrictDouble, *args: str) -> dict[str, dict[str, Any]]:
-    result = acbatch(root, double, "plan", "--json", *args)
+    result = acbatch_with(root, double, "plan", "--json", *args)
     assert result.returncode == 0, result.stderr
     return {e["id"]: e for e in json.loads(result.stdout)["episodes"]}
 
@@ -93,7 +86,7 @@ def double() -> Any:
 
 def finished_show(root: Path, double: StrictDouble, count: int = 1, **spec: Any) -> None:
     show(root, count, **spec)
-    result = acbatch(root, double, "run")
+    result = acbatch_with(root, double, "run")
     assert result.returncode == 0, result.stderr
 
 
@@ -106,7 +99,7 @@ def test_an_uncertain_episode_whose_overrides_change_is_not_paid_for(
     planned = plan(tmp_path, double)["ep-1"]
     assert planned["action"] == "uncertain" and not planned["paid"]
     before = double.creates_by_source()
-    result = acbatch(tmp_path, double, "run")
+    result = acbatch_with(tmp_path, double, "run")
     assert result.returncode == 1
     assert creates_since(double, before) == {}
     assert state_of(tmp_path).phase == Phase.UNCERTAIN
@@ -121,26 +114,27 @@ def test_a_timed_out_episode_whose_overrides_change_does_what_plan_says(
     planned = plan(tmp_path, double)["ep-1"]
     assert planned["action"] == "create_audio" and "overrides.replace changed" in planned["reason"]
     before = double.creates_by_source()
-    assert acbatch(tmp_path, double, "run").returncode == 0
+    assert acbatch_with(tmp_path, double, "run").returncode == 0
     assert creates_since(double, before) == {source(1): ["audio"]}
 
 
+@pytest.mark.slow
 def test_max_credits_zero_sends_no_audio_after_an_approved_review(
     tmp_path: Path, double: StrictDouble
 ) -> None:
     show(tmp_path, review="required")
-    assert acbatch(tmp_path, double, "run").returncode == 0
-    assert acbatch(tmp_path, double, "approve", "ep-1").returncode == 0
+    assert acbatch_with(tmp_path, double, "run").returncode == 0
+    assert acbatch_with(tmp_path, double, "approve", "ep-1").returncode == 0
     planned = plan(tmp_path, double, "--max-credits", "0")["ep-1"]
     assert planned["action"] == "over_budget" and not planned["paid"]
     before = double.creates_by_source()
-    result = acbatch(tmp_path, double, "run", "--max-credits", "0")
+    result = acbatch_with(tmp_path, double, "run", "--max-credits", "0")
     assert result.returncode == 4, result.stderr
     assert creates_since(double, before) == {}
     # Within the budget, the plan's create is the run's.
     planned = plan(tmp_path, double, "--max-credits", "10")["ep-1"]
     assert planned["action"] == "create_audio" and planned["credits"]["high"] == 10
-    assert acbatch(tmp_path, double, "run", "--max-credits", "10").returncode == 0
+    assert acbatch_with(tmp_path, double, "run", "--max-credits", "10").returncode == 0
     assert creates_since(double, before) == {source(1): ["audio"]}
 
 
@@ -150,13 +144,13 @@ def test_a_fresh_clone_without_output_fetches_audio_again_for_free(
     finished_show(tmp_path, double, count=3)
     feed = (tmp_path / "output" / "feed.xml").read_text()
     shutil.rmtree(tmp_path / "output")
-    render = acbatch(tmp_path, double, "render")
+    render = acbatch_with(tmp_path, double, "render")
     assert render.returncode == 1 and "acbatch run" in render.stderr
     assert "Traceback" not in render.stderr
     assert not (tmp_path / "output" / "feed.xml").exists(), "no feed that drops episodes"
     assert {e["action"] for e in plan(tmp_path, double).values()} == {"download"}
     before, downloads = double.creates_by_source(), len(double.downloads)
-    result = acbatch(tmp_path, double, "run")
+    result = acbatch_with(tmp_path, double, "run")
     assert result.returncode == 0, result.stderr
     assert creates_since(double, before) == {}
     assert len(double.downloads) - downloads == 3
@@ -165,6 +159,7 @@ def test_a_fresh_clone_without_output_fetches_audio_again_for_free(
     assert [line for line in again.splitlines() if "lastBuildDate" not in line] == strip
 
 
+@pytest.mark.slow
 def test_audio_gone_everywhere_is_audio_lost_and_needs_the_users_word(
     tmp_path: Path, double: StrictDouble
 ) -> None:
@@ -178,32 +173,33 @@ def test_audio_gone_everywhere_is_audio_lost_and_needs_the_users_word(
     data["show"]["base_url"] = double.url + "/site/"
     config.write_text(yaml.safe_dump(data))
     before = double.creates_by_source()
-    result = acbatch(tmp_path, double, "run", "--no-render")
+    result = acbatch_with(tmp_path, double, "run", "--no-render")
     assert result.returncode == 1
     assert "acbatch retry ep-1" in result.stderr
     assert state_of(tmp_path).phase == Phase.AUDIO_LOST
     assert plan(tmp_path, double)["ep-1"]["action"] == "audio_lost"
     assert creates_since(double, before) == {}
-    assert acbatch(tmp_path, double, "run", "--no-render").returncode == 1
+    assert acbatch_with(tmp_path, double, "run", "--no-render").returncode == 1
     assert creates_since(double, before) == {}
-    retried = acbatch(tmp_path, double, "retry", "ep-1", "--no-render")
+    retried = acbatch_with(tmp_path, double, "retry", "ep-1", "--no-render")
     assert retried.returncode == 0, retried.stderr
     assert creates_since(double, before) == {source(1): ["audio"]}
 
 
+@pytest.mark.slow
 def test_a_new_script_invalidates_the_old_approval(tmp_path: Path, double: StrictDouble) -> None:
     show(tmp_path, review="required")
-    acbatch(tmp_path, double, "run")
+    acbatch_with(tmp_path, double, "run")
     review = tmp_path / "specs" / "ep-1.script.yaml"
     review.write_text(review.read_text().replace("Thanks for having me.", "Thanks, Ava."))
-    assert acbatch(tmp_path, double, "approve", "ep-1").returncode == 0
-    assert acbatch(tmp_path, double, "run").returncode == 0
+    assert acbatch_with(tmp_path, double, "approve", "ep-1").returncode == 0
+    assert acbatch_with(tmp_path, double, "run").returncode == 0
     assert double.created("audio") == 1
     edit_spec(tmp_path, source={"text": "A new source about octopus minds and their arms."})
     planned = plan(tmp_path, double)["ep-1"]
     assert planned["action"] == "create_script" and "source changed" in planned["reason"]
     before = double.creates_by_source()
-    result = acbatch(tmp_path, double, "run")
+    result = acbatch_with(tmp_path, double, "run")
     assert result.returncode == 0, result.stderr
     made = creates_since(double, before)
     assert list(made.values()) == [["script"]], "no audio from the stale approval"
@@ -216,17 +212,19 @@ def test_a_new_script_invalidates_the_old_approval(tmp_path: Path, double: Stric
     assert plan(tmp_path, double)["ep-1"]["action"] == "wait_review"
 
 
+@pytest.mark.slow
 def test_100100_on_a_status_call_keeps_the_task(tmp_path: Path, double: StrictDouble) -> None:
     show(tmp_path)
     double.status_faults[("audio", 1)] = Fault(code=100100)
-    result = acbatch(tmp_path, double, "run")
+    result = acbatch_with(tmp_path, double, "run")
     assert result.returncode == 4, result.stderr
     assert state_of(tmp_path).phase == Phase.AUDIO_REQUESTED
     assert plan(tmp_path, double)["ep-1"]["action"] == "poll_audio"
-    assert acbatch(tmp_path, double, "run").returncode == 0
+    assert acbatch_with(tmp_path, double, "run").returncode == 0
     assert double.created("script") == 1 and double.created("audio") == 1
 
 
+@pytest.mark.slow
 def test_101008_is_asked_again_then_lost_and_never_recreated_unasked(
     tmp_path: Path, double: StrictDouble
 ) -> None:
@@ -234,18 +232,18 @@ def test_101008_is_asked_again_then_lost_and_never_recreated_unasked(
     for call in (1, 2, 3):
         double.status_faults[("script", call)] = Fault(code=101008)
     # ep-2's script is answered 101008 once and then found: that costs nothing.
-    result = acbatch(tmp_path, double, "run", "-j", "1", "ep-1")
+    result = acbatch_with(tmp_path, double, "run", "-j", "1", "ep-1")
     assert result.returncode == 1
     assert state_of(tmp_path).phase == Phase.LOST
     assert plan(tmp_path, double)["ep-1"]["action"] == "lost"
-    assert acbatch(tmp_path, double, "run", "ep-1").returncode == 1
+    assert acbatch_with(tmp_path, double, "run", "ep-1").returncode == 1
     assert double.created("script") == 1
     double.status_faults.clear()
     double.status_faults[("script", 1)] = Fault(code=101008)
-    assert acbatch(tmp_path, double, "run", "ep-2").returncode == 0
+    assert acbatch_with(tmp_path, double, "run", "ep-2").returncode == 0
     assert double.created("script") == 2
     double.status_faults.clear()
-    assert acbatch(tmp_path, double, "retry", "ep-1").returncode == 0
+    assert acbatch_with(tmp_path, double, "retry", "ep-1").returncode == 0
     assert double.created("script") == 3 and state_of(tmp_path).phase == Phase.RENDERED
 
 
@@ -259,11 +257,11 @@ def test_unreadable_status_answers_keep_the_task(
     show(tmp_path)
     for call in range(1, 12):
         double.status_faults[(step, call)] = fault
-    assert acbatch(tmp_path, double, "run").returncode == 1
+    assert acbatch_with(tmp_path, double, "run").returncode == 1
     assert state_of(tmp_path).phase in (Phase.SCRIPT_REQUESTED, Phase.AUDIO_REQUESTED)
     assert plan(tmp_path, double)["ep-1"]["action"] == f"poll_{step}"
     double.status_faults.clear()
-    assert acbatch(tmp_path, double, "run").returncode == 0
+    assert acbatch_with(tmp_path, double, "run").returncode == 0
     assert double.created("script") == 1 and double.created("audio") == 1
 
 
@@ -273,10 +271,11 @@ def test_a_passing_server_error_on_a_status_call_is_asked_again(
     show(tmp_path)
     for call in (1, 2):
         double.status_faults[("audio", call)] = Fault(http=502)
-    assert acbatch(tmp_path, double, "run").returncode == 0
+    assert acbatch_with(tmp_path, double, "run").returncode == 0
     assert double.created("script") == 1 and double.created("audio") == 1
 
 
+@pytest.mark.slow
 def test_a_failed_episode_is_retried_at_most_max_attempts_times(
     tmp_path: Path, double: StrictDouble
 ) -> None:
@@ -284,14 +283,14 @@ def test_a_failed_episode_is_retried_at_most_max_attempts_times(
     double.fail_tasks.add(source(1))
     counts = []
     for _ in range(4):
-        acbatch(tmp_path, double, "run")
+        acbatch_with(tmp_path, double, "run")
         counts.append(double.created("script"))
     assert counts == [1, 2, 3, 3]
     planned = plan(tmp_path, double)["ep-1"]
     assert planned["action"] == "failed" and planned["attempts"] == "3 failed of 3 allowed"
     assert "acbatch retry ep-1" in planned["reason"]
     double.fail_tasks.clear()
-    result = acbatch(tmp_path, double, "retry", "ep-1")
+    result = acbatch_with(tmp_path, double, "retry", "ep-1")
     assert result.returncode == 0, result.stderr
     assert double.created("script") == 4 and double.created("audio") == 1
 
@@ -325,7 +324,7 @@ def test_a_signal_stops_new_creates_at_once_and_the_next_run_finishes(
         for task in double.tasks.values():
             task.latency = 0.05
         double.script_latency = double.audio_latency = 0.05
-        result = acbatch(tmp_path, double, "run")
+        result = acbatch_with(tmp_path, double, "run")
         assert result.returncode == 0, result.stderr
         assert double.created("script") == 20 and double.created("audio") == 20
         assert all(len(steps) == 2 for steps in double.creates_by_source().values())
@@ -335,11 +334,11 @@ def test_costs_are_kept_per_charge_and_a_monthly_budget_holds_across_runs(
     tmp_path: Path, double: StrictDouble
 ) -> None:
     finished_show(tmp_path, double, count=2)
-    assert acbatch(tmp_path, double, "redo", "ep-1", "--audio-only").returncode == 0
-    costs = json.loads(acbatch(tmp_path, double, "costs", "--json").stdout)
+    assert acbatch_with(tmp_path, double, "redo", "ep-1", "--audio-only").returncode == 0
+    costs = json.loads(acbatch_with(tmp_path, double, "costs", "--json").stdout)
     assert [c["episode"] for c in costs["charges"]].count("ep-1") == 2
     assert costs["total"] == 30 and costs["by_episode"] == {"ep-1": 20, "ep-2": 10}
-    status = json.loads(acbatch(tmp_path, double, "status", "--json").stdout)
+    status = json.loads(acbatch_with(tmp_path, double, "status", "--json").stdout)
     assert status["credits_charged"] == 30
     config = tmp_path / "acbatch.yaml"
     data = yaml.safe_load(config.read_text())
@@ -349,7 +348,7 @@ def test_costs_are_kept_per_charge_and_a_monthly_budget_holds_across_runs(
     planned = plan(tmp_path, double)["ep-2"]
     assert planned["action"] == "over_budget"
     before = double.creates_by_source()
-    assert acbatch(tmp_path, double, "run").returncode == 4
+    assert acbatch_with(tmp_path, double, "run").returncode == 4
     assert creates_since(double, before) == {}
 
 
@@ -365,6 +364,6 @@ def test_max_credits_zero_sends_no_audio_for_a_script_made_earlier(
     planned = plan(tmp_path, double, "--max-credits", "0")["ep-1"]
     assert planned["action"] == "over_budget"
     before = double.creates_by_source()
-    result = acbatch(tmp_path, double, "run", "--max-credits", "0")
+    result = acbatch_with(tmp_path, double, "run", "--max-credits", "0")
     assert result.returncode == 4, result.stderr
     assert creates_since(double, before) == {}

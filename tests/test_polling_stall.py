@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from acbatch.runner.polling import LATENCY_FILE
 from tests.conftest import text_episode, write_show
 from tests.double import StrictDouble
@@ -59,6 +61,7 @@ class StallingDouble(StrictDouble):
         return answer
 
 
+@pytest.mark.slow
 def test_a_stuck_status_answer_is_given_up_and_does_not_slow_later_polls(tmp_path: Path) -> None:
     episodes = 16
     api = {"jobs": 4, "timeouts": {"read": READ_TIMEOUT}, "polling": {"initial": 1.0}}

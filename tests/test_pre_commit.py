@@ -20,6 +20,7 @@ def git(repo: Path, *args: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.slow
 def test_try_repo_runs_the_validate_hook_on_a_spec_repository(tmp_path: Path) -> None:
     pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
     assert pre_commit, "pre-commit is a test dependency"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from acbatch.runner.batch import in_shard
 from acbatch.runner.engine import Outcome
 from acbatch.runner.progress import Progress
@@ -61,6 +63,7 @@ def counters(output: str) -> list[str]:
     return re.findall(r"(\d+/\d+) finished", output)
 
 
+@pytest.mark.slow
 def test_a_live_run_counts_neither_drafts_nor_other_shards(tmp_path: Path) -> None:
     draft = text_episode(9)
     draft["publish"] = {**draft["publish"], "draft": True}  # type: ignore[dict-item]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from acbatch.project.defaults import build
 from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.errors import FeedCheckError
 from acbatch.publish.feedcheck import check_feed_file
@@ -35,7 +36,7 @@ def episodes_of(config: ShowConfig, count: int = 3) -> list[PublishedEpisode]:
             f"ep{i}",
             seconds=0.5,
             pub_date=NOW - timedelta(days=i + 1),
-            publish=Publish(season=1, episode=i + 1),
+            publish=build(Publish, season=1, episode=i + 1),
         )
         for i in range(count)
     ]

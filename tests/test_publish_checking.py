@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from acbatch.project.defaults import build
 from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.errors import FeedCheckError
 from acbatch.publish.feedcheck import check_feed_file
@@ -26,7 +27,7 @@ def episodes_of(config: ShowConfig, count: int = 6) -> list[PublishedEpisode]:
             f"ep{i}",
             seconds=0.3,
             pub_date=NOW - timedelta(days=i),
-            publish=Publish(episode=i + 1),
+            publish=build(Publish, episode=i + 1),
         )
         for i in range(count)
     ]

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
+from acbatch.project.defaults import build
 from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.model import Chapter
@@ -95,7 +96,8 @@ def test_items_are_well_formed_and_carry_the_text_as_written(
         write_audio=False,
         language=language,
         pub_date=datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
-        publish=Publish(
+        publish=build(
+            Publish,
             season=season,
             episode=number,
             explicit=explicit,
@@ -158,7 +160,7 @@ def test_whole_feed_and_page_are_the_same_through_jinja(tmp_path: Path) -> None:
                 seconds=0.5,
                 title=f"Title {i} <&> ]]>",
                 pub_date=NOW - timedelta(days=i),
-                publish=Publish(season=1, episode=i + 1, keywords=("k", "<v>")),
+                publish=build(Publish, season=1, episode=i + 1, keywords=("k", "<v>")),
             )
             for i in range(3)
         ]

@@ -21,6 +21,7 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 
 from acbatch.errors import UserError
+from acbatch.project.defaults import build
 from acbatch.project.model import Publish, ShowConfig
 from acbatch.publish import id3
 from acbatch.publish.errors import (
@@ -69,7 +70,7 @@ def three_episodes(config: ShowConfig) -> list[PublishedEpisode]:
             f"ep{i}",
             seconds=2.0 + i,
             pub_date=start + timedelta(days=i),
-            publish=Publish(season=1, episode=i + 1),
+            publish=build(Publish, season=1, episode=i + 1),
         )
         for i in range(3)
     ]
@@ -307,7 +308,7 @@ def test_rerender_replaces_frames_and_skips_unchanged(config: ShowConfig) -> Non
 def test_drafts_and_future_episodes_are_left_out(config: ShowConfig) -> None:
     live = sample_episode(config, "live", pub_date=NOW - timedelta(days=1))
     draft = sample_episode(
-        config, "draft", pub_date=NOW - timedelta(days=2), publish=Publish(draft=True)
+        config, "draft", pub_date=NOW - timedelta(days=2), publish=build(Publish, draft=True)
     )
     future = sample_episode(config, "future", pub_date=NOW + timedelta(hours=1))
     report = render_show(config, [draft, future, live], now=NOW)
@@ -433,7 +434,8 @@ def test_episode_settings_flow_into_the_feed(config: ShowConfig) -> None:
     episode = sample_episode(
         config,
         "bonus ep",
-        publish=Publish(
+        publish=build(
+            Publish,
             episode_type="bonus",
             explicit=True,
             image="art/ep.png",

@@ -41,6 +41,7 @@ def fresh_environment(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("shell", ["bash", "sh", "zsh"])
+@pytest.mark.slow
 def test_the_quick_start_works_verbatim_in_a_fresh_shell(tmp_path: Path, shell: str) -> None:
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} is not installed")

@@ -15,8 +15,9 @@ import yaml
 from acbatch.project.loader import load_project
 from acbatch.project.model import Episode, format_problem
 from acbatch.runner import review
+from acbatch.runner.plan import read_review
 from acbatch.runner.state import EpisodeState, StateStore, StepRecord
-from tests.conftest import text_episode, write_show
+from tests.conftest import acbatch, text_episode, write_show
 
 SCRIPT_RESULT: dict[str, Any] = {
     "title": "Tide pools",
@@ -27,17 +28,6 @@ SCRIPT_RESULT: dict[str, Any] = {
     ],
     "hightlights": [],
 }
-
-
-def acbatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def reviewed_show(root: Path) -> Episode:
@@ -63,6 +53,13 @@ def approve_in_file(path: Path, edit: str | None = None) -> None:
 # --- the library -------------------------------------------------------------------------------
 
 
+def approved_script(episode: Episode, script_task: str) -> dict[str, Any] | None:
+    """The edited script the runner sends for `script_task`: the review file as the decision
+    reads it, counted only when its approval is for that task."""
+    seen, script = read_review(episode)
+    return script if seen.approves(script_task) else None
+
+
 def test_approval_is_current_only_for_its_own_task() -> None:
     approved = {"approved": True, "script_task": "task-1"}
     assert review.approval_is_current(approved, "task-1")
@@ -76,11 +73,10 @@ def test_approved_script_is_none_for_another_task(tmp_path: Path) -> None:
     episode = reviewed_show(tmp_path)
     review.write_review_file(episode, script_state("task-1"))
     approve_in_file(episode.script_review_path, "My own opening line.")
-    current = review.approved_script(episode, "task-1")
+    current = approved_script(episode, "task-1")
     assert current is not None
     assert current["podcast_script"][0]["text"] == "My own opening line."
-    assert review.approved_script(episode, "task-2") is None
-    assert review.approved_script(episode) is not None
+    assert approved_script(episode, "task-2") is None
 
 
 def test_a_new_script_task_moves_the_old_edits_aside(tmp_path: Path) -> None:
@@ -98,7 +94,7 @@ def test_a_new_script_task_moves_the_old_edits_aside(tmp_path: Path) -> None:
     assert fresh["approved"] is False and fresh["script_task"] == "task-2"
     assert fresh["script"][0]["text"] == "A brand new opening."
     assert "ep-1.previous.script.yaml" in path.read_text(encoding="utf-8")
-    assert review.approved_script(episode, "task-2") is None
+    assert approved_script(episode, "task-2") is None
     # The previous copy is never taken for an episode spec, nor checked as a review script.
     project = load_project(tmp_path / "acbatch.yaml")
     assert [e.id for e in project.episodes] == ["ep-1"] and not project.problems
@@ -136,10 +132,10 @@ def test_review_problems_have_positions_and_suggestions(tmp_path: Path) -> None:
     assert [(p.line, p.column, p.field, p.suggestion) for p in problems] == [
         (line, 3, "script[0].rol", "role")
     ]
-    with pytest.raises(review.ReviewError) as caught:
-        review.approved_script(episode)
+    seen, script = read_review(episode)
+    assert script is None and not seen.approves("task-1")
     # Relative to the current folder when inside it, in the one problem format.
-    assert format_problem(problems[0]) in str(caught.value)
+    assert format_problem(problems[0]) in seen.problem
 
 
 def test_stale_approval_and_wrong_episode_are_reported(tmp_path: Path) -> None:
@@ -211,6 +207,7 @@ def test_unused_review_scripts_are_warnings(tmp_path: Path) -> None:
     assert "specs/gone.script.yaml:1:1: warning: there is no episode 'gone'" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_approved_script_fails_the_pre_commit_hook(tmp_path: Path) -> None:
     import shutil
 
@@ -256,6 +253,7 @@ def test_approve_refuses_a_file_for_another_script_task(tmp_path: Path) -> None:
     assert yaml.safe_load(path.read_text())["approved"] is True
 
 
+@pytest.mark.slow
 def test_plan_and_run_show_a_broken_review_script(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1, review="required"), "ep-2": text_episode(2)})
     first = acbatch("run", "--sandbox", cwd=tmp_path)

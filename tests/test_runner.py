@@ -13,10 +13,9 @@ from acbatch import codes
 from acbatch.project.loader import load_project
 from acbatch.runner.batch import RunRequest, run_project
 from acbatch.runner.engine import Outcome
-from acbatch.runner.plan import plan_project
 from acbatch.runner.state import Phase, StateStore
 from acbatch.sandbox.faults import FaultPlan
-from tests.conftest import text_episode, write_show
+from tests.conftest import plan_project, text_episode, write_show
 
 
 def run(config: Path, base_url: str, **request: Any) -> Any:
@@ -71,6 +70,7 @@ def test_state_files_are_sorted_versioned_json_without_the_key(
     assert "test-key-123" not in text
 
 
+@pytest.mark.slow
 def test_faults_on_every_retryable_path_still_create_each_task_once(
     tmp_path: Path, sandbox_factory: Any, keyed: None
 ) -> None:

@@ -6,32 +6,26 @@ sandbox's counters survive every kill.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from acbatch.project.loader import load_project
 from acbatch.runner.state import Phase, StateStore
-from tests.conftest import text_episode, write_show
+from tests.conftest import start_acbatch, text_episode, write_show
 
 KEY = "crash-test-key-0042"
 KILLS = 20
 
 
 def runner(root: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "AUDIOCLEANER_API_BASE": url, "AUDIOCLEANER_API_KEY": KEY}
-    return subprocess.Popen(
-        [sys.executable, "-m", "acbatch", "-C", str(root), "run", "--no-render", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = {"AUDIOCLEANER_API_BASE": url, "AUDIOCLEANER_API_KEY": KEY}
+    return start_acbatch("-C", str(root), "run", "--no-render", *args, env=env)
 
 
 def all_states_parse(root: Path) -> dict[str, Any]:
@@ -58,6 +52,7 @@ def tasks_for(server: Any, project: Any, state: Any, step: str) -> int:
     )
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_pays_nothing_twice(
     tmp_path: Path, sandbox_factory: Any, drill_report: Any
 ) -> None:
@@ -110,6 +105,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_pays_nothing_twice(
     )
 
 
+@pytest.mark.slow
 def test_a_second_runner_exits_at_once_naming_the_holder(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

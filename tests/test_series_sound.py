@@ -15,7 +15,8 @@ from acbatch import codes
 from acbatch.publish.templating import Templates
 from tests.conftest import write_show
 from tests.double import StrictDouble
-from tests.test_plan_equals_run import acbatch, creates_since, plan
+from tests.test_plan_equals_run import acbatch_with as acbatch
+from tests.test_plan_equals_run import creates_since, plan
 
 SOURCES = {
     "ep-1": "Nudibranch colours warn predators away from the reef at low tide every day.",

@@ -464,6 +464,7 @@ def evaluate(browser: Browser, session: str, expression: str) -> Any:
     return evaluated["result"].get("value")
 
 
+@pytest.mark.slow
 def test_axe_core_finds_no_violations_on_any_page(
     browser: Browser, example_sites: dict[str, list[str]]
 ) -> None:

@@ -12,7 +12,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from acbatch.project.cache import AREA, SpecCache, content_digest, context_key
 from acbatch.project.loader import load_project, load_project_files
 from acbatch.project.model import Project
 from acbatch.runner.state import EpisodeState, Phase, StateStore
+from tests.conftest import acbatch
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -445,14 +445,7 @@ def test_generated_specs_load_the_same_through_the_cache(
 
 
 def run_acbatch(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return acbatch(*args, cwd=root, timeout=60)
 
 
 def test_validate_plan_and_status_through_the_cache(tmp_path: Path) -> None:

@@ -10,14 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import text_episode, write_show
+from tests.conftest import start_acbatch, text_episode, write_show
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 KEY = "state-git-test-key"
@@ -77,15 +76,8 @@ def env_for(url: str) -> dict[str, str]:
     }
 
 
-def acbatch(root: Path, url: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env=env_for(url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
+def acbatch_on(root: Path, url: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    return start_acbatch("-C", str(root), *args, env=env_for(url), **popen)
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
@@ -102,11 +94,12 @@ def remote_states(origin: Path, branch: str = "main") -> dict[str, dict[str, Any
     return states
 
 
+@pytest.mark.slow
 def test_task_ids_reach_the_remote_during_the_run(tmp_path: Path, sandbox_factory: Any) -> None:
     server = sandbox_factory(synthesize=False, script_delay=1.0, audio_delay=30)
     origin, _ = make_remote(tmp_path, 3, git={"push_interval": 0.2})
     work = clone(origin, tmp_path / "work")
-    run = acbatch(work, server.url, "run", "--no-render")
+    run = acbatch_on(work, server.url, "run", "--no-render")
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -127,13 +120,14 @@ def test_task_ids_reach_the_remote_during_the_run(tmp_path: Path, sandbox_factor
         run.wait()
 
 
+@pytest.mark.slow
 def test_a_push_to_main_during_the_run_is_kept_and_state_lands_on_top(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
     server = sandbox_factory(synthesize=False, script_delay=0.5, audio_delay=1.5)
     origin, seed = make_remote(tmp_path, 4, git={"push_interval": 0.3})
     work = clone(origin, tmp_path / "work")
-    run = acbatch(work, server.url, "run", "--no-render")
+    run = acbatch_on(work, server.url, "run", "--no-render")
     deadline = time.monotonic() + 60
     while not remote_states(origin):
         assert time.monotonic() < deadline and run.poll() is None
@@ -158,7 +152,7 @@ def test_a_push_to_main_during_the_run_is_kept_and_state_lands_on_top(
     before = dict(server.stats()["tasks_created"])
     fresh = clone(origin, tmp_path / "fresh")
     restore_output(work, fresh)
-    code, err = finish(acbatch(fresh, server.url, "run", "--no-render"))
+    code, err = finish(acbatch_on(fresh, server.url, "run", "--no-render"))
     assert code == 0, err
     assert server.stats()["tasks_created"] == before == {"script": 4, "audio": 4}
     assert not git(origin, "ls-remote", ".", "refs/acbatch/locks/*").strip()
@@ -168,14 +162,14 @@ def test_a_dedicated_state_branch(tmp_path: Path, sandbox_factory: Any) -> None:
     server = sandbox_factory(synthesize=False)
     origin, _ = make_remote(tmp_path, 2, git={"branch": "acbatch-state", "push_interval": 0.2})
     work = clone(origin, tmp_path / "work")
-    code, err = finish(acbatch(work, server.url, "run", "--no-render"))
+    code, err = finish(acbatch_on(work, server.url, "run", "--no-render"))
     assert code == 0, err
     assert "state/" not in git(origin, "ls-tree", "--name-only", "main")
     assert len(remote_states(origin, "acbatch-state")) == 2
     # A fresh clone of main fetches the state branch's state before it runs.
     fresh = clone(origin, tmp_path / "fresh")
     restore_output(work, fresh)
-    code, err = finish(acbatch(fresh, server.url, "run", "--no-render"))
+    code, err = finish(acbatch_on(fresh, server.url, "run", "--no-render"))
     assert code == 0, err
     assert server.stats()["tasks_created"] == {"script": 2, "audio": 2}
     assert (fresh / "state" / "ep-1.json").is_file()
@@ -188,13 +182,13 @@ def test_two_machines_one_show_the_second_exits_3_naming_the_holder(
     origin, _ = make_remote(tmp_path, 2, git={"push_interval": 0.2})
     first_clone = clone(origin, tmp_path / "first")
     second_clone = clone(origin, tmp_path / "second")
-    first = acbatch(first_clone, server.url, "run", "--no-render")
+    first = acbatch_on(first_clone, server.url, "run", "--no-render")
     try:
         deadline = time.monotonic() + 30
         while not git(origin, "for-each-ref", "refs/acbatch/locks/").strip():
             assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.05)
-        code, err = finish(acbatch(second_clone, server.url, "run", "--no-render"), 60)
+        code, err = finish(acbatch_on(second_clone, server.url, "run", "--no-render"), 60)
         assert code == 3, err
         assert "state lock on origin/main" in err and f"pid {first.pid}" in err
         assert "Traceback" not in err
@@ -204,15 +198,16 @@ def test_two_machines_one_show_the_second_exits_3_naming_the_holder(
         first.wait()
 
 
+@pytest.mark.slow
 def test_the_second_machine_waits_when_told_to(tmp_path: Path, sandbox_factory: Any) -> None:
     server = sandbox_factory(synthesize=False, script_delay=1.0)
     origin, _ = make_remote(tmp_path, 2, git={"push_interval": 0.2, "lock_wait": 120})
-    first = acbatch(clone(origin, tmp_path / "first"), server.url, "run", "--no-render")
+    first = acbatch_on(clone(origin, tmp_path / "first"), server.url, "run", "--no-render")
     deadline = time.monotonic() + 30
     while not git(origin, "for-each-ref", "refs/acbatch/locks/").strip():
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.05)
-    second = acbatch(clone(origin, tmp_path / "second"), server.url, "run", "--no-render")
+    second = acbatch_on(clone(origin, tmp_path / "second"), server.url, "run", "--no-render")
     assert finish(first)[0] == 0
     _, err = finish(second)
     assert "brought 2 newer state files" in err and "Traceback" not in err
@@ -226,7 +221,7 @@ def test_state_push_after_a_killed_run_takes_over_its_lock(
     server = sandbox_factory(synthesize=False, script_delay=30)
     origin, _ = make_remote(tmp_path, 1, git={"push_interval": 600})
     work = clone(origin, tmp_path / "work")
-    run = acbatch(work, server.url, "run", "--no-render")
+    run = acbatch_on(work, server.url, "run", "--no-render")
     deadline = time.monotonic() + 30
     while (
         not (work / "state" / "ep-1.json").is_file()
@@ -238,7 +233,7 @@ def test_state_push_after_a_killed_run_takes_over_its_lock(
     time.sleep(1.0)
     run.kill()
     run.wait()
-    code, err = finish(acbatch(work, server.url, "state", "push"))
+    code, err = finish(acbatch_on(work, server.url, "state", "push"))
     assert code == 0, err
     saved = json.loads((work / "state" / "ep-1.json").read_text())
     assert remote_states(origin)["ep-1"]["script"]["global_id"] == saved["script"]["global_id"]
@@ -269,12 +264,13 @@ def test_a_live_lock_elsewhere_refuses_even_state_push(
     work = clone(origin, tmp_path / "work")
     plant_lock(origin, work, "ci-runner-elsewhere", time.time())
     for args in (("run", "--no-render"), ("state", "push")):
-        code, err = finish(acbatch(work, server.url, *args))
+        code, err = finish(acbatch_on(work, server.url, *args))
         assert code == 3, err
         assert "pid 4242 on ci-runner-elsewhere" in err and "Traceback" not in err
     assert server.stats()["requests"] == {}
 
 
+@pytest.mark.slow
 def test_a_stale_lock_is_taken_over_and_a_long_run_renews_its_own(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
@@ -282,7 +278,7 @@ def test_a_stale_lock_is_taken_over_and_a_long_run_renews_its_own(
     origin, _ = make_remote(tmp_path, 1, git={"push_interval": 0.2, "lock_stale_after": 10})
     work = clone(origin, tmp_path / "work")
     plant_lock(origin, work, "a-machine-that-died", time.time() - 3600)
-    run = acbatch(work, server.url, "run", "--no-render")
+    run = acbatch_on(work, server.url, "run", "--no-render")
     seen: set[str] = set()
     while run.poll() is None:
         listed = git(origin, "for-each-ref", "--format=%(objectname)", "refs/acbatch/locks/")
@@ -302,7 +298,7 @@ def test_shards_of_a_matrix_run_at_once_but_not_beside_a_whole_run(
     server = sandbox_factory(synthesize=False, script_delay=30)
     origin, _ = make_remote(tmp_path, 4, git={"push_interval": 0.2})
     shards = [
-        acbatch(clone(origin, tmp_path / f"shard-{k}"), server.url, "run", "--shard", f"{k}/2")
+        acbatch_on(clone(origin, tmp_path / f"shard-{k}"), server.url, "run", "--shard", f"{k}/2")
         for k in (1, 2)
     ]
     try:
@@ -312,7 +308,7 @@ def test_shards_of_a_matrix_run_at_once_but_not_beside_a_whole_run(
             assert all(s.poll() is None for s in shards)
             time.sleep(0.05)
         whole = clone(origin, tmp_path / "whole")
-        code, err = finish(acbatch(whole, server.url, "run", "--no-render"), 60)
+        code, err = finish(acbatch_on(whole, server.url, "run", "--no-render"), 60)
         assert code == 3, err
         assert "state lock on origin/main" in err and "Traceback" not in err
         assert all(s.poll() is None for s in shards), "both shards still run"

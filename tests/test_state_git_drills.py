@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import start_acbatch
 from tests.double import StrictDouble, catalog_document
 from tests.test_state_git import clone, env_for, git, make_remote
 
@@ -29,13 +30,7 @@ EPISODES = 3
 
 
 def run_acbatch(root: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env=env_for(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_acbatch("-C", str(root), *args, env=env_for(url), stdout=subprocess.DEVNULL)
 
 
 def use_the_doubles_voices(root: Path) -> None:
@@ -70,6 +65,7 @@ def tasks_by_episode(double: StrictDouble) -> dict[tuple[str, str], list[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_sigkill_drills_lose_no_task_id_on_the_remote(tmp_path: Path, drill_report: Any) -> None:
     chooser = random.Random(1313)
     uncertain_total = 0
@@ -146,6 +142,7 @@ def test_sigkill_drills_lose_no_task_id_on_the_remote(tmp_path: Path, drill_repo
     )
 
 
+@pytest.mark.slow
 def test_a_kill_between_create_and_save_is_adopted_with_no_second_task(tmp_path: Path) -> None:
     """The create is answered, then the process dies before saving the task id (the named
     crash point `after_create`): the episode is uncertain; the user finds the task in their

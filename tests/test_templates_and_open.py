@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,21 +10,8 @@ import pytest
 import acbatch
 from acbatch.publish.template_files import BUILTIN_DIR, builtin_names
 from acbatch.scaffold import scaffold_project
+from tests.conftest import acbatch as acbatch_cli
 from tests.conftest import text_episode, write_show
-
-
-def acbatch_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in drop}
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=cwd,
-        env={**environment, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_list_names_every_builtin_template_and_the_overrides(tmp_path: Path) -> None:
@@ -74,6 +59,7 @@ def test_copy_writes_the_builtin_with_a_version_header_and_never_overwrites(
     assert not (tmp_path / "templates" / "feed.xml.j2").exists()  # nothing half-done
 
 
+@pytest.mark.slow
 def test_unedited_copies_render_exactly_like_the_builtins(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     assert acbatch_cli("run", "--sandbox", cwd=tmp_path).returncode == 0
@@ -96,6 +82,7 @@ def test_the_scaffold_readme_names_the_commands(tmp_path: Path) -> None:
     assert "acbatch templates list" in text and "acbatch templates copy" in text
 
 
+@pytest.mark.slow
 def test_open_uses_the_browser_in_the_environment(tmp_path: Path) -> None:
     write_show(tmp_path, {"ep-1": text_episode(1)})
     missing = acbatch_cli("open", "--sandbox", cwd=tmp_path)

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from acbatch.project.loader import (
 )
 from acbatch.project.model import Project
 from acbatch.project.yamlsafe import MAX_FILE_BYTES, YamlError, load_yaml_text
+from tests.conftest import acbatch
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -589,14 +589,7 @@ def test_the_repository_example_show_is_valid() -> None:
 
 
 def run_acbatch(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return acbatch(*args, cwd=root, timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -239,6 +239,7 @@ def remote_task_ids(origin: Path) -> dict[str, tuple[str | None, str | None]]:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.slow
 def test_the_steps_in_order_with_a_push_to_main_during_the_run(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
@@ -312,6 +313,7 @@ def test_the_steps_in_order_with_a_push_to_main_during_the_run(
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.slow
 def test_a_failed_episode_still_publishes_the_rest_then_fails_the_workflow(
     tmp_path: Path,
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 from acbatch.runner.bodies import digest
 from acbatch.sandbox.backend import SandboxBackend, SandboxSettings
 from acbatch.sandbox.catalog import sandbox_catalog
-from tests.conftest import REPO, text_episode, write_show
+from tests.conftest import REPO, acbatch, text_episode, write_show
 from tests.double import StrictDouble, catalog_document
 
 EXAMPLE = ("acbatch.yaml", "specs", "voices.json", "cover.png", "templates")
@@ -36,14 +35,8 @@ def example_show(root: Path) -> Path:
     return root
 
 
-def acbatch(root: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "acbatch", "-C", str(root), *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def acbatch_in(root: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return acbatch("-C", str(root), *args, env=env, timeout=600)
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -54,21 +47,22 @@ def tree(folder: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_live_commands_after_the_main_job_leave_the_sandbox_alone(tmp_path: Path) -> None:
     root = example_show(tmp_path / "show")
-    main_job = acbatch(root, "run", "--sandbox")
+    main_job = acbatch_in(root, "run", "--sandbox")
     assert main_job.returncode == 0, main_job.stderr
     assert (root / "sandbox" / "output" / "feed.xml").is_file()
     assert (root / "sandbox" / "output" / "index.html").is_file()
     before = tree(root / "sandbox")
 
-    render = acbatch(root, "render")
+    render = acbatch_in(root, "render")
     assert render.returncode == 1
     assert "no live state yet" in render.stderr and "--sandbox" in render.stderr
-    status = acbatch(root, "status")
+    status = acbatch_in(root, "status")
     assert status.returncode == 0 and "no live state yet" in status.stderr
     assert all(" new " in line or "draft" in line for line in status.stdout.splitlines()[1:-1])
-    plan = acbatch(root, "plan")
+    plan = acbatch_in(root, "plan")
     assert plan.returncode == 0 and "no live state yet" in plan.stderr
     assert tree(root / "sandbox") == before
     assert not (root / "output").exists()
@@ -100,10 +94,10 @@ def adopt_or_resend(root: Path, episode_ids: list[str]) -> None:
         if task is None:
             resend.append(episode_id)
             continue
-        adopted = acbatch(root, "adopt", "--sandbox", episode_id, f"--{step}-task", task)
+        adopted = acbatch_in(root, "adopt", "--sandbox", episode_id, f"--{step}-task", task)
         assert adopted.returncode == 0, adopted.stderr
     if resend:
-        retried = acbatch(root, "run", "--sandbox", *(f"--retry-uncertain={e}" for e in resend))
+        retried = acbatch_in(root, "run", "--sandbox", *(f"--retry-uncertain={e}" for e in resend))
         assert retried.returncode == 0, retried.stderr
 
 
@@ -119,7 +113,7 @@ def test_a_killed_sandbox_run_resumes_with_one_task_per_step(tmp_path: Path, aft
     time.sleep(after)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    resumed = acbatch(root, "run", "--sandbox", "--json")
+    resumed = acbatch_in(root, "run", "--sandbox", "--json")
     summary = json.loads(resumed.stdout)
     uncertain = [e["id"] for e in summary["episodes"] if e["outcome"] == "uncertain"]
     if uncertain:
@@ -128,7 +122,7 @@ def test_a_killed_sandbox_run_resumes_with_one_task_per_step(tmp_path: Path, aft
         # adopts the task, or resends when the create never arrived.
         assert resumed.returncode != 0, resumed.stderr
         adopt_or_resend(root, uncertain)
-        resumed = acbatch(root, "run", "--sandbox", "--json")
+        resumed = acbatch_in(root, "run", "--sandbox", "--json")
         summary = json.loads(resumed.stdout)
     assert resumed.returncode == 0, resumed.stderr
     episodes = [e for e in summary["episodes"]]
@@ -143,15 +137,15 @@ def test_a_live_run_with_the_demo_catalog_sends_nothing(tmp_path: Path) -> None:
     (tmp_path / "voices.json").write_text(json.dumps(sandbox_catalog().to_document()))
     with StrictDouble(script_latency=0.05, audio_latency=0.05) as double:
         env = {"AUDIOCLEANER_API_KEY": "k-1", "AUDIOCLEANER_API_BASE": double.url}
-        refused = acbatch(tmp_path, "run", env=env)
+        refused = acbatch_in(tmp_path, "run", env=env)
         assert refused.returncode == 1
         assert "acbatch voices import" in refused.stderr and "Traceback" not in refused.stderr
         assert double.requests == []
         account = {"ava": 16098, "leo": 16093}
         download = tmp_path / "download.json"
         download.write_text(json.dumps(catalog_document(account)))
-        assert acbatch(tmp_path, "voices", "import", str(download)).returncode == 0
-        ran = acbatch(tmp_path, "run", env=env)
+        assert acbatch_in(tmp_path, "voices", "import", str(download)).returncode == 0
+        ran = acbatch_in(tmp_path, "run", env=env)
         assert ran.returncode == 0, ran.stderr
         script = double.tasks[double.creates["script"][0][1]].body
         assert set(script["speakers"]) <= set(account.values())

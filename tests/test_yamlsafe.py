@@ -333,6 +333,7 @@ DATA = st.recursive(
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(DATA)
+@pytest.mark.slow
 def test_loading_agrees_with_pyyaml_safe_load(data: object) -> None:
     text = yaml.safe_dump({"root": data}, allow_unicode=True)
     try:
@@ -407,6 +408,7 @@ YAMLISH = st.lists(
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(YAMLISH)
+@pytest.mark.slow
 def test_fuzzed_yamlish_text_only_ever_raises_yaml_error(text: str) -> None:
     try:
         document = load_yaml_text(text)

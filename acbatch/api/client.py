@@ -26,7 +26,6 @@ import requests
 from acbatch import __version__, codes
 from acbatch.api import errors
 from acbatch.api.transport import (
-    DEFAULT_MAX_ANSWER_BYTES,
     AnswerLimits,
     AnswerRefused,
     BodyNotSent,
@@ -41,8 +40,6 @@ from acbatch.redact import Secret, clean_data, header_value_problem, redact
 USER_AGENT = f"acbatch/{__version__} (+https://pypi.org/project/acbatch/)"
 GLOBAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _CONNECT_CAUSES = ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError")
-DEFAULT_MAX_FIELD_CHARS = 2_000_000
-"""Longest string kept from an answer: far beyond any script, small enough for a state file."""
 
 # Fields of a successful task that later steps rely on, with their documented types.
 _SCRIPT_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -157,21 +154,35 @@ class PodcastClient:
         api_key: str | Secret,
         base_url: str = codes.API_DEFAULT_BASE,
         *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
         session: requests.Session | None = None,
         on_request: RequestHook | None = None,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+        max_answer_bytes: int | None = None,
+        max_field_chars: int | None = None,
     ) -> None:
-        """`read_timeout`: seconds for the whole answer once connected, not per byte."""
+        """`read_timeout`: seconds for the whole answer once connected, not per byte.
+
+        `max_field_chars`: the longest string kept from an answer. A limit left as None is
+        acbatch.yaml's default (the show schema's).
+        """
+        from acbatch.project.defaults import api_defaults
+
+        defaults = api_defaults()
+        if connect_timeout is None:
+            connect_timeout = defaults.timeouts.connect
+        if read_timeout is None:
+            read_timeout = defaults.timeouts.read
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self.base_url = base_url.rstrip("/")
         trust_api_host(self.base_url)
         self.timeout = (connect_timeout, read_timeout)
-        self.max_field_chars = max_field_chars
+        self.max_field_chars = (
+            defaults.max_field_chars if max_field_chars is None else max_field_chars
+        )
         self.limits = AnswerLimits(
-            total_seconds=connect_timeout + read_timeout, max_bytes=max_answer_bytes
+            total_seconds=connect_timeout + read_timeout,
+            max_bytes=defaults.max_answer_bytes if max_answer_bytes is None else max_answer_bytes,
         )
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT

@@ -24,10 +24,6 @@ class ApiError(Exception):
     def message(self) -> str:
         return str(self)
 
-    @property
-    def outcome_unknown(self) -> bool:
-        return self.processed is None
-
 
 class TransportError(ApiError):
     """The HTTP exchange itself failed."""
@@ -79,7 +75,6 @@ class ApiCodeError(ApiError):
         documented = codes.RESPONSE_CODES.get(self.code)
         text = message or (documented.message if documented else "unknown error")
         super().__init__(f"{text} (code {self.code})", endpoint=endpoint)
-        self.server_message = redact(message)
 
 
 class InsufficientCredits(ApiCodeError):
@@ -99,7 +94,6 @@ class UnusableApiKey(InvalidApiKey):
             f"the API key cannot be sent: {problem}; check the value of AUDIOCLEANER_API_KEY",
             endpoint=endpoint,
         )
-        self.server_message = ""
 
 
 class RateLimited(ApiCodeError):

@@ -20,12 +20,6 @@ ENV_BASE = "AUDIOCLEANER_API_BASE"
 class ApiSettingsResolved:
     base_url: str
     key: Secret | None
-    base_url_from: str
-    """Which layer won: option, environment, config or default."""
-
-    @property
-    def is_default_host(self) -> bool:
-        return self.base_url.rstrip("/") == codes.API_DEFAULT_BASE
 
 
 def resolve_api_settings(
@@ -36,15 +30,11 @@ def resolve_api_settings(
     """The API host by precedence (option, environment, acbatch.yaml, default) and the key,
     which comes from the environment only: never from an option or a file."""
     env = os.environ
-    for layer, value in (
-        ("option", option_base_url),
-        ("environment", env.get(ENV_BASE)),
-        ("config", config_base_url),
-        ("default", codes.API_DEFAULT_BASE),
-    ):
-        if value:
-            base_url, base_from = value.rstrip("/"), layer
-            break
+    base_url = next(
+        value
+        for value in (option_base_url, env.get(ENV_BASE), config_base_url, codes.API_DEFAULT_BASE)
+        if value
+    )
     raw_key = env.get(ENV_KEY) or ""
     key = Secret(raw_key.strip()) if raw_key.strip() else None
-    return ApiSettingsResolved(base_url=base_url, key=key, base_url_from=base_from)
+    return ApiSettingsResolved(base_url=base_url.rstrip("/"), key=key)

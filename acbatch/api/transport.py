@@ -40,7 +40,6 @@ from requests.structures import CaseInsensitiveDict
 CONTINUE_WAIT_SECONDS = 3.0
 _MAX_INTERIM_HEAD = 8192
 _READ_CHUNK = 1 << 16
-DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,8 @@ class AnswerLimits:
     """What one API call may cost: seconds from connecting to the last byte, and body bytes
     (as received and once decoded)."""
 
-    total_seconds: float = 70.0
-    max_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    total_seconds: float
+    max_bytes: int
 
 
 class BodyNotSent(requests.exceptions.ConnectionError):
@@ -313,14 +312,14 @@ class BoundedAdapter(BaseAdapter):
 
     def __init__(
         self,
-        limits: AnswerLimits | None = None,
+        limits: AnswerLimits,
         *,
         expect_continue: bool = False,
         continue_wait: float = CONTINUE_WAIT_SECONDS,
         pool: ConnectionPool | None = None,
     ) -> None:
         super().__init__()
-        self.limits = limits or AnswerLimits()
+        self.limits = limits
         self.expect_continue = expect_continue
         self.continue_wait = continue_wait
         self.pool = pool
@@ -520,8 +519,8 @@ class _Call:
 
 
 def ExpectContinueAdapter(
+    limits: AnswerLimits,
     continue_wait: float = CONTINUE_WAIT_SECONDS,
-    limits: AnswerLimits | None = None,
     pool: ConnectionPool | None = None,
 ) -> BoundedAdapter:
     """The adapter for paid creates."""

@@ -250,11 +250,9 @@ def _identity(config: Any, language: str | None) -> _Identity:
 
 def _fetch_seconds(ctx: click.Context) -> float:
     """api.timeouts.feed_check of the project in the current folder, else its default."""
+    from acbatch.project.defaults import api_defaults
     from acbatch.project.loader import load_show_config
-    from acbatch.publish.feedcheck import FETCH_SECONDS
 
     obj = ctx.obj if isinstance(ctx.obj, Context) else Context()
-    if not obj.config_path.is_file():
-        return FETCH_SECONDS
-    config, _problems = load_show_config(obj.config_path)
-    return config.api.timeouts.feed_check if config is not None else FETCH_SECONDS
+    config = load_show_config(obj.config_path)[0] if obj.config_path.is_file() else None
+    return (config.api if config is not None else api_defaults()).timeouts.feed_check

@@ -10,7 +10,7 @@ from acbatch.commands._common import exit_codes_help
 from acbatch.sandbox.faults import FaultPlan, parse_fault
 
 
-def _faults(values: tuple[str, ...], seed: int, polls_only_5xx: bool) -> FaultPlan:
+def _faults(values: tuple[str, ...], seed: int) -> FaultPlan:
     plan = FaultPlan(seed=seed)
     for value in values:
         try:
@@ -110,7 +110,7 @@ def command(
         rate_limit=rate_limit,
         concurrency_limit=concurrency,
         keys=frozenset(keys) if keys else None,
-        faults=_faults(faults, seed, False),
+        faults=_faults(faults, seed),
         state_dir=state_dir,
         catalog=catalog,
     )

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from acbatch import codes
-from acbatch.constants import CONFIG_NAME
+from acbatch.constants import CONFIG_NAME, REVIEW_SUFFIXES, SPEC_SUFFIXES
 from acbatch.errors import ConfigError
 from acbatch.project import schema
 from acbatch.project.cache import SpecCache, content_digest, context_key, read_regular_file
@@ -68,8 +68,6 @@ from acbatch.project.yamlsafe import (
 )
 from acbatch.voices import CatalogError, VoiceCatalog
 
-SPEC_SUFFIXES = (".yaml", ".yml")
-REVIEW_SCRIPT_SUFFIXES = (".script.yaml", ".script.yml")
 REQUIRED_AFTER_DEFAULTS = ("style", "duration", "language", "speakers")
 MATRIX_FIELDS = ("languages", "per_language")
 """The language matrix's own fields: they expand a spec, and are not part of any one episode."""
@@ -154,7 +152,7 @@ def discover_specs(specs_dir: Path) -> list[Path]:
         entry.name
         for entry in entries
         if entry.name.endswith(SPEC_SUFFIXES)
-        and not entry.name.endswith(REVIEW_SCRIPT_SUFFIXES)
+        and not entry.name.endswith(REVIEW_SUFFIXES)
         and not entry.name.startswith(".")
     )
     return [specs_dir / name for name in names]
@@ -524,7 +522,7 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
             path = Path(entry.path)
             if entry.is_symlink():
                 # In specs/, spec files and `file:` sources are checked one by one where used.
-                checked = name == "specs" and not entry.name.endswith(REVIEW_SCRIPT_SUFFIXES)
+                checked = name == "specs" and not entry.name.endswith(REVIEW_SUFFIXES)
                 if not checked and _outside(path, root) is not None:
                     found.append(path)
             elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
@@ -536,7 +534,8 @@ def _replace_rule_problem(rule: Any) -> str | None:
     """What is wrong with a find/replace rule the schema accepted: it must run on RE2, and a
     regex must not be one that backtracks catastrophically (it would in any other tool the
     user copies it to)."""
-    from acbatch.runner.bodies import ReplacementError, catastrophic_backtracking, compile_find
+    from acbatch.runner.backtracking import catastrophic_backtracking
+    from acbatch.runner.bodies import ReplacementError, compile_find
 
     if not isinstance(rule, dict) or not isinstance(rule.get("find"), str):
         return None
@@ -666,7 +665,7 @@ def _spec_files(
         if path.is_dir():
             folder = specs_dir if path.resolve() == config.root else path
             files += discover_specs(folder)
-        elif path.resolve() == config.path.resolve() or path.name.endswith(REVIEW_SCRIPT_SUFFIXES):
+        elif path.resolve() == config.path.resolve() or path.name.endswith(REVIEW_SUFFIXES):
             continue
         elif not path.name.endswith(SPEC_SUFFIXES):
             message = "not an episode spec: spec files end in .yaml or .yml"
@@ -741,7 +740,6 @@ class _ProjectLoader:
         self.outside_allowed = config.outside_allowed
         self.problems: list[Problem] = []
         self.catalog: VoiceCatalog | None = None
-        self.catalog_error: str | None = None
         self.catalog_loaded = False
         self.catalog_exists: bool | None = None
         self.catalog_failed = False

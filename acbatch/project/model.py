@@ -129,14 +129,14 @@ class ShowInfo:
     author: str
     language: str
     base_url: str
+    explicit: bool
+    type: str
+    locked: bool
     owner: Owner | None = None
     categories: tuple[str, ...] = ()
     image: str | None = None
-    explicit: bool = False
     link: str | None = None
     copyright: str | None = None
-    type: str = "episodic"
-    locked: bool = True
     guid: str | None = None
     keywords: tuple[str, ...] = ()
     pronunciations: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
@@ -155,37 +155,41 @@ class ShowInfo:
         return next((s for s in self.languages if s.code == code), ShowLanguage(code))
 
 
+# The fields the schemas give a default have none here: a loaded project has every value, and
+# acbatch.project.defaults builds the rest from the schemas (tests/test_one_source.py).
+
+
 @dataclass(frozen=True)
 class Timeouts:
-    connect: float = 10.0
-    read: float = 60.0
-    download: float = 900.0
-    feed_check: float = 30.0
+    connect: float
+    read: float
+    download: float
+    feed_check: float
 
 
 @dataclass(frozen=True)
 class Polling:
-    initial: float = 2.0
-    max_interval: float = 30.0
-    deadline: float = 3600.0
+    initial: float
+    max_interval: float
+    deadline: float
 
 
 @dataclass(frozen=True)
 class ApiSettings:
+    jobs: int
+    timeouts: Timeouts
+    polling: Polling
+    retries: int
+    download_max_bytes: int
+    max_attempts: int
+    max_answer_bytes: int
+    max_field_chars: int
+    max_source_bytes: int
+    max_source_chars: int
     base_url: str | None = None
-    jobs: int = 4
     max_credits: int | None = None
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    polling: Polling = field(default_factory=Polling)
-    retries: int = 8
-    download_max_bytes: int = 500 * 1024 * 1024
-    max_attempts: int = 2
     budget_monthly: int | None = None
     budget_total: int | None = None
-    max_answer_bytes: int = 8 * 1024 * 1024
-    max_field_chars: int = 2_000_000
-    max_source_bytes: int = 50 * 1024 * 1024
-    max_source_chars: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -224,13 +228,13 @@ class Source:
 
 @dataclass(frozen=True)
 class Publish:
+    episode_type: str
+    draft: bool
     date: datetime | None = None
     """Timezone-aware; None means 'when first published' (the audio's download time)."""
     season: int | None = None
     episode: int | None = None
-    episode_type: str = "full"
     explicit: bool | None = None
-    draft: bool = False
     image: str | None = None
     link: str | None = None
     keywords: tuple[str, ...] = ()
@@ -251,13 +255,13 @@ class Episode:
     """As written: ids or catalog names."""
     speaker_ids: tuple[int, ...]
     """Resolved numeric ids, in order."""
-    commercial_use: bool = False
-    use_mode: str = "ai"
+    commercial_use: bool
+    use_mode: str
+    review: str
+    publish: Publish
     title: str | None = None
     description: str | None = None
-    publish: Publish = field(default_factory=Publish)
     overrides: dict[str, Any] = field(default_factory=dict)
-    review: str = "auto"
     raw: dict[str, Any] = field(default_factory=dict)
     """The merged spec mapping, as plain data (for fingerprints and templates)."""
     review_folder: Path | None = None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import acbatch
 from acbatch.codes import LANGUAGES
+from acbatch.constants import SOURCE_SUFFIXES
 from acbatch.project.model import Problem
 from acbatch.project.suggest import did_you_mean
 from acbatch.project.yamlsafe import PathKey, YamlDocument, shorten
@@ -73,8 +74,9 @@ PATTERN_MESSAGES: dict[str, str] = {
         r"\.([tT][xX][tT]|[mM][dD]|[mM][aA][rR][kK][dD][oO][wW][nN]|[hH][tT][mM][lL]?"
         r"|[pP][dD][fF]|[dD][oO][cC][xX])$"
     ): (
-        "'{value}' is not a supported file type: use .txt, .md, .markdown, .html, .htm, "
-        ".pdf or .docx"
+        "'{value}' is not a supported file type: use "
+        + ", ".join(SOURCE_SUFFIXES[:-1])
+        + f" or {SOURCE_SUFFIXES[-1]}"
     ),
     "^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})?)?$": (
         "'{value}' is not an ISO 8601 date or date-time such as 2026-11-01 or 2026-11-01T09:00:00Z"

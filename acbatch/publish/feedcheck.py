@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from acbatch.constants import PODCAST_TEXT_LIMIT
 from acbatch.publish.categories import APPLE_CATEGORIES
 from acbatch.publish.feedurls import names_artwork_file, non_public_reason
 from acbatch.publish.languages import is_iso_639
+from acbatch.publish.transcripts import CHAPTERS_TYPE
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ITUNES_ALIASES = (ITUNES, "http://www.itunes.com/DTDs/Podcast-1.0.dtd")
@@ -57,7 +59,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTML_IN_TEXT = re.compile(
     r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?\s*>|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
 )
-CHAPTERS_TYPE = "application/json+chapters"
 ArtworkLoader = Callable[[str, "str | None"], "bytes | None"]
 """Gets an artwork URL's bytes for the artwork check, given the URL and the folder of the
 feed's own URL: None when it is not within reach (not checked), OSError when fetching it
@@ -1008,7 +1009,6 @@ PODCAST_MEDIUMS = frozenset(
     ]
 )
 """podcast:medium's values (the namespace's list, with the list variants)."""
-_PODCAST_TEXT_LIMIT = 128
 _PODCAST_SINGLETONS = ("medium", "license")
 
 
@@ -1032,7 +1032,7 @@ def _podcast_series_findings(parent: ET.Element, level: str) -> Iterator[tuple[s
         where = f"{level}/podcast:{name}"
         text = (element.text or "").strip()
         if name in ("person", "funding", "trailer", "soundbite") and len(text) > (
-            _PODCAST_TEXT_LIMIT
+            PODCAST_TEXT_LIMIT
         ):
             yield WARNING, where, f"{len(text)} characters; aggregators cut it at 128"
         if name == "person":
@@ -1254,8 +1254,11 @@ def fetch_artwork(url: str, *, timeout: float = 20.0, max_bytes: int = 20 << 20)
     """Download an image for the artwork check (bounded); raises OSError when it cannot."""
     import requests
 
+    from acbatch.project.defaults import api_defaults
+
     try:
-        with requests.get(url, timeout=(10.0, timeout), stream=True) as response:
+        connect = api_defaults().timeouts.connect
+        with requests.get(url, timeout=(connect, timeout), stream=True) as response:
             if response.status_code != 200:
                 raise OSError(f"HTTP {response.status_code}")
             chunks: list[bytes] = []
@@ -1274,21 +1277,23 @@ def errors(problems: Iterable[FeedProblem]) -> list[FeedProblem]:
     return [p for p in problems if p.severity == ERROR]
 
 
-FETCH_SECONDS = 30.0
-"""Wall-clock limit on fetching a feed for `feed check`, per request (redirects: at most 5)."""
 FETCH_MAX_BYTES = 50 * 1024 * 1024
 
 
 def fetch_feed(
-    url: str, *, timeout: float = FETCH_SECONDS, max_bytes: int = FETCH_MAX_BYTES
+    url: str, *, timeout: float | None = None, max_bytes: int = FETCH_MAX_BYTES
 ) -> bytes:
     """Download a feed over http(s): each request ends within `timeout` seconds from connecting
     to the last byte (a server trickling bytes is cut off), and the body, compressed or
-    decoded, may not pass `max_bytes`."""
+    decoded, may not pass `max_bytes`. `timeout` None: api.timeouts.feed_check's default."""
     import requests
 
     from acbatch.api.transport import AnswerLimits, AnswerRefused, AnswerTooLarge, BoundedAdapter
     from acbatch.errors import UserError
+    from acbatch.project.defaults import api_defaults
+
+    if timeout is None:
+        timeout = api_defaults().timeouts.feed_check
 
     if not _is_http_url(url):
         raise UserError(f"'{url}' is not an http(s) URL")
@@ -1298,7 +1303,8 @@ def fetch_feed(
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         try:
-            response = session.get(url, timeout=(min(10.0, timeout), timeout))
+            connect = api_defaults().timeouts.connect
+            response = session.get(url, timeout=(min(connect, timeout), timeout))
         except AnswerTooLarge:
             raise UserError(f"{url}: the feed is larger than {max_bytes} bytes") from None
         except AnswerRefused as exc:

@@ -27,7 +27,6 @@ JSON_TRANSCRIPT_VERSION = "1.0.0"
 JSON_CHAPTERS_VERSION = "1.2.0"
 
 CAPTION_LINE_CHARS = 42
-CAPTION_LINES = 2
 CAPTION_MAX_SECONDS = 7.0
 
 # A sentence ends with . ! ? or an ellipsis before a space, or with CJK full stops anywhere.

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from acbatch import __version__
+from acbatch.constants import PODCAST_TEXT_LIMIT
 from acbatch.project.model import ShowInfo
 from acbatch.publish.artwork import PublishedImage
 from acbatch.publish.categories import group_categories
@@ -113,10 +114,6 @@ class HighlightView(NamedTuple):
     title: str
     start: float
     clock: str
-
-
-PODCAST_TEXT_LIMIT = 128
-"""Podcasting 2.0 asks node values (names, titles, labels) to stay within 128 characters."""
 
 
 def podcast_text(text: str | None) -> str:

@@ -13,7 +13,6 @@ import copy
 import functools
 import hashlib
 import json
-import re
 from typing import Any
 
 from acbatch import codes
@@ -293,62 +292,6 @@ def _compiled(find: str, regex: bool, ignore_case: bool) -> Any:
             f"the pattern cannot be used ({detail}); back-references and look-around are not "
             "supported"
         ) from None
-
-
-def catastrophic_backtracking(pattern: str) -> str | None:
-    """The part of `pattern` that backtracks exponentially in backtracking engines (a repeated
-    group holding an unbounded repeat, like `(a+)+`), or None."""
-    try:
-        import re._parser as sre_parse
-    except ImportError:  # Python 3.10
-        import sre_parse
-    try:
-        parsed = sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError):
-        return None  # RE2 reports what is wrong with it
-    repeats = (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT)
-    anchors = (sre_parse.AT,)
-
-    def can_be_empty(op: Any, argument: Any) -> bool:
-        if op in repeats:
-            return argument[0] == 0 or all(can_be_empty(*item) for item in argument[2])
-        if op == sre_parse.SUBPATTERN:
-            return all(can_be_empty(*item) for item in argument[-1])
-        if op == sre_parse.BRANCH:
-            return any(all(can_be_empty(*item) for item in branch) for branch in argument[1])
-        return op in anchors
-
-    def ambiguous(items: Any) -> bool:
-        """Can one stretch of text be split between repeats of `items` in many ways? True
-        when `items` is, apart from parts that may match nothing and other repeats, a repeat
-        of its own."""
-        items = list(items)
-        for index, (op, argument) in enumerate(items):
-            others = items[:index] + items[index + 1 :]
-            if not all(other in repeats or can_be_empty(other, arg) for other, arg in others):
-                continue
-            if op in repeats and argument[1] > 1:
-                return True
-            if op == sre_parse.SUBPATTERN and ambiguous(argument[-1]):
-                return True
-            if op == sre_parse.BRANCH and any(ambiguous(branch) for branch in argument[1]):
-                return True
-        return False
-
-    def find(items: Any) -> bool:
-        for op, argument in items:
-            if op in repeats:
-                _low, high, body = argument
-                if (high == sre_parse.MAXREPEAT and ambiguous(body)) or find(body):
-                    return True
-            elif op == sre_parse.SUBPATTERN:
-                if find(argument[-1]):
-                    return True
-            elif op == sre_parse.BRANCH and any(find(branch) for branch in argument[1]):
-                return True
-        return False
-
-    return "a repeated group that itself holds a repeat" if find(parsed) else None
 
 
 def _with_case_of(matched: str, replacement: str) -> str:

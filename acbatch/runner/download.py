@@ -43,8 +43,6 @@ ACCEPTED_TYPES = (
 )
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
-DEFAULT_DOWNLOAD_SECONDS = 900.0
-"""Wall-clock limit on one download attempt (connect, headers, whole body)."""
 
 
 class DownloadError(Exception):
@@ -162,14 +160,15 @@ def download_audio(
     destination: Path,
     *,
     max_bytes: int,
-    timeout: tuple[float, float] = (10.0, 60.0),
-    deadline_seconds: float = DEFAULT_DOWNLOAD_SECONDS,
+    timeout: tuple[float, float],
+    deadline_seconds: float,
     api_base_url: str | None = None,
 ) -> DownloadedAudio:
     """Stream `url` to a temporary file beside `destination`, verify it, then rename it in.
 
-    No API key is ever sent: the audio host is not the API. `deadline_seconds` bounds the whole
-    attempt, redirects included. `api_base_url`: where the API lives (see trust_api_host).
+    No API key is ever sent: the audio host is not the API. `timeout`: (connect, read) seconds;
+    `deadline_seconds` bounds the whole attempt (connect, headers, body), redirects included.
+    `api_base_url`: where the API lives (see trust_api_host).
     """
     # The API's address decides which addresses may serve files. A run that only downloads
     # never makes an API client (which registers it), so the environment's API host counts too.

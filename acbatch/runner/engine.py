@@ -197,20 +197,23 @@ CANCEL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 @dataclass
 class RunOptions:
-    jobs: int = 4
+    """How one run goes: acbatch.yaml's `api:` settings and the command line's (no defaults of
+    its own, so nothing here can disagree with the schema's)."""
+
+    jobs: int
+    max_attempts: int
+    retries: int
+    poll_initial: float
+    poll_max_interval: float
+    deadline: float
+    download_max_bytes: int
+    download_seconds: float
+    """Wall-clock limit of one download attempt (api.timeouts.download)."""
+    timeouts: tuple[float, float]
     budget_left: int | None = None
     """Credits the run may commit to (the tightest of --max-credits and the show's budgets)."""
     words: dict[str, Word] = field(default_factory=dict)
     """The user's word per episode id (--retry-uncertain, retry, redo, adopt)."""
-    max_attempts: int = 2
-    retries: int = 8
-    poll_initial: float = 2.0
-    poll_max_interval: float = 30.0
-    deadline: float = 3600.0
-    download_max_bytes: int = 500 * 1024 * 1024
-    download_seconds: float = 900.0
-    """Wall-clock limit of one download attempt (api.timeouts.download)."""
-    timeouts: tuple[float, float] = (10.0, 60.0)
     seed: int | None = None
 
 

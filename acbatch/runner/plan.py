@@ -203,21 +203,3 @@ def plan_items(planned: list[tuple[Situation, Decision]]) -> list[PlanItem]:
     return [
         PlanItem(s.episode.id, s.state.phase.value if s.state else "new", d) for s, d in planned
     ]
-
-
-def plan_project(
-    project: Project,
-    store: StateStore,
-    episodes: Sequence[Episode] | None = None,
-    *,
-    service: str = "",
-    budget_left: int | None = None,
-    words: Mapping[str, Word] | None = None,
-) -> list[PlanItem]:
-    """The plan of a whole run over `episodes` (default: every non-draft episode)."""
-    chosen = [e for e in project.episodes if not e.draft] if episodes is None else episodes
-    return plan_items(
-        plan_run(
-            project, store, chosen, service=service, budget=CreditBudget(budget_left), words=words
-        )
-    )

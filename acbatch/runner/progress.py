@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TextIO
 
+from acbatch.constants import TIMESTAMP_FORMAT
 from acbatch.redact import redact
 from acbatch.runner.engine import Outcome
 
@@ -60,7 +61,7 @@ class Progress:
                 and event not in SUMMARISED
                 and (event in FINAL or self.verbosity > 0 or event.endswith("requested"))
             ):
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                stamp = time.strftime(TIMESTAMP_FORMAT, time.gmtime())
                 detail = f": {message}" if message else ""
                 self.stream.write(f"{stamp} {episode_id} {event}{detail}\n")
                 self.stream.flush()

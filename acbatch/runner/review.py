@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from acbatch.constants import REVIEW_SUFFIXES, SPEC_SUFFIXES
 from acbatch.errors import UserError
 from acbatch.project.model import Episode, Problem, Project, display_path, format_problem
 from acbatch.runner.state import EpisodeState
@@ -28,7 +29,6 @@ from acbatch.store import atomic_write_text
 _APPROVED_LINE = re.compile(r"^approved:\s*(false|no|off)\s*(#.*)?$", re.MULTILINE)
 _SCRIPT_TASK_LINE = re.compile(r"^script_task:[ \t]*[\"']?([^\"'\s#]*)", re.MULTILINE)
 
-REVIEW_SUFFIXES = (".script.yaml", ".script.yml")
 """How review scripts are named: `<episode id>` + one of these, next to the episode's spec."""
 PREVIOUS_SUFFIX = ".previous.script.yaml"
 """The copy of a review script whose script task was replaced (kept for its edits, never used).
@@ -248,20 +248,6 @@ def step2_base(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def approved_script(episode: Episode, script_global_id: str | None = None) -> dict[str, Any] | None:
-    """The approved, edited script as a step-2 base (title, processed_content, script...).
-
-    None when the episode needs no review, when there is no approved file, and, given the
-    episode's current script task, when the approval is for another task.
-    """
-    if episode.review != "required":
-        return None
-    data = load_review(episode.script_review_path)
-    if not data or not approval_is_current(data, script_global_id):
-        return None
-    return step2_base(data)
-
-
 def approve(episode: Episode, script_global_id: str | None = None) -> Path:
     """Set `approved: true` in the review file, keeping the user's edits and comments.
 
@@ -303,7 +289,6 @@ def check_review_scripts(
     whose episode does not ask for review, or that belongs to no episode, gets a warning: it
     is not used.
     """
-    from acbatch.project.loader import SPEC_SUFFIXES
     from acbatch.runner.state import StateStore
     from acbatch.store import StoreError
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, replace
 
 from acbatch import codes
 
-GETS = (codes.SCRIPT_GET, codes.AUDIO_GET)
-
 # Names accepted by `acbatch sandbox --fault NAME=P` besides the numeric API codes.
 FAULT_NAMES = ("5xx", "drop_before", "drop_after", "fail_task", "latency")
 
@@ -35,19 +33,6 @@ class FaultPlan:
     endpoints: tuple[str, ...] = codes.ENDPOINTS
     """Endpoints that error codes, 5xx and latency apply to."""
     seed: int = 0
-
-    @property
-    def active(self) -> bool:
-        return any(
-            (
-                any(self.error_rates.values()),
-                self.http_5xx,
-                self.drop_before,
-                self.drop_after,
-                self.fail_task,
-                self.latency,
-            )
-        )
 
     def roll(self, fault: str, endpoint: str, digest: str, attempt: int) -> float:
         """A uniform number in [0, 1) fixed by the seed and the request's identity."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import requests
 
+from acbatch.constants import SOURCE_SUFFIXES
 from acbatch.sandbox.backend import TaskFailure
 
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
@@ -41,7 +42,7 @@ def fetch_source_text(url: str, *, timeout: float = 10.0) -> str:
     if content_type.startswith("text/"):
         return body.decode(response.encoding or "utf-8", "replace")
     suffix = _EXTENSIONS.get(content_type) or Path(url.split("?")[0]).suffix.lower()
-    if suffix in (".pdf", ".docx", ".md", ".txt", ".html", ".htm"):
+    if suffix in SOURCE_SUFFIXES:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"source{suffix}"
             path.write_bytes(body)

@@ -770,9 +770,6 @@ class _Writer:
         for guest in self.others() if not self.solo else []:
             self._say(draft, guest, self.phrase("farewell", name=self.name(0)))
 
-    def _stop(self) -> str:
-        return "。" if self.cjk else "."
-
 
 def _rank_key(sentence: Sentence) -> tuple[float, int]:
     return (sentence.score, -sentence.position)

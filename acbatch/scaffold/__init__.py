@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import acbatch
+from acbatch.constants import CONFIG_NAME
 from acbatch.errors import UserError
 from acbatch.project.schema import schema_path
 
@@ -94,7 +95,7 @@ def _cover_art() -> bytes:
     """Placeholder show artwork made from the scaffold's show title; replace it with your own."""
     import yaml
 
-    config = yaml.safe_load((FILES_DIR / "acbatch.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((FILES_DIR / CONFIG_NAME).read_text(encoding="utf-8"))
     return placeholder_cover(str(config["show"]["title"]))
 
 

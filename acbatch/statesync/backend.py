@@ -61,7 +61,6 @@ class GitBackend:
         self._thread: threading.Thread | None = None
         self._last_push = 0.0
         self._failure: str | None = None
-        self.pushes = 0
 
     def start(self) -> None:
         self.lock.acquire(self.remote.settings.lock_wait, note=_note)
@@ -114,7 +113,7 @@ class GitBackend:
         self._last_push = time.monotonic()
         files = [tracked for path in paths if (tracked := self.remote.tracked(path)) is not None]
         try:
-            self.pushes += self.remote.push(files) > 0
+            self.remote.push(files)
             self._failure = None
             self._renew()
         except GitStateError as exc:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from acbatch.constants import TIMESTAMP_FORMAT
 from acbatch.errors import LockHeld, UserError
 from acbatch.statesync.settings import GitSettings
 from acbatch.store import atomic_write_bytes
@@ -400,7 +401,7 @@ class RemoteLock:
         self.commit: str | None = None
         self.renewed = 0.0
         self.lost = False
-        self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.started = time.strftime(TIMESTAMP_FORMAT, time.gmtime())
 
     def _lock_commit(self, parent: str | None) -> str:
         now = time.time()
