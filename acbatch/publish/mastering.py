@@ -25,6 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from acbatch.project.model import AudioSettings
+
 if TYPE_CHECKING:  # numpy is loaded only when an episode is mastered
     import numpy as np
     from numpy.typing import NDArray
@@ -74,6 +76,14 @@ class MasteringSettings:
     def processes(self) -> bool:
         """Whether the published file differs from the API's (else it is a copy)."""
         return bool(self.intro or self.outro or self.loudness)
+
+
+def settings_for(audio: AudioSettings) -> MasteringSettings:
+    """acbatch.yaml's `audio:` block as the mastering wants it."""
+    loudness = None
+    if audio.loudness_target is not None:
+        loudness = Loudness(audio.loudness_target, audio.true_peak)
+    return MasteringSettings(audio.intro, audio.outro, audio.crossfade, loudness)
 
 
 @dataclass(frozen=True)

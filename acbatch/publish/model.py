@@ -67,6 +67,11 @@ class PublishedEpisode:
     language: str
     """API language code (en, ja, zh_yue...)."""
     source_link: str | None = None
+    speech_start: float = 0.0
+    """Seconds into the published file where the API's audio starts (after an intro jingle);
+    turn and highlight times count from there."""
+    speech_seconds: float | None = None
+    """Length of the API's audio (None: the whole published file is speech)."""
 
 
 @dataclass(frozen=True)
