@@ -129,8 +129,8 @@ def master(original: Path, destination: Path, settings: MasteringSettings) -> Ma
     speech, rate, channels = decode(original)
     speech = _without_encoder_delay(speech)
     fade = max(0.0, settings.crossfade)
-    intro = decode(settings.intro, rate, channels)[0] if settings.intro else None
-    outro = decode(settings.outro, rate, channels)[0] if settings.outro else None
+    intro = jingle(settings.intro, rate, channels) if settings.intro else None
+    outro = jingle(settings.outro, rate, channels) if settings.outro else None
     stitched, speech_offset = stitch(intro, speech, outro, rate, fade)
     bitrate = _bitrate(original, rate)
     measured: float | None = None
@@ -193,6 +193,23 @@ def decode(path: Path, rate: int = 0, channels: int = 0) -> tuple[Samples, int, 
     if not len(samples):
         raise MasteringError(f"{path}: holds no audio")
     return samples, sound.sample_rate, sound.nchannels
+
+
+SILENCE = 1e-4
+"""-80 dBFS: quieter than this at a jingle's ends is silence (an MP3's encoder delay and
+padding, or a gap left when it was exported)."""
+
+
+def jingle(path: Path, rate: int, channels: int) -> Samples:
+    """A jingle at the episode's rate and channels, without silence at either end, so that its
+    length is what is heard and the crossfade meets sound."""
+    import numpy as np
+
+    samples = decode(path, rate, channels)[0]
+    sounding = np.flatnonzero(np.abs(samples).max(axis=1) > SILENCE)
+    if not len(sounding):
+        raise MasteringError(f"{path}: holds only silence")
+    return samples[sounding[0] : sounding[-1] + 1]
 
 
 def stitch(
@@ -326,6 +343,8 @@ def encode(samples: Samples, rate: int, channels: int, bitrate: int, out: Any) -
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(bitrate)
     encoder.set_in_sample_rate(rate)
+    # Else LAME picks a lower output rate for a low bitrate: the episode keeps the API's rate.
+    encoder.set_out_sample_rate(rate)
     encoder.set_channels(channels)
     encoder.set_quality(5)
     chunk = max(1, int(CHUNK_SECONDS * rate))
