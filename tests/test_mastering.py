@@ -393,3 +393,33 @@ def test_bad_audio_settings_name_the_file_line_and_field(
     assert problems, [str(p) for p in project.errors]
     assert problems[0].file == config and problems[0].line > 1
     assert words in problems[0].message
+
+
+def test_an_episode_published_before_mastering_keeps_its_audio_and_is_mastered_for_free(
+    tmp_path: Path, sandbox_factory: Any, keyed: None
+) -> None:
+    server = sandbox_factory()
+    config = write_show(tmp_path, {"ep-1": text_episode(1)})
+    assert run(config, server.url).summary.exit_code == 0
+    # As an older acbatch left it: the download is the published file, no mastering record.
+    store = StateStore(tmp_path / "state")
+    state = store.load("ep-1")
+    assert state is not None and state.download is not None
+    folder = tmp_path / "output" / "episodes" / "ep-1"
+    (folder / "ep-1.original.mp3").replace(folder / "ep-1.mp3")
+    state.download.path = "output/episodes/ep-1/ep-1.mp3"
+    state.mastered = None
+    store.save(state)
+    downloaded = (folder / "ep-1.mp3").read_bytes()
+
+    planned = plan_project(load_project(config), store)
+    assert [item.action for item in planned] == ["master"] and not planned[0].paid
+    before = server.stats()["requests"]
+    assert run(config, server.url).summary.requests == 0
+    assert server.stats()["requests"] == before
+    state = store.load("ep-1")
+    assert state is not None and state.download is not None and state.mastered is not None
+    assert state.download.path.endswith("ep-1.original.mp3")
+    assert (folder / "ep-1.original.mp3").read_bytes() == downloaded
+    loudness, peak = independent_meter(folder / "ep-1.mp3")
+    assert abs(loudness + 16) <= 0.5 and peak <= -1.0
