@@ -423,3 +423,16 @@ def test_an_episode_published_before_mastering_keeps_its_audio_and_is_mastered_f
     assert (folder / "ep-1.original.mp3").read_bytes() == downloaded
     loudness, peak = independent_meter(folder / "ep-1.mp3")
     assert abs(loudness + 16) <= 0.5 and peak <= -1.0
+
+
+def test_silence_is_published_as_it_is_and_its_state_stays_json(
+    tmp_path: Path, sandbox_factory: Any, keyed: None
+) -> None:
+    server = sandbox_factory(synthesize=False)  # the sandbox's silent audio
+    config = write_show(tmp_path, {"ep-1": text_episode(1)})
+    assert run(config, server.url).summary.exit_code == 0
+    text = (tmp_path / "state" / "ep-1.json").read_text(encoding="utf-8")
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the state file"))
+    state = StateStore(tmp_path / "state").load("ep-1")
+    assert state is not None and state.mastered is not None
+    assert state.mastered.loudness is None

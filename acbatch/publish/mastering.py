@@ -167,8 +167,8 @@ def master(original: Path, destination: Path, settings: MasteringSettings) -> Ma
         _mp3_seconds(destination),
         round(speech_offset / rate, 3),
         speech_seconds,
-        None if measured is None else round(measured, 2),
-        None if peak is None else round(peak, 2),
+        _figure(measured),
+        _figure(peak),
     )
 
 
@@ -383,6 +383,11 @@ def _mp3_seconds(path: Path) -> float:
     from acbatch.publish import id3
 
     return id3.measure_duration(path)
+
+
+def _figure(value: float | None) -> float | None:
+    """A measurement fit for a JSON state file: silence measures -inf, recorded as unknown."""
+    return round(value, 2) if value is not None and math.isfinite(value) else None
 
 
 def _linear(db: float) -> float:
