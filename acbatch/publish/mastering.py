@@ -132,6 +132,7 @@ def master(original: Path, destination: Path, settings: MasteringSettings) -> Ma
     intro = jingle(settings.intro, rate, channels) if settings.intro else None
     outro = jingle(settings.outro, rate, channels) if settings.outro else None
     stitched, speech_offset = stitch(intro, speech, outro, rate, fade)
+    del speech, intro, outro  # memory: only the stitched episode is worked on from here
     bitrate = _bitrate(original, rate)
     measured: float | None = None
     peak: float | None = None
@@ -295,8 +296,10 @@ def normalise(samples: Samples, rate: int, target: float, ceiling_db: float) -> 
     if not math.isfinite(measured):
         return samples  # silence: nothing to level
     gain_db = target - measured
+    levelled = samples
     for _pass in range(LEVELLING_PASSES):
-        levelled = limit(samples * _linear(gain_db), rate, ceiling_db)
+        del levelled  # memory: the last pass's result goes before the next is made
+        levelled = _limit_in_place(samples * _linear(gain_db), rate, ceiling_db)
         after = integrated_loudness(levelled, rate)
         if not math.isfinite(after) or abs(after - target) <= LEVELLING_TOLERANCE_DB:
             break
@@ -305,7 +308,12 @@ def normalise(samples: Samples, rate: int, target: float, ceiling_db: float) -> 
 
 
 def limit(samples: Samples, rate: int, ceiling_db: float) -> Samples:
-    """Hold the true peak under `ceiling_db` with a look-ahead gain curve.
+    """`samples` with the true peak held under `ceiling_db` (a new array)."""
+    return _limit_in_place(samples.copy(), rate, ceiling_db)
+
+
+def _limit_in_place(samples: Samples, rate: int, ceiling_db: float) -> Samples:
+    """Hold the true peak under `ceiling_db` with a look-ahead gain curve, in place.
 
     The gain each frame needs is spread by a sliding minimum as wide as the look-ahead, then
     smoothed by a moving average of the same width: every smoothed value averages minima over
@@ -329,10 +337,12 @@ def limit(samples: Samples, rate: int, ceiling_db: float) -> Samples:
         needed, size=attack + release, origin=(attack + release) // 2 - attack, mode="nearest"
     )
     gain = uniform_filter1d(held, size=attack, mode="nearest")
+    del held
     # Rounding in the average must not let a peak through.
-    gain = np.minimum(gain, needed)
-    result: Samples = samples * gain[:, None]
-    return result
+    np.minimum(gain, needed, out=gain)
+    del needed
+    samples *= gain[:, None]
+    return samples
 
 
 def encode(samples: Samples, rate: int, channels: int, bitrate: int, out: Any) -> None:
