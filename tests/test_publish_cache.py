@@ -224,6 +224,8 @@ def test_every_episode_field_is_part_of_its_digest(config: ShowConfig) -> None:
         "publish": replace(episode.publish, keywords=("new",)),
         "language": "ja",
         "source_link": "https://other.example.com/",
+        "speech_start": 2.5,
+        "speech_seconds": 7.0,
     }
     assert set(changed) == {f.name for f in fields(episode)}
     digests = {episode_digest(replace(episode, **{name: value})) for name, value in changed.items()}
