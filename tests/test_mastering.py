@@ -436,3 +436,27 @@ def test_silence_is_published_as_it_is_and_its_state_stays_json(
     state = StateStore(tmp_path / "state").load("ep-1")
     assert state is not None and state.mastered is not None
     assert state.mastered.loudness is None
+
+
+def test_the_sandbox_job_of_a_fresh_project_publishes_normalised_episodes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def acbatch(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "acbatch", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    acbatch("init", "show")
+    acbatch("-C", "show", "run", "--sandbox")
+    episodes = tmp_path / "show" / "sandbox" / "output" / "episodes"
+    published = sorted(p for p in episodes.glob("*/*.mp3") if ".original" not in p.name)
+    assert published and len(published) == len(list(episodes.glob("*/*.original.mp3")))
+    for mp3 in published:
+        loudness, peak = independent_meter(mp3)
+        assert abs(loudness + 16) <= 0.5 and peak <= -1.0, (mp3.name, loudness, peak)
