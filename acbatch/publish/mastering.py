@@ -46,7 +46,9 @@ LAME_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 LAME_BITRATES_LOW = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 """MPEG-2 (sample rates under 32 kHz) allows these."""
 MAX_ATTEMPTS = 3
+"""Encodings tried before the episode is published as the last one came out."""
 DEFAULT_KBPS = 64
+"""The bitrate used when the original's cannot be read."""
 LEVELLING_PASSES = 4
 LEVELLING_TOLERANCE_DB = 0.1
 
@@ -67,8 +69,8 @@ class Loudness:
 class MasteringSettings:
     intro: Path | None = None
     outro: Path | None = None
-    crossfade: float = 0.5
-    """Seconds each jingle overlaps the speech."""
+    crossfade: float = 0.0
+    """Seconds each jingle overlaps the speech (acbatch.yaml's default is the schema's)."""
     loudness: Loudness | None = None
     """None: published at the API audio's own loudness."""
 
@@ -290,7 +292,8 @@ def true_peak_db(samples: Samples, rate: int) -> float:
 def normalise(samples: Samples, rate: int, target: float, ceiling_db: float) -> Samples:
     """`samples` at `target` LUFS with true peaks limited to `ceiling_db` dBTP.
 
-    Limiting lowers the loudness a little, so the gain is corrected once after the limiter.
+    Limiting lowers the loudness a little, so the gain is corrected and the limiter run again
+    until the result is within LEVELLING_TOLERANCE_DB of the target (at most LEVELLING_PASSES).
     """
     measured = integrated_loudness(samples, rate)
     if not math.isfinite(measured):
