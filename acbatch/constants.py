@@ -29,3 +29,5 @@ SOURCE_SUFFIXES = tuple(suffix for group in SOURCE_SUFFIXES_BY_FORMAT.values() f
 
 PODCAST_TEXT_LIMIT = 128
 """Podcasting 2.0 asks node values (names, titles, labels) to stay within 128 characters."""
+ORIGINAL_AUDIO_SUFFIX = ".original.mp3"
+"""The API's audio as downloaded, kept beside the published (mastered) `<id>.mp3`."""

@@ -31,6 +31,7 @@ from acbatch.runner.state import (
     EDGES,
     Download,
     EpisodeState,
+    Mastered,
     Phase,
     StateStore,
     StepRecord,
@@ -40,13 +41,20 @@ from tests.double import Fault, StrictDouble
 
 KEY = "matrix-key-5151"
 FACTS = Facts(
-    script="s1", audio="a1", audio_reviewed="a1r", render="r1", credits=(10, 20), draft=False
+    script="s1",
+    audio="a1",
+    audio_reviewed="a1r",
+    render="r1",
+    credits=(10, 20),
+    draft=False,
+    mastering="m1",
 )
 CHANGES = {
     "none": FACTS,
     "step1": replace(FACTS, script="s2", audio="a2", audio_reviewed="a2r"),
     "step2": replace(FACTS, audio="a2", audio_reviewed="a2r"),
     "publish": replace(FACTS, render="r2"),
+    "mastering": replace(FACTS, mastering="m2"),
 }
 REVIEWS = {
     "none": Review(),
@@ -97,7 +105,8 @@ def state_in(phase: Phase, failed_step: str | None, failures: int) -> EpisodeSta
             result={"file_url": "https://x/a.mp3"} if audio_done else None,
         )
     if phase in (Phase.DOWNLOADED, Phase.RENDERED):
-        state.download = Download("output/a.mp3", 1, "0", 60.0)
+        state.download = Download("output/a.original.mp3", 1, "0", 60.0)
+        state.mastered = Mastered("output/a.mp3", "m1", 0.0, 60.0, 60.0, 1, source="0")
         state.render_fingerprint = "r1"
     return state
 
@@ -185,6 +194,15 @@ def test_decide_over_the_whole_space_protects_money_and_moves_only_along_edges()
             and not users_word
         ):
             assert decision.action == Action.DOWNLOAD and not paid, where
+        if (
+            phase in (Phase.DOWNLOADED, Phase.RENDERED)
+            and present
+            and change == "mastering"
+            and review == "none"
+            and not users_word
+        ):
+            # New jingles or loudness: made locally from the kept audio, never paid for.
+            assert decision.action == Action.MASTER and not paid and not decision.moves, where
         checked += 1
     assert checked > 10_000
     DECIDE_EDGES.update(used)

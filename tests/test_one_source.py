@@ -45,6 +45,7 @@ SAME_VALUE_OTHER_FACT = {
     ("runner/limits.py", "cap"): "the retry backoff's cap, not a polling interval",
     ("publish/feedcheck.py", "FETCH_MAX_BYTES"): "a feed's size limit, not a source file's",
     ("sources.py", "MAX_ARTICLE_HTML_CHARS"): "a web page's HTML, not the extracted text",
+    ("publish/mastering.py", "CHUNK_SECONDS"): "audio decoded per step, not a polling interval",
 }
 """(module, name) holding a number equal to a schema default that is a different fact."""
 

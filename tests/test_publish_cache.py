@@ -226,6 +226,8 @@ def test_every_episode_field_is_part_of_its_digest(config: ShowConfig) -> None:
         "language": "ja",
         "source_link": "https://other.example.com/",
         "people": (Person("Carol", "guest", "https://example.com/carol.png"),),
+        "speech_start": 2.5,
+        "speech_seconds": 7.0,
     }
     # `alternates` (the episode in the show's other languages) changes only its notes page, so
     # it is part of the notes' key rather than the digest (which also decides the MP3's tags).

@@ -39,6 +39,7 @@ from acbatch.project import schema
 from acbatch.project.cache import SpecCache, content_digest, context_key, read_regular_file
 from acbatch.project.model import (
     ApiSettings,
+    AudioSettings,
     Episode,
     Funding,
     License,
@@ -55,6 +56,7 @@ from acbatch.project.model import (
     Spoken,
     Timeouts,
     language_episode_id,
+    schema_audio_settings,
 )
 from acbatch.project.suggest import did_you_mean
 from acbatch.project.yamlsafe import (
@@ -393,7 +395,36 @@ def _best_effort_config(data: dict[str, Any], path: Path, root: Path) -> ShowCon
     )
     defaults = data.get("defaults")
     return ShowConfig(
-        info, dict(defaults) if isinstance(defaults, dict) else {}, settings, resolved
+        info,
+        dict(defaults) if isinstance(defaults, dict) else {},
+        settings,
+        resolved,
+        _audio_settings(_section(data, "audio"), root),
+    )
+
+
+def _audio_settings(audio: dict[str, Any], root: Path) -> AudioSettings:
+    """The `audio:` block, the schema's defaults where it says nothing (or the wrong type)."""
+    default = schema_audio_settings()
+    loudness = audio.get("loudness")
+    target: float | None = default.loudness_target
+    true_peak = default.true_peak
+    if loudness is False:
+        target = None
+    elif isinstance(loudness, dict):
+        target = _number(loudness, "target", target)
+        true_peak = _number(loudness, "true_peak", true_peak)
+
+    def jingle(name: str) -> Path | None:
+        value = _text(audio, name)
+        return Path(os.path.normpath(root / value)) if value and "\x00" not in value else None
+
+    return AudioSettings(
+        crossfade=_number(audio, "crossfade", default.crossfade),
+        loudness_target=target,
+        true_peak=true_peak,
+        intro=jingle("intro"),
+        outro=jingle("outro"),
     )
 
 
@@ -490,6 +521,19 @@ def _confinement_problems(read: _ConfigRead, data: dict[str, Any]) -> list[Probl
                 "folder: acbatch would read or write through it; remove it"
             )
             problems.append(Problem(read.path, line, column, f"paths.{name}", message))
+    for name in ("intro", "outro"):
+        jingle = getattr(read.config.audio, name)
+        if jingle is None:
+            continue
+        line, column = _config_position(read, ("audio", name))
+        shown = shorten(str(_section(data, "audio").get(name)))
+        reason = _outside(jingle, read.root)
+        if reason is not None:
+            message = f"'{shown}' {reason}; {hint}"
+            problems.append(Problem(read.path, line, column, f"audio.{name}", message))
+        elif not jingle.is_file():
+            message = f"'{shown}' is not a file (the {name} jingle: an MP3 or WAV file)"
+            problems.append(Problem(read.path, line, column, f"audio.{name}", message))
     image = read.config.show.image
     if image and not image.lower().startswith(("http://", "https://")) and "\x00" not in image:
         reason = _outside(read.root / image, read.root)

@@ -206,11 +206,39 @@ class Paths:
 
 
 @dataclass(frozen=True)
+class AudioSettings:
+    """acbatch.yaml's `audio:` block: how every published episode is mastered."""
+
+    crossfade: float
+    """Seconds each jingle overlaps the speech."""
+    loudness_target: float | None
+    """Integrated loudness in LUFS; None when `loudness: off`."""
+    true_peak: float
+    """The true-peak ceiling in dBTP (used only with a loudness target)."""
+    intro: Path | None = None
+    """Absolute path of the intro jingle."""
+    outro: Path | None = None
+
+
+def schema_audio_settings() -> AudioSettings:
+    """`audio:` as the schema's defaults make it when acbatch.yaml says nothing."""
+    from acbatch.project.schema import SHOW, field_default
+
+    loudness = field_default(SHOW, "audio", "loudness")
+    return AudioSettings(
+        crossfade=float(field_default(SHOW, "audio", "crossfade")),
+        loudness_target=float(loudness["target"]),
+        true_peak=float(loudness["true_peak"]),
+    )
+
+
+@dataclass(frozen=True)
 class ShowConfig:
     show: ShowInfo
     defaults: dict[str, Any]
     api: ApiSettings
     paths: Paths
+    audio: AudioSettings = field(default_factory=schema_audio_settings)
 
 
 @dataclass(frozen=True)

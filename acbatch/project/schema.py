@@ -69,6 +69,7 @@ PATTERN_MESSAGES: dict[str, str] = {
     ),
     "^[hH][tT][tT][pP][sS]?://[^\\s/$.?#][^\\s]*$": "'{value}' is not an http:// or https:// URL",
     "^https?://": "'{value}' is not an http:// or https:// URL",
+    r"\.([mM][pP]3|[wW][aA][vV])$": "'{value}' is not an MP3 or WAV file: use .mp3 or .wav",
     "^https?://[^\\s]+$": "'{value}' is not an http:// or https:// URL",
     (
         r"\.([tT][xX][tT]|[mM][dD]|[mM][aA][rR][kK][dD][oO][wW][nN]|[hH][tT][mM][lL]?"

@@ -83,6 +83,11 @@ class PublishedEpisode:
     """The same episode in the show's other languages (a show published per language):
     (hreflang, href from this episode's notes page). Not part of episode_digest: the notes
     key carries it (so an episode without any keeps the digest it always had)."""
+    speech_start: float = 0.0
+    """Seconds into the published file where the API's audio starts (after an intro jingle);
+    turn and highlight times count from there."""
+    speech_seconds: float | None = None
+    """Length of the API's audio (None: the whole published file is speech)."""
 
 
 @dataclass(frozen=True)

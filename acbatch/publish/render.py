@@ -43,6 +43,7 @@ from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
 from acbatch.publish.files import write_atomic, write_text_atomic
 from acbatch.publish.identity import IdentityFileError, identity_file, settle_identity
 from acbatch.publish.model import (
+    Chapter,
     Person,
     PublishedEpisode,
     TimedTurn,
@@ -537,14 +538,12 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
         if files_current:
             chapters, has_transcript = list(record.chapters), record.has_transcript
         else:
-            turns = timed_turns(episode.turns, timeline)
-            chapters = layout_chapters(episode.highlights, turns, timeline)
+            turns, chapters = _place(episode, timeline)
             has_transcript = any(t.text for t in turns)
     else:
         audio_file = Path(audio)
         timeline = id3.measure_duration(audio_file)
-        turns = timed_turns(episode.turns, timeline)
-        chapters = layout_chapters(episode.highlights, turns, timeline)
+        turns, chapters = _place(episode, timeline)
         has_transcript = any(t.text for t in turns)
         id3.write_tags(
             audio_file,
@@ -614,6 +613,17 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
     )
     shared.cache.put(updated)
     return updated
+
+
+def _place(episode: PublishedEpisode, timeline: float) -> tuple[list[TimedTurn], list[Chapter]]:
+    """Turns and chapters on the published file's timeline: within the API's audio, which
+    starts `speech_start` seconds in (after an intro jingle) and may end before an outro."""
+    offset = min(max(0.0, episode.speech_start), timeline)
+    speech = timeline - offset
+    if episode.speech_seconds is not None:
+        speech = min(speech, max(0.0, episode.speech_seconds))
+    turns = timed_turns(episode.turns, speech, offset)
+    return turns, layout_chapters(episode.highlights, turns, timeline, offset)
 
 
 def _write_episode_files(

@@ -22,8 +22,10 @@ def _known(value: float | None, duration: float) -> float | None:
     return min(float(value), duration)
 
 
-def timed_turns(turns: Sequence[Turn], duration: float) -> list[TimedTurn]:
-    """Every turn with a start and end inside [0, duration], in order and never overlapping.
+def timed_turns(turns: Sequence[Turn], duration: float, offset: float = 0.0) -> list[TimedTurn]:
+    """Every turn with a start and end inside [0, duration], in order and never overlapping,
+    then moved `offset` seconds later (where the speech starts in the published file, after an
+    intro jingle; `duration` is then the speech's length).
 
     Each turn contributes two events (start, end). Known events are anchors (made monotonic);
     unknown ones are interpolated between the surrounding anchors by cumulative text length,
@@ -79,31 +81,41 @@ def timed_turns(turns: Sequence[Turn], duration: float) -> list[TimedTurn]:
         TimedTurn(
             speaker=one_line(turn.name) or one_line(turn.role) or "Speaker",
             text=clean(turn.text),
-            start=round(resolved[2 * i], 3),
-            end=round(max(resolved[2 * i], resolved[2 * i + 1]), 3),
+            start=round(offset + resolved[2 * i], 3),
+            end=round(offset + max(resolved[2 * i], resolved[2 * i + 1]), 3),
         )
         for i, turn in enumerate(turns)
     ]
 
 
 def chapters(
-    highlights: Sequence[Highlight], turns: Sequence[TimedTurn], duration: float
+    highlights: Sequence[Highlight],
+    turns: Sequence[TimedTurn],
+    duration: float,
+    offset: float = 0.0,
 ) -> list[Chapter]:
-    """One chapter per highlight, ordered by start; the first starts at 0, each ends at the next."""
+    """One chapter per highlight, ordered by start; the first starts at `offset` (where the
+    speech starts: 0 without an intro jingle), each ends at the next, the last at `duration`.
+
+    Highlights' reported start times count from the speech's start; `turns` are already placed
+    on the published timeline.
+    """
     duration = max(0.0, float(duration))
+    offset = min(max(0.0, float(offset)), duration)
     starts: list[tuple[float, int, str]] = []
     for order, highlight in enumerate(highlights):
         title = one_line(highlight.title)
         if not title:
             continue
-        start = _known(highlight.start_time, duration)
+        known = _known(highlight.start_time, duration - offset)
+        start = None if known is None else offset + known
         if start is None:
-            start = _turn_start(turns, highlight.script_start_index)
+            start = max(offset, _turn_start(turns, highlight.script_start_index))
         starts.append((start, order, title))
     starts.sort()
     result: list[Chapter] = []
     for position, (start, _order, title) in enumerate(starts):
-        begin = 0.0 if position == 0 else start
+        begin = offset if position == 0 else start
         end = starts[position + 1][0] if position + 1 < len(starts) else duration
         result.append(Chapter(title=title, start=round(begin, 3), end=round(max(begin, end), 3)))
     return result

@@ -4,6 +4,8 @@
 - step 2 (audio) depends on step 1 plus the overrides, an approved review script, and the
   show's series settings that change what is spoken: the pronunciation rules that change the
   script's text and the spoken intro and outro (their templates and values);
+- the published MP3 (made locally) depends on the downloaded audio plus acbatch.yaml's
+  `audio:` jingles and loudness;
 - rendering depends on everything else (publish metadata, titles, descriptions).
 """
 
@@ -13,10 +15,11 @@ import copy
 import functools
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from acbatch import codes
-from acbatch.project.model import Episode, ShowConfig, Source, Spoken
+from acbatch.project.model import AudioSettings, Episode, ShowConfig, Source, Spoken
 from acbatch.voices import VoiceCatalog
 
 SPOKEN_TEMPLATES = (("intro", "intro.txt.j2"), ("outro", "outro.txt.j2"))
@@ -219,6 +222,35 @@ def render_inputs(episode: Episode) -> dict[str, Any]:
     for key, value in (publish if isinstance(publish, dict) else {}).items():
         inputs[f"publish.{key}"] = value
     return inputs
+
+
+MASTERING_VERSION = 1
+"""Bumped when the mastering itself changes, so every published file is made again (free)."""
+
+
+def mastering_inputs(audio: AudioSettings) -> dict[str, Any]:
+    """What the published MP3 is made with besides the API's audio: jingles by content."""
+    from acbatch.publish.mastering import file_digest
+
+    def jingle(path: Path | None) -> str | None:
+        if path is None:
+            return None
+        try:
+            return file_digest(path)
+        except OSError:
+            return "missing"  # the run reports it when it masters
+
+    jingles = audio.intro is not None or audio.outro is not None
+    loudness = None
+    if audio.loudness_target is not None:
+        loudness = {"target": audio.loudness_target, "true_peak": audio.true_peak}
+    return {
+        "audio.intro": jingle(audio.intro),
+        "audio.outro": jingle(audio.outro),
+        "audio.crossfade": audio.crossfade if jingles else None,
+        "audio.loudness": loudness,
+        "mastering": MASTERING_VERSION,
+    }
 
 
 def field_digests(inputs: dict[str, Any]) -> dict[str, str]:

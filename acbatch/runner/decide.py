@@ -28,6 +28,8 @@ class Action(str, Enum):
     POLL_SCRIPT = "poll_script"
     POLL_AUDIO = "poll_audio"
     DOWNLOAD = "download"
+    MASTER = "master"
+    """Make the published MP3 from the downloaded one, locally (jingles, loudness): free."""
     RENDER = "render"
     WAIT_REVIEW = "wait_review"
     REVIEW_INVALID = "review_invalid"
@@ -104,6 +106,10 @@ class Facts:
     changed_script_fields: tuple[str, ...] = ()
     changed_audio_fields: tuple[str, ...] = ()
     changed_render_fields: tuple[str, ...] = ()
+    mastering: str = ""
+    """The mastering fingerprint (jingles and loudness) the published MP3 should have; empty
+    when the decision is asked without it (the published file is then taken as it is)."""
+    changed_mastering_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,12 +190,17 @@ def decide(
     *,
     audio_present: bool,
     service: str,
+    published_present: bool = True,
     word: Word | None = None,
     max_attempts: int = 2,
     budget_left: int | None = None,
     episode_id: str = "",
 ) -> Decision:
-    """The next action for one episode. Pure: reads nothing, writes nothing."""
+    """The next action for one episode. Pure: reads nothing, writes nothing.
+
+    `audio_present`: the downloaded (API's) MP3 is on disk; `published_present`: the published
+    MP3 made from it is.
+    """
     if facts.draft:
         return Decision(Action.DRAFT, "publish.draft is true: validated, never run", Phase.NEW)
     state = state or EpisodeState(id=episode_id)
@@ -377,6 +388,21 @@ def decide(
             walk.move(Phase.SCRIPT_READY, "no audio URL stored: the audio is requested again")
             return done(Action.CREATE_AUDIO, _first_reason(walk, ""))
         return done(Action.DOWNLOAD, _first_reason(walk, "audio ready to download (free)"))
+    mastered = state.mastered.fingerprint if state.mastered is not None else ""
+    new_audio = (
+        state.mastered is not None
+        and state.download is not None
+        and state.mastered.source != state.download.sha256
+    )
+    if facts.mastering and (mastered != facts.mastering or new_audio or not published_present):
+        if not mastered or new_audio:
+            reason = "the downloaded audio is mastered locally (jingles, loudness; free)"
+        elif mastered != facts.mastering:
+            what = _listed(facts.changed_mastering_fields, "the audio settings")
+            reason = f"{what} changed: the audio is made again locally (free, no API call)"
+        else:
+            reason = "the published audio file is missing: made again locally (free)"
+        return done(Action.MASTER, reason)
     if phase == Phase.DOWNLOADED or state.render_fingerprint != facts.render:
         what = _listed(facts.changed_render_fields, "publish metadata")
         reason = (

@@ -9,6 +9,7 @@ and a create whose outcome is unknown is never resent without the user's word.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import sys
 import threading
@@ -22,17 +23,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from acbatch import codes
+from acbatch.constants import ORIGINAL_AUDIO_SUFFIX
 from acbatch.project.model import Episode, Project
 from acbatch.publish.errors import TemplateError
 from acbatch.runner import bodies
 from acbatch.runner.decide import Action, Decision, Move, Word
 from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
-from acbatch.runner.plan import Situation, audio_file_present, plan_run, situation
+from acbatch.runner.plan import (
+    Situation,
+    audio_file_present,
+    plan_run,
+    published_file_present,
+    situation,
+)
 from acbatch.runner.polling import LatencyBook, PollSchedule
 from acbatch.runner.state import (
     Download,
     EpisodeState,
+    Mastered,
     Phase,
     StateStore,
     StepRecord,
@@ -235,12 +244,24 @@ def episode_guid(base_url: str, episode_id: str) -> str:
 
 
 def audio_path(project: Project, episode: Episode) -> Path:
-    """Where an episode's MP3 goes: output/episodes/<id>/<id>.mp3, or in a show published per
-    language, inside its language's folder: output/<code>/episodes/<id>/<id>.mp3."""
+    """The published MP3 (mastered locally from the original): output/episodes/<id>/<id>.mp3,
+    or in a show published per language, inside its language's folder:
+    output/<code>/episodes/<id>/<id>.mp3."""
     output = project.config.paths.output
     if episode.output_language:
         output = output / episode.output_language
     return output / "episodes" / episode.id / f"{episode.id}.mp3"
+
+
+def original_audio_path(project: Project, episode: Episode) -> Path:
+    """The API's audio as downloaded, kept beside the published MP3 (and served with the site,
+    so a run elsewhere can fetch it again for free) but never in the feed: a change of jingle or
+    loudness is made from it locally, at no API cost."""
+    return audio_path(project, episode).with_name(f"{episode.id}{ORIGINAL_AUDIO_SUFFIX}")
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def published_audio_url(project: Project, episode: Episode) -> str | None:
@@ -250,7 +271,7 @@ def published_audio_url(project: Project, episode: Episode) -> str | None:
     base = project.config.show.base_url
     if not base:
         return None
-    relative = audio_path(project, episode).relative_to(project.config.paths.output)
+    relative = original_audio_path(project, episode).relative_to(project.config.paths.output)
     return base_folder_url(base) + relative.as_posix()
 
 
@@ -305,6 +326,9 @@ class Runner:
         # The task times learnt by earlier runs against the same service are the prior.
         self.latency.load(store.folder, service)
         self.stop = threading.Event()
+        # One episode is mastered at a time: it takes the CPU and a few times the audio's size
+        # in memory, and the workers otherwise wait on the network.
+        self._mastering = threading.Lock()
         self._slot = threading.local()
         self.out_of_credits = False
         self.aborted: str | None = None
@@ -521,6 +545,7 @@ class Runner:
                 budget_left=self.budget.available(episode.id),
                 state=state,
                 audio_present=audio_file_present(self.project, state),
+                published_present=published_file_present(self.project, state),
             )
             # The user's word is used once: a resent create is not resent again in this run.
             word = Word()
@@ -548,6 +573,8 @@ class Runner:
                 self._poll(state, "audio", episode.duration_level)
             elif action == Action.DOWNLOAD:
                 self._download(episode, state)
+            elif action == Action.MASTER:
+                self._master(episode, state)
             elif action == Action.WAIT_REVIEW:
                 from acbatch.runner import review
 
@@ -939,6 +966,47 @@ class Runner:
         wanted = SCRIPT_RESULT_FIELDS if step == "script" else AUDIO_RESULT_FIELDS
         return {name: task.data[name] for name in wanted if name in task.data}
 
+    # -- mastering ---------------------------------------------------------------------------------
+
+    def _master(self, episode: Episode, state: EpisodeState) -> None:
+        """The published MP3 from the downloaded one, made here: no API call, no credits."""
+        from acbatch.publish.mastering import MasteringError, master, settings_for
+
+        assert state.download is not None  # decided
+        root = self.project.config.paths.root
+        published = audio_path(self.project, episode)
+        original = root / state.download.path
+        if original == published:
+            # Downloaded before acbatch kept the original apart: it is the original.
+            kept = original_audio_path(self.project, episode)
+            os.replace(original, kept)
+            state.download.path = _relative(kept, root)
+            self._save(state)
+            original = kept
+        audio = self.project.config.audio
+        inputs = bodies.mastering_inputs(audio)
+        try:
+            with self._mastering:
+                made = master(original, published, settings_for(audio))
+        except (MasteringError, OSError) as exc:
+            self._keep(state, "master", f"the audio could not be mastered: {exc}")
+            raise _Stop(Outcome.FAILED, (state.error or {}).get("message", "")) from None
+        state.mastered = Mastered(
+            path=_relative(published, root),
+            fingerprint=bodies.digest(inputs),
+            speech_start=made.speech_start,
+            speech_seconds=round(made.speech_seconds, 3),
+            duration=round(made.duration, 3),
+            bytes=made.bytes,
+            source=state.download.sha256,
+            inputs=bodies.field_digests(inputs),
+            loudness=made.loudness,
+            true_peak=made.true_peak,
+            mastered_at=now_iso(),
+        )
+        state.error = None
+        self._save(state)
+
     # -- download ----------------------------------------------------------------------------------
 
     def _fetch(self, url: str, destination: Path) -> DownloadedAudio:
@@ -967,7 +1035,7 @@ class Runner:
 
         url = (state.audio.result or {}).get("file_url")
         assert isinstance(url, str)  # decided
-        destination = audio_path(self.project, episode)
+        destination = original_audio_path(self.project, episode)
         failures: list[tuple[str, DownloadError]] = []
         audio = None
         for source in (self.locate_audio(url), published_audio_url(self.project, episode)):
@@ -994,9 +1062,7 @@ class Runner:
             raise _Stop(Outcome.FAILED, (state.error or {}).get("message", ""))
         root = self.project.config.paths.root
         state.download = Download(
-            path=str(audio.path.relative_to(root))
-            if audio.path.is_relative_to(root)
-            else str(audio.path),
+            path=_relative(audio.path, root),
             bytes=audio.bytes,
             sha256=audio.sha256,
             duration=round(audio.duration, 3),

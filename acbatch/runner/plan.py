@@ -35,6 +35,7 @@ class Situation:
     review_script: dict[str, Any] | None
     """The approved review script's content (the step-2 base), when the file approves."""
     audio_present: bool
+    published_present: bool = True
 
     def decide(
         self,
@@ -45,12 +46,16 @@ class Situation:
         budget_left: int | None = None,
         state: EpisodeState | None = None,
         audio_present: bool | None = None,
+        published_present: bool | None = None,
     ) -> Decision:
         return decide(
             state if state is not None else self.state,
             self.facts,
             self.review,
             audio_present=self.audio_present if audio_present is None else audio_present,
+            published_present=(
+                self.published_present if published_present is None else published_present
+            ),
             service=service,
             word=word or Word(),
             max_attempts=max_attempts,
@@ -87,8 +92,14 @@ def audio_file_present(project: Project, state: EpisodeState | None) -> bool:
     return download is not None and (project.config.paths.root / download.path).is_file()
 
 
+def published_file_present(project: Project, state: EpisodeState | None) -> bool:
+    mastered = state.mastered if state is not None else None
+    return mastered is not None and (project.config.paths.root / mastered.path).is_file()
+
+
 def situation(project: Project, episode: Episode, state: EpisodeState | None) -> Situation:
     review, review_script = read_review(episode, project.config.paths.root)
+    mastering = bodies.mastering_inputs(project.config.audio)
     script_inputs = bodies.script_inputs(episode)
     script = bodies.digest(script_inputs)
     config = project.config
@@ -124,9 +135,20 @@ def situation(project: Project, episode: Episode, state: EpisodeState | None) ->
             state.render_inputs if state else {},
             bodies.field_digests(bodies.render_inputs(episode)),
         ),
+        mastering=bodies.digest(mastering),
+        changed_mastering_fields=bodies.changed_fields(
+            state.mastered.inputs if state and state.mastered else {},
+            bodies.field_digests(mastering),
+        ),
     )
     return Situation(
-        episode, state, facts, review, review_script, audio_file_present(project, state)
+        episode,
+        state,
+        facts,
+        review,
+        review_script,
+        audio_file_present(project, state),
+        published_file_present(project, state),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from acbatch.constants import ORIGINAL_AUDIO_SUFFIX
 from acbatch.project.model import Episode, Project, ShowInfo
 from acbatch.publish.model import Highlight, Person, PublishedEpisode, Turn
 from acbatch.publish.render import RenderReport, render_show
@@ -98,13 +99,31 @@ def _catalog(project: Project) -> VoiceCatalog | None:
         return None
 
 
+def published_audio(state: EpisodeState) -> tuple[str, float, float, float | None] | None:
+    """The published MP3 (path relative to the project), its duration, where the API's audio
+    starts in it and how long that lasts; None while there is none yet.
+
+    Episodes downloaded before mastering existed publish their download as it is until the next
+    run masters it.
+    """
+    if state.mastered is not None:
+        mastered = state.mastered
+        return mastered.path, mastered.duration, mastered.speech_start, mastered.speech_seconds
+    download = state.download
+    if download is None or download.path.endswith(ORIGINAL_AUDIO_SUFFIX):
+        return None
+    return download.path, download.duration, 0.0, None
+
+
 def published_episode(
     project: Project,
     episode: Episode,
     state: EpisodeState,
     catalog: VoiceCatalog | None = None,
 ) -> PublishedEpisode:
-    assert state.download is not None
+    published = published_audio(state)
+    assert published is not None
+    path, duration, speech_start, speech_seconds = published
     audio = state.audio.result or {}
     script = state.script.result or {}
     turns = _turns(audio.get("podcast_script") or script.get("podcast_script") or [])
@@ -123,7 +142,7 @@ def published_episode(
     pub_date = (
         episode.publish.date
         or parse_iso(state.first_published)
-        or parse_iso(state.download.downloaded_at)
+        or parse_iso(state.download.downloaded_at if state.download else None)
         or datetime.now(timezone.utc)
     )
     source_link = episode.publish.link or (
@@ -134,8 +153,8 @@ def published_episode(
         guid=state.guid,
         title=str(title),
         description=str(description),
-        audio_path=project.config.paths.root / state.download.path,
-        duration=state.download.duration,
+        audio_path=project.config.paths.root / path,
+        duration=duration,
         turns=turns,
         highlights=highlights,
         speakers=speakers,
@@ -144,6 +163,8 @@ def published_episode(
         language=episode.language,
         source_link=source_link,
         people=episode_people(episode, project.config.show, catalog),
+        speech_start=speech_start,
+        speech_seconds=speech_seconds,
     )
 
 
@@ -166,10 +187,13 @@ def render_project(
         state = store.load(episode.id)
         if state is None or state.download is None:
             continue
+        audio = published_audio(state)
+        if audio is None:
+            continue
         finished = state.phase in DONE_PHASES
         if not finished and state.first_published is None:
             continue
-        if not (project.config.paths.root / state.download.path).is_file():
+        if not (project.config.paths.root / audio[0]).is_file():
             if finished:
                 missing.append(episode.id)
             continue

@@ -178,6 +178,28 @@ class Download:
 
 
 @dataclass
+class Mastered:
+    """The published MP3, made locally from the downloaded one (acbatch.publish.mastering)."""
+
+    path: str
+    """Relative to the project root."""
+    fingerprint: str
+    """The mastering settings and jingles it was made with (acbatch.runner.bodies)."""
+    speech_start: float
+    """Seconds into the published file where the API's audio starts."""
+    speech_seconds: float
+    duration: float
+    bytes: int
+    source: str = ""
+    """The downloaded MP3's sha256: a new download is mastered again."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """One digest per setting, so that `plan` can say what changed."""
+    loudness: float | None = None
+    true_peak: float | None = None
+    mastered_at: str = ""
+
+
+@dataclass
 class Charge:
     """One billed audio task: the ledger keeps every one, not only the latest."""
 
@@ -196,6 +218,7 @@ class EpisodeState:
     script: StepRecord = field(default_factory=StepRecord)
     audio: StepRecord = field(default_factory=StepRecord)
     download: Download | None = None
+    mastered: Mastered | None = None
     render_fingerprint: str = ""
     render_inputs: dict[str, str] = field(default_factory=dict)
     credits_estimated: int = 0
@@ -257,6 +280,7 @@ class EpisodeState:
             )
         try:
             download = data.get("download")
+            mastered = data.get("mastered")
             charges = [Charge(**charge) for charge in data.get("charges") or []]
             if not charges and int(data.get("credits_charged") or 0):
                 # Written before the ledger: the one charge it knew, for its audio task.
@@ -269,6 +293,7 @@ class EpisodeState:
                 script=StepRecord.from_json(data.get("script") or {}),
                 audio=StepRecord.from_json(data.get("audio") or {}),
                 download=Download(**download) if download else None,
+                mastered=Mastered(**mastered) if mastered else None,
                 render_fingerprint=str(data.get("render_fingerprint") or ""),
                 render_inputs=dict(data.get("render_inputs") or {}),
                 credits_estimated=int(data.get("credits_estimated") or 0),
