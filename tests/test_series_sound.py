@@ -418,40 +418,55 @@ def test_the_feed_check_refuses_podcasting_2_tags_that_break_the_rules(
         assert any(message in text and "podcast:" in text for text in found), (message, found)
 
 
-def test_the_intro_and_outro_are_spoken_in_each_episodes_language_through_the_sandbox(
-    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+TIDE_POOLS = "Tide pools hold sea stars, crabs and anemones that wait for the water to return."
+
+
+def sandbox_audio_requests(
+    root: Path, sandbox: Any, episodes: dict[str, Any], **show: Any
+) -> list[dict[str, Any]]:
+    """Run `episodes` (with these show settings) through the sandbox: the audio create bodies
+    it received."""
     from acbatch.project.loader import load_project
     from acbatch.runner.batch import RunRequest, run_project
 
+    config = write_show(root, episodes)
+    set_show(root, **show)
+    project = load_project(config)
+    assert not project.errors, [str(p) for p in project.errors]
+    result = run_project(
+        project, RunRequest(base_url=sandbox.url, render=False, seed=7, poll_initial=0.05)
+    )
+    assert result.summary.exit_code == 0
+    return [task.request for task in sandbox.backend.tasks() if task.kind == "audio"]
+
+
+def test_the_intro_and_outro_are_spoken_in_each_episodes_language_through_the_sandbox(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUDIOCLEANER_API_KEY", "test-key-123")
-    server = sandbox_factory(synthesize=False)
-    text = "Tide pools hold sea stars, crabs and anemones that wait for the water to return."
     episodes = {
         "umi": {
-            "source": {"text": text},
+            "source": {"text": TIDE_POOLS},
             "language": "ja",
             "speakers": ["yui", "haruto"],
             "title": "潮だまり",
             "publish": {"episode": 4},
         },
         "mar": {
-            "source": {"text": text},
+            "source": {"text": TIDE_POOLS},
             "language": "Spanish",
             "speakers": ["lucia", "mateo"],
             "title": "Pozas de marea",
             "publish": {"season": 2, "episode": 5},
         },
     }
-    config = write_show(tmp_path, episodes)
-    set_show(tmp_path, title="Reef Radio", spoken={"intro": True, "outro": True})
-    project = load_project(config)
-    assert not project.errors, [str(p) for p in project.errors]
-    result = run_project(
-        project, RunRequest(base_url=server.url, render=False, seed=7, poll_initial=0.05)
+    bodies = sandbox_audio_requests(
+        tmp_path,
+        sandbox_factory(synthesize=False),
+        episodes,
+        title="Reef Radio",
+        spoken={"intro": True, "outro": True},
     )
-    assert result.summary.exit_code == 0
-    bodies = [task.request for task in server.backend.tasks() if task.kind == "audio"]
     assert len(bodies) == 2
     turns = {
         body["podcast_script"][0]["text"]: body["podcast_script"][-1]["text"] for body in bodies
@@ -476,40 +491,25 @@ def test_the_intro_and_outro_are_spoken_in_each_episodes_language_through_the_sa
 def test_a_show_published_per_language_names_itself_in_each_language_in_the_intro(
     tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from acbatch.project.loader import load_project
-    from acbatch.runner.batch import RunRequest, run_project
-
     monkeypatch.setenv("AUDIOCLEANER_API_KEY", "test-key-123")
-    server = sandbox_factory(synthesize=False)
-    text = "Tide pools hold sea stars, crabs and anemones that wait for the water to return."
     episodes = {
         "pools": {
-            "source": {"text": text},
+            "source": {"text": TIDE_POOLS},
             "languages": ["en", "ja"],
             "title": "Tide pools",
             "per_language": {"ja": {"title": "潮だまり"}},
             "publish": {"episode": 4},
         }
     }
-    config = write_show(tmp_path, episodes)
-    set_show(
+    bodies = sandbox_audio_requests(
         tmp_path,
+        sandbox_factory(synthesize=False),
+        episodes,
         title="Reef Radio",
         languages={"ja": {"title": "リーフ・ラジオ"}},
         spoken={"intro": True},
     )
-    project = load_project(config)
-    assert not project.errors, [str(p) for p in project.errors]
-    result = run_project(
-        project, RunRequest(base_url=server.url, render=False, seed=7, poll_initial=0.05)
-    )
-    assert result.summary.exit_code == 0
-    intros = {
-        task.request["podcast_script"][0]["text"]
-        for task in server.backend.tasks()
-        if task.kind == "audio"
-    }
-    assert intros == {
+    assert {body["podcast_script"][0]["text"] for body in bodies} == {
         "Welcome to Reef Radio. Episode 4: Tide pools.",
         "リーフ・ラジオへようこそ。第4回、「潮だまり」です。",
     }

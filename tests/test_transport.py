@@ -291,15 +291,8 @@ def test_a_fresh_connection_that_drops_a_create_is_reported_not_retried(serve: A
 
 
 def test_a_connection_cut_off_at_the_time_limit_is_never_reused(serve: Any) -> None:
-    hung = {"first": True}
-
-    def behaviour(handler: Any, n: int) -> str:
-        if hung["first"]:
-            hung["first"] = False
-            return "hang"
-        return "answer"
-
-    server = serve(behaviour)
+    first = iter(["hang"])
+    server = serve(lambda handler, n: next(first, "answer"))
     with client_for(server, connect_timeout=0.2, read_timeout=0.3) as client:
         with pytest.raises(errors.ResponseLost):
             client.create_script(BODY)
@@ -308,15 +301,8 @@ def test_a_connection_cut_off_at_the_time_limit_is_never_reused(serve: Any) -> N
 
 
 def test_a_connection_whose_answer_was_refused_is_never_reused(serve: Any) -> None:
-    first = {"huge": True}
-
-    def behaviour(handler: Any, n: int) -> str:
-        if first["huge"]:
-            first["huge"] = False
-            return "huge"
-        return "answer"
-
-    server = serve(behaviour)
+    first = iter(["huge"])
+    server = serve(lambda handler, n: next(first, "answer"))
     with client_for(server, max_answer_bytes=10_000) as client:
         with pytest.raises(errors.InvalidResponse):
             client.get_script(GLOBAL_ID)
@@ -327,8 +313,8 @@ def test_a_connection_whose_answer_was_refused_is_never_reused(serve: Any) -> No
 def test_a_refused_create_closes_its_connection(serve: Any) -> None:
     """After a final answer that came without our body, the server may still be waiting for
     it: that connection is closed, never reused."""
-    refusals = iter(["refuse"])
-    server = serve(lambda handler, n: next(refusals, "answer"))
+    first = iter(["refuse"])
+    server = serve(lambda handler, n: next(first, "answer"))
     with client_for(server) as client:
         with pytest.raises(errors.ApiError):
             client.create_script(BODY)
