@@ -241,7 +241,7 @@ class ShowConfig:
     audio: AudioSettings = field(default_factory=schema_audio_settings)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     kind: str
     """One of text, url, youtube, attachment, file."""
@@ -254,7 +254,7 @@ class Source:
     """For `file`: acbatch.yaml's source limits (None: the built-in defaults)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Publish:
     episode_type: str
     draft: bool
@@ -268,7 +268,7 @@ class Publish:
     keywords: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Episode:
     """One validated episode, defaults merged and names normalised to API codes."""
 
