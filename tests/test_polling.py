@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from acbatch.runner.polling import (
     GROWTH,
     LATENCY_FILE,
@@ -105,6 +107,28 @@ def test_the_audio_step_starts_from_the_script_steps_time() -> None:
         wave(book, "script", 1.0, 8)
     audio = wave(book, "audio", 1.0, 8)
     assert all(age <= 1.03 for age, _ in audio)
+
+
+def test_past_a_bound_borrowed_from_the_other_step_polls_back_off_as_while_probing() -> None:
+    """Scripts take 0.5 s, audio 10 s (speech is slow): the audio step starts from the
+    scripts' time, and once past it backs off to PROBE_GROWTH of its age, not GROWTH."""
+    book = LatencyBook(initial=2.0, max_interval=30.0)
+    for _ in range(3):
+        wave(book, "script", 0.5, 4)
+    schedule = book.schedule("audio", 1)
+    gaps = []
+    age = schedule.first_age()
+    while age < 10.0:
+        following = schedule.next_age(age)
+        gaps.append((following - age) / age)
+        age = following
+    assert max(gaps) == pytest.approx(PROBE_GROWTH)
+    assert len(gaps) + 1 <= 13  # 21 when backing off only to GROWTH
+    # Once the audio step has a time of its own, past it polls back off only to GROWTH.
+    schedule.done(age)
+    own = book.schedule("audio", 1)
+    late = [own.next_age(age * 2) for _ in range(8)][-1]
+    assert late - age * 2 == pytest.approx(GROWTH * age * 2)
 
 
 def test_duration_levels_learn_apart_and_new_levels_start_from_their_step() -> None:

@@ -27,8 +27,8 @@ A task's schedule:
   upper bound (one poll decides) and one task in `PROBE_EVERY` still probes inside them;
 - after a `waiting`, again at the upper bound, where tasks of the kind were seen done; past it
   (most likely a moment late: a task's age is measured on this side of the wire), after `TIGHT`
-  of its age, doubling up to `GROWTH` (capped at `max_interval`); without any bound, after
-  `GROWTH` of its age;
+  of its age, doubling up to `GROWTH` (capped at `max_interval`), or up to `PROBE_GROWTH` when
+  the bound is borrowed from another kind; without any bound, after `PROBE_GROWTH` of its age;
 - before any task of the kind finished (a new project), the first poll goes out around
   `PROBE_SHARE` of `initial` and the next ones every `PROBE_GROWTH` of the age, each task of a
   wave starting at another point of one such step; the first task seen done wakes the others
@@ -149,8 +149,12 @@ class LatencyModel:
             # Where tasks of the kind were seen done: one more poll should decide.
             return min(grown, max(high, age + MIN_FOLLOW_GAP))
         # Past where tasks were seen done: most likely a moment late (ages are measured on
-        # this side of the wire), so look again soon, then back off towards GROWTH.
-        share = min(GROWTH, TIGHT * float(2**past_upper))
+        # this side of the wire), so look again soon, then back off towards GROWTH. Bounds
+        # borrowed from another kind (audio from scripts, one duration level from another)
+        # say little about this one: back off further, as while probing.
+        borrowed = self.own_bounds()[1] is None
+        ceiling = PROBE_GROWTH if borrowed else GROWTH
+        share = min(ceiling, TIGHT * float(2**past_upper))
         return age + max(MIN_FOLLOW_GAP, min(self.max_interval, share * age))
 
     # -- learning --------------------------------------------------------------------------------
