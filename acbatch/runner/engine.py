@@ -9,7 +9,10 @@ and a create whose outcome is unknown is never resent without the user's word.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -28,9 +31,16 @@ from acbatch.runner import bodies
 from acbatch.runner.decide import Action, Decision, Move, Word
 from acbatch.runner.failpoints import failpoint
 from acbatch.runner.limits import AdaptiveLimit, Backoff, CreditBudget, RateGate
-from acbatch.runner.plan import Situation, audio_file_present, plan_run, situation
+from acbatch.runner.plan import (
+    Situation,
+    audio_file_present,
+    plan_run,
+    saved_state,
+    situation,
+)
 from acbatch.runner.polling import LatencyBook, PollSchedule
 from acbatch.runner.state import (
+    HISTORY_LIMIT,
     Download,
     EpisodeState,
     Phase,
@@ -369,6 +379,15 @@ class Runner:
         results: dict[str, EpisodeResult] = {}
         pending: list[tuple[Situation, Decision]] = []
         for current, decision in planned:
+            if current.state is not None and current.state.carried_from:
+                problem = self._carry_over(current)
+                if problem is not None:
+                    phase = current.state.phase.value
+                    results[current.episode.id] = EpisodeResult(
+                        current.episode.id, Outcome.FAILED, phase, problem
+                    )
+                    self.report(current.episode.id, Outcome.FAILED.value, problem)
+                    continue
             if decision.final and not decision.moves and decision.action != Action.WAIT_REVIEW:
                 outcome = FINAL_OUTCOMES[decision.action]
                 message = "" if outcome == Outcome.DONE else decision.reason
@@ -466,7 +485,7 @@ class Runner:
         self._slot.created = None
         self._slot.charged = 0
         try:
-            state = self.store.load(episode.id) or self._new_state(episode)
+            state = saved_state(self.store, episode) or self._new_state(episode)
         except StoreError as exc:
             return EpisodeResult(episode.id, Outcome.FAILED, "unknown", str(exc))
         self._live[episode.id] = state
@@ -495,6 +514,59 @@ class Runner:
             )
         self.report(episode.id, outcome.value, message)
         return EpisodeResult(episode.id, outcome, state.phase.value, message, self._slot.charged)
+
+    def _carry_over(self, current: Situation) -> str | None:
+        """Save the state carried over to this episode (StateStore.load_or_carry) under its id,
+        with its audio and review file; None, or why it could not be (nothing is sent then).
+
+        The audio and the review file are put in place first, then the state is saved, then
+        the former state is marked and the former review file removed: a kill before the save
+        leaves the former state as it was (the next run carries it again, and finds the files
+        in place), a kill after it leaves the work in the new state (the next run marks the
+        former one). Already saved (an earlier run carried it), only the marking is checked.
+        """
+        state = current.state
+        episode = current.episode
+        assert state is not None and state.carried_from is not None
+        former_review: Path | None = None
+        try:
+            if not self.store.path_for(episode.id).exists():
+                self._carry_audio(episode, state)
+                if episode.review == "required":
+                    from acbatch.runner import review
+
+                    former_review = review.carry_review_file(episode, state.carried_from)
+                note = f"carried over from {state.carried_from}: the same script, paid once"
+                moment = {"at": now_iso(), "from": state.phase.value, "to": state.phase.value}
+                state.history = [*state.history, {**moment, "note": note}][-HISTORY_LIMIT:]
+            self.store.settle_carry(state)
+            if former_review is not None:
+                former_review.unlink(missing_ok=True)
+        except (OSError, StoreError) as exc:
+            return f"the work of {state.carried_from} could not be carried over: {exc}"
+        self.report(episode.id, "carried", f"carried over from {state.carried_from}")
+        return None
+
+    def _carry_audio(self, episode: Episode, state: EpisodeState) -> None:
+        """Copy a carried-over episode's audio from where its former id kept it to where this
+        episode keeps it. A copy, not a link: publishing tags the file in place, per language,
+        and the former file stays for the former feed. A missing former file is left to the
+        decision, which fetches the audio again at no cost."""
+        download = state.download
+        if download is None:
+            return
+        root = self.project.config.paths.root
+        former = root / download.path
+        destination = audio_path(self.project, episode)
+        if former.resolve() == destination.resolve() or not former.is_file():
+            return
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        temporary = destination.with_name(f".{destination.name}.carry.tmp")
+        shutil.copyfile(former, temporary)
+        os.replace(temporary, destination)
+        inside = destination.is_relative_to(root)
+        relative = destination.relative_to(root) if inside else destination
+        state.download = dataclasses.replace(download, path=str(relative))
 
     def _new_state(self, episode: Episode) -> EpisodeState:
         base_url = self.project.config.show.base_url

@@ -63,6 +63,8 @@ def ledger_of(states: Iterable[EpisodeState]) -> Ledger:
     entries: list[Entry] = []
     committed = 0
     for state in states:
+        if state.carried_to:
+            continue  # its charges are in the state of the episode it was carried to
         entries.extend(Entry(state.id, charge) for charge in state.charges)
         if _uncharged(state):
             committed += state.credits_estimated
