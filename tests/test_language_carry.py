@@ -110,7 +110,8 @@ def test_going_multilingual_carries_the_paid_language_over(
         "tide-pools.ja": "create_script",
     }
     assert planned["tide-pools.en"]["credits"]["high"] == 0
-    # `plan` only reads: the English state is not written under its new id yet.
+    # `status` sees what `plan` sees; both only read: nothing is written under the new id yet.
+    assert phases(tmp_path, double) == {"tide-pools.en": "rendered", "tide-pools.ja": "new"}
     assert not (tmp_path / "state" / "tide-pools.en.json").exists()
 
     before = creates_by_language(double)
