@@ -110,6 +110,10 @@ def test_going_multilingual_carries_the_paid_language_over(
         "tide-pools.ja": "create_script",
     }
     assert planned["tide-pools.en"]["credits"]["high"] == 0
+    told = acbatch(tmp_path, double, "plan")
+    assert told.returncode == 0, told.stderr
+    assert "tide-pools.en carries over the work of tide-pools" in told.stderr
+    assert "tide-pools.ja carries" not in told.stderr
     # `status` sees what `plan` sees; both only read: nothing is written under the new id yet.
     assert phases(tmp_path, double) == {"tide-pools.en": "rendered", "tide-pools.ja": "new"}
     assert not (tmp_path / "state" / "tide-pools.en.json").exists()
