@@ -8,10 +8,14 @@ against the strict API double (tests/double.py), whose create counters are the w
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
+import shutil
+import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import feedparser
@@ -248,3 +252,72 @@ def test_a_kill_while_carrying_over_loses_nothing_and_pays_nothing(
     assert former is not None and former.carried_to == "tide-pools.en"
     costs = json.loads(acbatch(tmp_path, double, "costs", "--json").stdout)
     assert set(costs["by_episode"]) == {"tide-pools.en", "tide-pools.ja"}
+
+
+def test_a_carried_episode_whose_audio_is_missing_fetches_it_for_free(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    config = single_language_show(tmp_path)
+    assert acbatch(tmp_path, double, "run").returncode == 0
+    shutil.rmtree(tmp_path / "output")
+    become_multilingual(config)
+    planned = plan(tmp_path, double)
+    assert planned["tide-pools.en"]["action"] == "download"
+    assert planned["tide-pools.en"]["credits"]["high"] == 0
+
+    before, downloads = creates_by_language(double), len(double.downloads)
+    second = acbatch(tmp_path, double, "run")
+    assert second.returncode == 0, second.stderr
+    assert creates_by_language(double) - before == {("script", "ja"): 1, ("audio", "ja"): 1}
+    assert len(double.downloads) - downloads == 2  # the English audio again, and the Japanese
+    (audio,) = feed_audio(tmp_path, "en").values()
+    assert audio == tmp_path / "output" / "en" / "episodes" / "tide-pools.en" / "tide-pools.en.mp3"
+    assert MP3(audio).info.length > 0
+
+
+class _Site(http.server.SimpleHTTPRequestHandler):
+    """The published site: output/ as it was served before the matrix, on loopback."""
+
+    asked: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.asked.append(self.path)
+
+
+def test_audio_gone_from_the_service_comes_from_where_the_site_published_it(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    root = tmp_path / "show"
+    config = single_language_show(root)
+    assert acbatch(root, double, "run").returncode == 0
+    site = tmp_path / "site"
+    shutil.copytree(root / "output", site)
+    shutil.rmtree(root / "output")
+    former = StateStore(root / "state").load("tide-pools")
+    assert former is not None and former.audio.global_id
+    double.gone.add(former.audio.global_id)
+
+    handler = functools.partial(_Site, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        become_multilingual(config)
+        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+        data["show"]["base_url"] = f"http://127.0.0.1:{server.server_address[1]}/"
+        config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+        before = creates_by_language(double)
+        # A loopback base_url is no place to publish: this run does not render.
+        second = acbatch(root, double, "run", "--no-render", "tide-pools.en")
+        assert second.returncode == 0, second.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert creates_by_language(double) - before == {}
+    assert "/episodes/tide-pools/tide-pools.mp3" in _Site.asked
+    state = StateStore(root / "state").load("tide-pools.en")
+    assert state is not None and state.download is not None
+    audio = root / state.download.path
+    assert audio == root / "output" / "en" / "episodes" / "tide-pools.en" / "tide-pools.en.mp3"
+    assert MP3(audio).info.length > 0

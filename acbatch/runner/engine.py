@@ -264,6 +264,21 @@ def published_audio_url(project: Project, episode: Episode) -> str | None:
     return base_folder_url(base) + relative.as_posix()
 
 
+def published_download_url(project: Project, state: EpisodeState) -> str | None:
+    """Where the published site served the audio file the state last had: for an episode
+    carried over from its spec's id before a language matrix, output/episodes/<spec id>/."""
+    from acbatch.publish.feedurls import base_folder_url
+
+    base = project.config.show.base_url
+    if not base or state.download is None:
+        return None
+    path = Path(os.path.normpath(project.config.paths.root / state.download.path))
+    output = project.config.paths.output
+    if not path.is_relative_to(output):
+        return None
+    return base_folder_url(base) + path.relative_to(output).as_posix()
+
+
 def is_review_error(exc: BaseException) -> bool:
     """Whether `exc` is the review gate's ReviewError (its module loaded only once used)."""
     review = sys.modules.get("acbatch.runner.review")
@@ -1042,9 +1057,12 @@ class Runner:
         destination = audio_path(self.project, episode)
         failures: list[tuple[str, DownloadError]] = []
         audio = None
-        for source in (self.locate_audio(url), published_audio_url(self.project, episode)):
-            if source is None:
-                continue
+        sources = (
+            self.locate_audio(url),
+            published_audio_url(self.project, episode),
+            published_download_url(self.project, state),
+        )
+        for source in dict.fromkeys(source for source in sources if source is not None):
             try:
                 audio = self._fetch(source, destination)
                 break
