@@ -251,6 +251,9 @@ class EpisodeState:
         data = asdict(self)
         data["phase"] = self.phase.value
         data["credits_charged"] = self.credits_charged  # for people reading the file
+        for rare in ("carried_from", "carried_to"):
+            if data[rare] is None:
+                del data[rare]  # only in the files of a show that gained a language matrix
         return data
 
     @classmethod
