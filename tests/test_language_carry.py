@@ -321,3 +321,32 @@ def test_audio_gone_from_the_service_comes_from_where_the_site_published_it(
     audio = root / state.download.path
     assert audio == root / "output" / "en" / "episodes" / "tide-pools.en" / "tide-pools.en.mp3"
     assert MP3(audio).info.length > 0
+
+
+def test_a_script_awaiting_review_is_carried_and_approved_under_either_name(
+    tmp_path: Path, double: StrictDouble
+) -> None:
+    config = single_language_show(tmp_path, review="required")
+    assert acbatch(tmp_path, double, "run").returncode == 0
+    assert creates_by_language(double) == {("script", "en"): 1}
+
+    become_multilingual(config)
+    assert plan(tmp_path, double)["tide-pools.en"]["action"] == "wait_review"
+    # Before the run renames it, the English review file is still tide-pools.script.yaml.
+    approved = acbatch(tmp_path, double, "approve", "tide-pools.en")
+    assert approved.returncode == 0, approved.stderr
+    assert "tide-pools.script.yaml" in approved.stderr
+    assert plan(tmp_path, double)["tide-pools.en"]["action"] == "create_audio"
+
+    second = acbatch(tmp_path, double, "run")
+    assert second.returncode == 0, second.stderr
+    # The English script is not written again: only its audio, and the Japanese script.
+    assert creates_by_language(double) == {
+        ("script", "en"): 1,
+        ("audio", "en"): 1,
+        ("script", "ja"): 1,
+    }
+    assert phases(tmp_path, double) == {
+        "tide-pools.en": "rendered",
+        "tide-pools.ja": "awaiting_review",
+    }

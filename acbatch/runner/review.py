@@ -270,13 +270,16 @@ def step2_base(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def approve(episode: Episode, script_global_id: str | None = None) -> Path:
+def approve(
+    episode: Episode, script_global_id: str | None = None, path: Path | None = None
+) -> Path:
     """Set `approved: true` in the review file, keeping the user's edits and comments.
 
     Given the episode's current script task, a file written for another task is refused: its
-    approval would not count.
+    approval would not count. `path`: the file, when it is not the episode's own (see
+    acbatch.runner.plan.review_path).
     """
-    path = episode.script_review_path
+    path = path or episode.script_review_path
     shown = display_path(path)
     data = load_review(path)
     if data is None:
