@@ -544,8 +544,9 @@ class Runner:
         episode = current.episode
         assert state is not None and state.carried_from is not None
         former_review: Path | None = None
+        carrying = not self.store.path_for(episode.id).exists()
         try:
-            if not self.store.path_for(episode.id).exists():
+            if carrying:
                 self._carry_audio(episode, state)
                 if episode.review == "required":
                     from acbatch.runner import review
@@ -559,7 +560,8 @@ class Runner:
                 former_review.unlink(missing_ok=True)
         except (OSError, StoreError) as exc:
             return f"the work of {state.carried_from} could not be carried over: {exc}"
-        self.report(episode.id, "carried", f"carried over from {state.carried_from}")
+        if carrying:
+            self.report(episode.id, "carried", f"carried over from {state.carried_from}")
         return None
 
     def _carry_audio(self, episode: Episode, state: EpisodeState) -> None:
