@@ -155,6 +155,8 @@ def test_going_multilingual_carries_the_paid_language_over(
     third = acbatch(tmp_path, double, "run")
     assert third.returncode == 0, third.stderr
     assert creates_by_language(double) - before == {("script", "ja"): 1, ("audio", "ja"): 1}
+    (tmp_path / "state" / "tide-pools.en.json").unlink()
+    assert plan(tmp_path, double)["tide-pools.en"]["action"] == "create_script"
 
 
 def test_a_language_whose_script_changed_is_not_carried(
