@@ -13,6 +13,7 @@ from acbatch.commands._common import (
 from acbatch.context import Context
 from acbatch.errors import UserError
 from acbatch.runner.batch import resolve_ids
+from acbatch.runner.plan import review_path, saved_state
 from acbatch.runner.review import approve
 from acbatch.runner.state import StateStore
 
@@ -40,6 +41,9 @@ def command(ctx: Context, ids: tuple[str, ...], sandbox: bool) -> None:
         assert episode is not None  # resolve_ids named it
         if episode.review != "required":
             raise UserError(f"{episode_id} does not ask for review (review: auto)")
-        state = StateStore(project.config.paths.state).load(episode.id)
-        path = approve(episode, state.script.global_id if state else None)
+        # Work carried over from before a language matrix is approved in its file until
+        # `run` renames it (acbatch.runner.plan.review_path).
+        state = saved_state(StateStore(project.config.paths.state), episode)
+        script_task = state.script.global_id if state else None
+        path = approve(episode, script_task, review_path(episode, state))
         click.echo(f"approved {shown_path(path)}", err=True)

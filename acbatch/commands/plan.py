@@ -157,6 +157,14 @@ def show_plan(
     if left is not None:
         line += f"; budget left: {plural(left, 'credit')}"
     click.echo(line)
+    for current, _decision in planned:
+        carried = current.state.carried_from if current.state else None
+        if carried and not store.path_for(current.episode.id).exists():
+            click.echo(
+                f"acbatch: {current.episode.id} carries over the work of {carried} (the same "
+                f"script, paid once): `acbatch run` saves it as {current.episode.id}",
+                err=True,
+            )
 
 
 def print_source(selection: Selection, episode_id: str) -> None:

@@ -10,6 +10,7 @@ from acbatch.commands._common import echo_json, exit_codes_help, json_option, sa
 from acbatch.context import Context
 from acbatch.runner.batch import live_state_hint, workspace
 from acbatch.runner.ledger import ledger_of
+from acbatch.runner.plan import saved_state
 from acbatch.runner.state import StateStore
 
 
@@ -33,7 +34,8 @@ def command(ctx: Context, sandbox: bool, as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     states = []
     for episode in project.episodes:
-        state = store.load(episode.id) if store.has_saved(episode.id, saved) else None
+        # As plan and run see it: a language's work done before the matrix counts as its own.
+        state = saved_state(store, episode, saved)
         if state is not None:
             states.append(state)
         rows.append(

@@ -313,7 +313,12 @@ class Episode:
 
     @property
     def script_review_path(self) -> Path:
-        return (self.review_folder or self.spec_path.parent) / f"{self.id}.script.yaml"
+        return self.review_path_for(self.id)
+
+    def review_path_for(self, episode_id: str) -> Path:
+        """Where this episode's review file is, or was under an earlier id (`tide-pools` for
+        `tide-pools.en`: see acbatch.runner.state.StateStore.load_or_carry)."""
+        return (self.review_folder or self.spec_path.parent) / f"{episode_id}.script.yaml"
 
     @property
     def previous_review_path(self) -> Path:

@@ -9,8 +9,10 @@ and a create whose outcome is unknown is never resent without the user's word.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -35,10 +37,12 @@ from acbatch.runner.plan import (
     audio_file_present,
     plan_run,
     published_file_present,
+    saved_state,
     situation,
 )
 from acbatch.runner.polling import LatencyBook, PollSchedule
 from acbatch.runner.state import (
+    HISTORY_LIMIT,
     Download,
     EpisodeState,
     Mastered,
@@ -264,6 +268,20 @@ def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
+def _copy_into(root: Path, former: Path, destination: Path) -> str | None:
+    """`former` copied to `destination` (temporary file, then rename); the new path relative to
+    the project, or None when there is no former file."""
+    if former.resolve() == destination.resolve():
+        return _relative(destination, root)
+    if not former.is_file():
+        return None
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_name(f".{destination.name}.carry.tmp")
+    shutil.copyfile(former, temporary)
+    os.replace(temporary, destination)
+    return _relative(destination, root)
+
+
 def published_audio_url(project: Project, episode: Episode) -> str | None:
     """Where the published site serves the episode's audio (output/ served at show.base_url)."""
     from acbatch.publish.feedurls import base_folder_url
@@ -273,6 +291,21 @@ def published_audio_url(project: Project, episode: Episode) -> str | None:
         return None
     relative = original_audio_path(project, episode).relative_to(project.config.paths.output)
     return base_folder_url(base) + relative.as_posix()
+
+
+def published_download_url(project: Project, state: EpisodeState) -> str | None:
+    """Where the published site served the audio file the state last had: for an episode
+    carried over from its spec's id before a language matrix, output/episodes/<spec id>/."""
+    from acbatch.publish.feedurls import base_folder_url
+
+    base = project.config.show.base_url
+    if not base or state.download is None:
+        return None
+    path = Path(os.path.normpath(project.config.paths.root / state.download.path))
+    output = project.config.paths.output
+    if not path.is_relative_to(output):
+        return None
+    return base_folder_url(base) + path.relative_to(output).as_posix()
 
 
 def is_review_error(exc: BaseException) -> bool:
@@ -393,6 +426,15 @@ class Runner:
         results: dict[str, EpisodeResult] = {}
         pending: list[tuple[Situation, Decision]] = []
         for current, decision in planned:
+            if current.state is not None and current.state.carried_from:
+                problem = self._carry_over(current)
+                if problem is not None:
+                    phase = current.state.phase.value
+                    results[current.episode.id] = EpisodeResult(
+                        current.episode.id, Outcome.FAILED, phase, problem
+                    )
+                    self.report(current.episode.id, Outcome.FAILED.value, problem)
+                    continue
             if decision.final and not decision.moves and decision.action != Action.WAIT_REVIEW:
                 outcome = FINAL_OUTCOMES[decision.action]
                 message = "" if outcome == Outcome.DONE else decision.reason
@@ -490,7 +532,7 @@ class Runner:
         self._slot.created = None
         self._slot.charged = 0
         try:
-            state = self.store.load(episode.id) or self._new_state(episode)
+            state = saved_state(self.store, episode) or self._new_state(episode)
         except StoreError as exc:
             return EpisodeResult(episode.id, Outcome.FAILED, "unknown", str(exc))
         self._live[episode.id] = state
@@ -519,6 +561,59 @@ class Runner:
             )
         self.report(episode.id, outcome.value, message)
         return EpisodeResult(episode.id, outcome, state.phase.value, message, self._slot.charged)
+
+    def _carry_over(self, current: Situation) -> str | None:
+        """Save the state carried over to this episode (StateStore.load_or_carry) under its id,
+        with its audio and review file; None, or why it could not be (nothing is sent then).
+
+        The audio and the review file are put in place first, then the state is saved, then
+        the former state is marked and the former review file removed: a kill before the save
+        leaves the former state as it was (the next run carries it again, and finds the files
+        in place), a kill after it leaves the work in the new state (the next run marks the
+        former one). Already saved (an earlier run carried it), only the marking is checked.
+        """
+        state = current.state
+        episode = current.episode
+        assert state is not None and state.carried_from is not None
+        former_review: Path | None = None
+        carrying = not self.store.path_for(episode.id).exists()
+        try:
+            if carrying:
+                self._carry_audio(episode, state)
+                if episode.review == "required":
+                    from acbatch.runner import review
+
+                    former_review = review.carry_review_file(episode, state.carried_from)
+                note = f"carried over from {state.carried_from}: the same script, paid once"
+                moment = {"at": now_iso(), "from": state.phase.value, "to": state.phase.value}
+                state.history = [*state.history, {**moment, "note": note}][-HISTORY_LIMIT:]
+            self.store.settle_carry(state)
+            if former_review is not None:
+                former_review.unlink(missing_ok=True)
+        except (OSError, StoreError) as exc:
+            return f"the work of {state.carried_from} could not be carried over: {exc}"
+        if carrying:
+            self.report(episode.id, "carried", f"carried over from {state.carried_from}")
+        return None
+
+    def _carry_audio(self, episode: Episode, state: EpisodeState) -> None:
+        """Copy a carried-over episode's audio (the API's original and the published MP3 made
+        from it) from where its former id kept it to where this episode keeps it. Copies, not
+        links: publishing tags the published file in place, per language, and the former files
+        stay for the former feed. A missing former original is left to the decision, which
+        fetches the audio again at no cost; a missing published file is mastered again."""
+        root = self.project.config.paths.root
+        download = state.download
+        if download is not None:
+            copied = _copy_into(
+                root, root / download.path, original_audio_path(self.project, episode)
+            )
+            if copied is not None:
+                state.download = dataclasses.replace(download, path=copied)
+        mastered = state.mastered
+        if mastered is not None:
+            copied = _copy_into(root, root / mastered.path, audio_path(self.project, episode))
+            state.mastered = dataclasses.replace(mastered, path=copied) if copied else None
 
     def _new_state(self, episode: Episode) -> EpisodeState:
         base_url = self.project.config.show.base_url
@@ -1038,9 +1133,12 @@ class Runner:
         destination = original_audio_path(self.project, episode)
         failures: list[tuple[str, DownloadError]] = []
         audio = None
-        for source in (self.locate_audio(url), published_audio_url(self.project, episode)):
-            if source is None:
-                continue
+        sources = (
+            self.locate_audio(url),
+            published_audio_url(self.project, episode),
+            published_download_url(self.project, state),
+        )
+        for source in dict.fromkeys(source for source in sources if source is not None):
             try:
                 audio = self._fetch(source, destination)
                 break

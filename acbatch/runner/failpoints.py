@@ -20,6 +20,13 @@ NAMES = (
     "mid_download",
     "after_download",
 )
+CARRY_NAMES = (
+    "before_carry_save",
+    "after_carry_save",
+)
+"""The moments of carrying a state over to a language of a new matrix (Runner._carry_over):
+the audio and review file in place, the state not saved under its new id yet; saved, the former
+state not marked yet. Apart from NAMES, which every show reaches."""
 
 _lock = threading.Lock()
 _hits: dict[str, int] = {}

@@ -62,9 +62,14 @@ def _uncharged(state: EpisodeState) -> bool:
 def ledger_of(states: Iterable[EpisodeState]) -> Ledger:
     entries: list[Entry] = []
     committed = 0
-    for state in states:
-        entries.extend(Entry(state.id, charge) for charge in state.charges)
-        if _uncharged(state):
+    counted: set[str] = set()
+    # A state carried over to a language of a matrix (carried_to) is read last, and adds only
+    # the charges the new episode's state does not hold (none, unless it was used again).
+    for state in sorted(states, key=lambda state: state.carried_to is not None):
+        fresh = [c for c in state.charges if not (state.carried_to and c.task in counted)]
+        counted.update(charge.task for charge in fresh)
+        entries.extend(Entry(state.id, charge) for charge in fresh)
+        if _uncharged(state) and not state.carried_to:
             committed += state.credits_estimated
     entries.sort(key=lambda e: (e.charge.at, e.episode))
     return Ledger(tuple(entries), committed)

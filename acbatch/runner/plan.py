@@ -64,13 +64,37 @@ class Situation:
         )
 
 
-def read_review(episode: Episode, root: Path | None = None) -> tuple[Review, dict[str, Any] | None]:
+def saved_state(
+    store: StateStore, episode: Episode, saved: set[str] | None = None
+) -> EpisodeState | None:
+    """The episode's state as `plan` and `run` decide on it: its own, or the work its spec did
+    before it had a language matrix, carried over (StateStore.load_or_carry)."""
+    former = episode.spec_id if episode.matrix and episode.spec_id != episode.id else None
+    return store.load_or_carry(
+        episode.id, former, lambda: bodies.script_fingerprint(episode), saved
+    )
+
+
+def review_path(episode: Episode, state: EpisodeState | None) -> Path:
+    """The episode's review file; for a state carried over and not yet saved under its new id
+    (whose review file `run` renames with it), the review file of its former id."""
+    path = episode.script_review_path
+    if state is not None and state.carried_from and not path.exists():
+        former = episode.review_path_for(state.carried_from)
+        if former.exists():
+            return former
+    return path
+
+
+def read_review(
+    episode: Episode, root: Path | None = None, path: Path | None = None
+) -> tuple[Review, dict[str, Any] | None]:
     """The review file as the decision sees it, and its script when it says approved."""
     if episode.review != "required":
         return Review(), None
     from acbatch.runner import review
 
-    path = episode.script_review_path
+    path = path or episode.script_review_path
     shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else path.name
     command = "acbatch approve --sandbox" if episode.review_folder else "acbatch approve"
     seen = Review(required=True, file_name=shown, approve=command)
@@ -98,7 +122,9 @@ def published_file_present(project: Project, state: EpisodeState | None) -> bool
 
 
 def situation(project: Project, episode: Episode, state: EpisodeState | None) -> Situation:
-    review, review_script = read_review(episode, project.config.paths.root)
+    review, review_script = read_review(
+        episode, project.config.paths.root, review_path(episode, state)
+    )
     mastering = bodies.mastering_inputs(project.config.audio)
     script_inputs = bodies.script_inputs(episode)
     script = bodies.digest(script_inputs)
@@ -207,7 +233,7 @@ def plan_run(
     saved = store.saved_names()
     planned = []
     for episode in episodes:
-        state = store.load(episode.id) if store.has_saved(episode.id, saved) else None
+        state = saved_state(store, episode, saved)
         current = situation(project, episode, state)
         decision = current.decide(
             service=service,

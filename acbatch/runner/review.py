@@ -13,6 +13,7 @@ approval no longer counts, the old file with the user's edits is moved aside to
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -28,6 +29,7 @@ from acbatch.store import atomic_write_text
 
 _APPROVED_LINE = re.compile(r"^approved:\s*(false|no|off)\s*(#.*)?$", re.MULTILINE)
 _SCRIPT_TASK_LINE = re.compile(r"^script_task:[ \t]*[\"']?([^\"'\s#]*)", re.MULTILINE)
+_EPISODE_LINE = re.compile(r"^episode:[^\n]*$", re.MULTILINE)
 
 """How review scripts are named: `<episode id>` + one of these, next to the episode's spec."""
 PREVIOUS_SUFFIX = ".previous.script.yaml"
@@ -201,6 +203,26 @@ def write_review_file(episode: Episode, state: EpisodeState) -> Path:
     return path
 
 
+def carry_review_file(episode: Episode, former_id: str) -> Path | None:
+    """Give an episode whose state was carried over from `former_id` (see
+    acbatch.runner.state.StateStore.load_or_carry) that id's review file, edits and approval
+    kept: the same text under the episode's name, its `episode:` naming the episode (a review
+    file's name and `episode:` must agree). The approval stays bound to the same script task,
+    which the carried state holds. Returns the former file, which the caller removes once the
+    state is saved under the new id; None when there is nothing to carry (or the episode has a
+    review file of its own, which is never overwritten).
+    """
+    former = episode.review_path_for(former_id)
+    path = episode.script_review_path
+    if path.exists() or former.is_symlink() or not former.is_file():
+        return None
+    text = former.read_text(encoding="utf-8")
+    text = _EPISODE_LINE.sub(lambda _match: f"episode: {json.dumps(episode.id)}", text, count=1)
+    text = text.replace(f"review: {former_id}\n", f"review: {episode.id}\n", 1)
+    atomic_write_text(path, text)
+    return former
+
+
 def _written_task(path: Path) -> str | None:
     """The `script_task` a review file was written for ("" when it names none); None when the
     file cannot be read at all. A file with a YAML error still shows its task line."""
@@ -248,13 +270,16 @@ def step2_base(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def approve(episode: Episode, script_global_id: str | None = None) -> Path:
+def approve(
+    episode: Episode, script_global_id: str | None = None, path: Path | None = None
+) -> Path:
     """Set `approved: true` in the review file, keeping the user's edits and comments.
 
     Given the episode's current script task, a file written for another task is refused: its
-    approval would not count.
+    approval would not count. `path`: the file, when it is not the episode's own (see
+    acbatch.runner.plan.review_path).
     """
-    path = episode.script_review_path
+    path = path or episode.script_review_path
     shown = display_path(path)
     data = load_review(path)
     if data is None:

@@ -11,6 +11,7 @@ was never saved, so the episode is `uncertain` and is only resent on the user's 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from acbatch.constants import TIMESTAMP_FORMAT
+from acbatch.runner.failpoints import failpoint
 from acbatch.store import StoreError, atomic_write_json
 
 STATE_VERSION = 1
@@ -230,6 +232,12 @@ class EpisodeState:
     first_published: str | None = None
     updated_at: str = ""
     history: list[dict[str, str]] = field(default_factory=list)
+    carried_from: str | None = None
+    """The id this work was saved under before its spec had a language matrix (see
+    StateStore.load_or_carry): `tide-pools` for `tide-pools.en`."""
+    carried_to: str | None = None
+    """On that earlier state: the episode whose state holds its work (and charges) now. The
+    file is kept as a record; nothing reads it for decisions or costs any more."""
     version: int = STATE_VERSION
 
     @property
@@ -266,6 +274,9 @@ class EpisodeState:
         data = asdict(self)
         data["phase"] = self.phase.value
         data["credits_charged"] = self.credits_charged  # for people reading the file
+        for rare in ("carried_from", "carried_to"):
+            if data[rare] is None:
+                del data[rare]  # only in the files of a show that gained a language matrix
         return data
 
     @classmethod
@@ -304,6 +315,8 @@ class EpisodeState:
                 first_published=data.get("first_published"),
                 updated_at=str(data.get("updated_at") or ""),
                 history=list(data.get("history") or []),
+                carried_from=data.get("carried_from") or None,
+                carried_to=data.get("carried_to") or None,
             )
         except (TypeError, ValueError, KeyError) as exc:
             raise StoreError(f"{source}: damaged state file ({exc})") from None
@@ -364,6 +377,66 @@ class StateStore:
         if state.id != episode_id:
             raise StoreError(f"{path}: holds the state of '{state.id}', not '{episode_id}'")
         return state
+
+    def load_or_carry(
+        self,
+        episode_id: str,
+        former_id: str | None,
+        script_fingerprint: Callable[[], str],
+        saved: set[str] | None = None,
+    ) -> EpisodeState | None:
+        """The episode's state, as `plan` and `run` both read it before deciding.
+
+        Its own file; or, when it has none and `former_id` (its spec's id, for one language of a
+        language matrix) has a state whose script fingerprint is this episode's, that state:
+        the work the spec did before it had a matrix, paid for already, carried over under the
+        new id (`carried_from` set, not saved: `run` saves it with settle_carry, `plan` only
+        reads). The fingerprint counts the language, so only the language the work was made in
+        matches; and a state already carried (`carried_to`) is never carried again.
+        `script_fingerprint` is called only when there is a former state to compare.
+        """
+        if self.has_saved(episode_id, saved):
+            own = self.load(episode_id)
+            if own is not None:
+                return own
+        if not former_id or former_id == episode_id or not self.has_saved(former_id, saved):
+            return None
+        former = self.load(former_id)
+        if former is None or former.carried_to or not former.script.fingerprint:
+            return None
+        if former.script.fingerprint != script_fingerprint():
+            return None
+        return dataclasses.replace(former, id=episode_id, carried_from=former_id)
+
+    def settle_carry(self, state: EpisodeState) -> None:
+        """Save a carried-over state under its new id, then mark the former state carried.
+
+        In this order, so that a kill at any point keeps the paid work: before the save the
+        former file is untouched and the next run carries it again; after it the new file
+        holds the work, and mark_carried (called again by every run) marks the former one.
+        The former file is marked rather than removed: a state pushed to git would come back
+        on the next pull, and a marked file is left out of costs and never carried again.
+        """
+        if not self.path_for(state.id).exists():
+            failpoint("before_carry_save")
+            self.save(state)
+            failpoint("after_carry_save")
+        self.mark_carried(state)
+
+    def mark_carried(self, state: EpisodeState) -> None:
+        """Mark the state `state` was carried from as carried to it, if it is the same work."""
+        if not state.carried_from:
+            return
+        former = self.load(state.carried_from)
+        if former is None or former.carried_to:
+            return
+        same_work = (former.script.global_id, former.audio.global_id) == (
+            state.script.global_id,
+            state.audio.global_id,
+        )
+        if same_work:
+            former.carried_to = state.id
+            self.save(former)
 
     def save(self, state: EpisodeState) -> None:
         state.updated_at = now_iso()
