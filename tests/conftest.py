@@ -212,10 +212,9 @@ def plan_project(
 ) -> list[PlanItem]:
     """The plan of a run over every non-draft episode, as `acbatch plan` builds it."""
     from acbatch.runner.limits import CreditBudget
-    from acbatch.runner.plan import plan_items, plan_run
+    from acbatch.runner.plan import plan_each, plan_item
 
     episodes = [episode for episode in project.episodes if not episode.draft]
     budget = CreditBudget(budget_left)
-    return plan_items(
-        plan_run(project, store, episodes, service=service, budget=budget, words=words)
-    )
+    planned = plan_each(project, store, episodes, service=service, budget=budget, words=words)
+    return [plan_item(current, decision) for current, decision in planned]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import click
@@ -30,7 +31,7 @@ from acbatch.runner.batch import (
 )
 from acbatch.runner.decide import Word
 from acbatch.runner.limits import CreditBudget
-from acbatch.runner.plan import plan_items, plan_run
+from acbatch.runner.plan import PlanItem, plan_each, plan_item
 from acbatch.runner.state import StateStore
 
 
@@ -114,7 +115,7 @@ def show_plan(
     episodes, _drafts = select_episodes(project, request.ids)
     store = StateStore(project.config.paths.state)
     left = run_budget(project, store, max_credits)
-    planned = plan_run(
+    planned = plan_each(
         project,
         store,
         episodes,
@@ -124,18 +125,32 @@ def show_plan(
         if words
         else user_words(request, project),
     )
-    items = plan_items(planned)
-    low = sum(i.credits_low for i in items)
-    high = sum(i.credits_high for i in items)
-    paid = [i for i in items if i.paid]
+    notes: list[str] = []
+
+    def each_item() -> Iterator[PlanItem]:
+        for current, decision in planned:
+            carried = current.state.carried_from if current.state else None
+            if carried and not store.path_for(current.episode.id).exists():
+                notes.append(
+                    f"acbatch: {current.episode.id} carries over the work of {carried} (the "
+                    f"same script, paid once): `acbatch run` saves it as {current.episode.id}"
+                )
+            yield plan_item(current, decision)
+
+    # One episode at a time: a large show's plan keeps only what it prints.
+    items = each_item()
     if as_json:
+        kept = list(items)
+        low = sum(i.credits_low for i in kept)
+        high = sum(i.credits_high for i in kept)
+        paid = sum(1 for i in kept if i.paid)
         echo_json(
             "plan",
             {
-                "episodes": [i.to_json() for i in items],
+                "episodes": [i.to_json() for i in kept],
                 "totals": {
-                    "episodes": len(items),
-                    "paid_creates": len(paid),
+                    "episodes": len(kept),
+                    "paid_creates": paid,
                     "billed_step": "audio",
                     "credits": {"low": low, "high": high},
                     "budget_left": left,
@@ -145,26 +160,23 @@ def show_plan(
             ok=not selection.skipped,
         )
         raise click.exceptions.Exit(selection.report_skipped())
-    width = max([len(i.id) for i in items] + [7])
+    width = max([len(e.id) for e in episodes] + [7])
     click.echo(f"{'EPISODE':<{width}}  {'NEXT':<14}  {'CREDITS':>9}  WHY")
+    count = paid = low = high = 0
     for i in items:
         credits = f"{i.credits_low}-{i.credits_high}" if i.credits_high else "-"
         click.echo(f"{i.id:<{width}}  {i.action:<14}  {credits:>9}  {i.reason}")
+        count, paid = count + 1, paid + i.paid
+        low, high = low + i.credits_low, high + i.credits_high
     line = (
-        f"{plural(len(items), 'episode')}, {plural(len(paid), 'paid create')}, "
+        f"{plural(count, 'episode')}, {plural(paid, 'paid create')}, "
         f"estimated {low}-{high} credits (audio is billed)"
     )
     if left is not None:
         line += f"; budget left: {plural(left, 'credit')}"
     click.echo(line)
-    for current, _decision in planned:
-        carried = current.state.carried_from if current.state else None
-        if carried and not store.path_for(current.episode.id).exists():
-            click.echo(
-                f"acbatch: {current.episode.id} carries over the work of {carried} (the same "
-                f"script, paid once): `acbatch run` saves it as {current.episode.id}",
-                err=True,
-            )
+    for note in notes:
+        click.echo(note, err=True)
 
 
 def print_source(selection: Selection, episode_id: str) -> None:

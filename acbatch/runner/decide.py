@@ -64,7 +64,7 @@ BILLED_STEP = "audio"
 """The reference bills audio only (by its duration); a script costs no credits."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Review:
     """The episode's review file as the decision needs it."""
 
@@ -90,7 +90,7 @@ class Review:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the episode's spec asks for now, as fingerprints (acbatch.runner.bodies)."""
 
@@ -112,7 +112,7 @@ class Facts:
     changed_mastering_fields: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Word:
     """The user's word for this run, for this episode."""
 
@@ -125,7 +125,7 @@ class Word:
     """`acbatch adopt`: (step, task id) of the task the user found for an uncertain create."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Move:
     to: Phase
     note: str
@@ -136,7 +136,7 @@ class Move:
     """A task id the user gave (`acbatch adopt`)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     action: Action
     reason: str

@@ -8,7 +8,7 @@ announces exactly the creates `run` sends first, and where the budget stops.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ SANDBOX_SERVICE = "sandbox"
 """Where sandbox runs' tasks live: the sandbox keeps them across restarts, whatever its port."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Situation:
     """Everything the decision reads about one episode, read once."""
 
@@ -178,7 +178,7 @@ def situation(project: Project, episode: Episode, state: EpisodeState | None) ->
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanItem:
     id: str
     phase: str
@@ -228,10 +228,33 @@ def plan_run(
     max_attempts: int | None = None,
 ) -> list[tuple[Situation, Decision]]:
     """Each episode's situation and first decision, holding budget in the episodes' order."""
+    return list(
+        plan_each(
+            project,
+            store,
+            episodes,
+            service=service,
+            budget=budget,
+            words=words,
+            max_attempts=max_attempts,
+        )
+    )
+
+
+def plan_each(
+    project: Project,
+    store: StateStore,
+    episodes: Sequence[Episode],
+    *,
+    service: str,
+    budget: CreditBudget,
+    words: Mapping[str, Word] | None = None,
+    max_attempts: int | None = None,
+) -> Iterator[tuple[Situation, Decision]]:
+    """`plan_run` one episode at a time, for a caller that need not keep them all."""
     words = words or {}
     attempts = project.config.api.max_attempts if max_attempts is None else max_attempts
     saved = store.saved_names()
-    planned = []
     for episode in episodes:
         state = saved_state(store, episode, saved)
         current = situation(project, episode, state)
@@ -243,11 +266,10 @@ def plan_run(
         )
         if decision.paid:
             budget.hold(episode.id, decision.credits[1])
-        planned.append((current, decision))
-    return planned
+        yield current, decision
 
 
-def plan_items(planned: list[tuple[Situation, Decision]]) -> list[PlanItem]:
-    return [
-        PlanItem(s.episode.id, s.state.phase.value if s.state else "new", d) for s, d in planned
-    ]
+def plan_item(current: Situation, decision: Decision) -> PlanItem:
+    return PlanItem(
+        current.episode.id, current.state.phase.value if current.state else "new", decision
+    )
