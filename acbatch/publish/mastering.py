@@ -80,6 +80,17 @@ class MasteringSettings:
         return bool(self.intro or self.outro or self.loudness)
 
 
+def load_libraries() -> None:
+    """Import what mastering uses (about a second, once per process): a run does it while it
+    waits for its first tasks, not when the first episode's audio arrives."""
+    import lameenc  # noqa: F401
+    import miniaudio  # noqa: F401
+    import numpy  # noqa: F401
+    import pyloudnorm  # noqa: F401
+    import scipy.ndimage
+    import scipy.signal  # noqa: F401
+
+
 def settings_for(audio: AudioSettings) -> MasteringSettings:
     """acbatch.yaml's `audio:` block as the mastering wants it."""
     loudness = None

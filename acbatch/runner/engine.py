@@ -446,6 +446,7 @@ class Runner:
             else:
                 pending.append((current, decision))
         if pending:
+            self._load_mastering_libraries()
             try:
                 self._drive_all(pending, results)
             finally:
@@ -459,6 +460,15 @@ class Runner:
         summary.rate_refusals = self.rate_gate.refusals
         summary.elapsed = time.monotonic() - started
         return summary
+
+    def _load_mastering_libraries(self) -> None:
+        """Mastering's libraries take about a second to import: a daemon thread imports them
+        while the first tasks run, rather than the worker that first masters an episode
+        (its slot would stand idle meanwhile)."""
+        from acbatch.publish.mastering import load_libraries, settings_for
+
+        if settings_for(self.project.config.audio).processes:
+            threading.Thread(target=load_libraries, name="load-mastering", daemon=True).start()
 
     def _drive_all(
         self, pending: list[tuple[Situation, Decision]], results: dict[str, EpisodeResult]
