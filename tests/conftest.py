@@ -212,9 +212,9 @@ def plan_project(
 ) -> list[PlanItem]:
     """The plan of a run over every non-draft episode, as `acbatch plan` builds it."""
     from acbatch.runner.limits import CreditBudget
-    from acbatch.runner.plan import plan_each, plan_item
+    from acbatch.runner.plan import plan_item, plan_run
 
     episodes = [episode for episode in project.episodes if not episode.draft]
     budget = CreditBudget(budget_left)
-    planned = plan_each(project, store, episodes, service=service, budget=budget, words=words)
+    planned = plan_run(project, store, episodes, service=service, budget=budget, words=words)
     return [plan_item(current, decision) for current, decision in planned]

@@ -13,7 +13,6 @@ import http.server
 import json
 import shutil
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -28,6 +27,7 @@ from acbatch.runner.state import StateStore
 from tests.conftest import acbatch as run_acbatch
 from tests.conftest import text_episode, write_show
 from tests.double import StrictDouble
+from tests.test_languages import creates_by_language
 
 KEY = "double-key-4242"
 BASE_URL = "https://podcast.example.com/"
@@ -56,18 +56,6 @@ def become_multilingual(config: Path, **defaults: Any) -> None:
     del data["defaults"]["language"]
     data["defaults"].update({"languages": ["en", "ja"], **defaults})
     config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
-
-
-def creates_by_language(double: StrictDouble) -> Counter[tuple[str, str]]:
-    """(step, language) -> creates the double accepted."""
-    made: Counter[tuple[str, str]] = Counter()
-    for step, creates in double.creates.items():
-        for _at, global_id in creates:
-            task = double.tasks[global_id]
-            if task.step == "audio":
-                task = double.tasks[task.body["global_id"]]
-            made[(step, str(task.body["language"]))] += 1
-    return made
 
 
 def plan(root: Path, double: StrictDouble) -> dict[str, dict[str, Any]]:

@@ -87,15 +87,18 @@ DICTIONARY = {
 }
 
 
+def dictionary_show(root: Path) -> None:
+    """The series with the show's DICTIONARY, and ep-1 with its own rule for the same word."""
+    series_show(root, pronunciations=DICTIONARY)
+    edit_spec(
+        root, "ep-1", overrides={"replace": [{"find": "Nudibranch", "replace": "nudi-BRANCH"}]}
+    )
+
+
 def test_the_episode_rule_wins_over_the_show_dictionary_on_the_same_find(
     tmp_path: Path, double: StrictDouble
 ) -> None:
-    series_show(tmp_path, pronunciations=DICTIONARY)
-    edit_spec(
-        tmp_path,
-        "ep-1",
-        overrides={"replace": [{"find": "Nudibranch", "replace": "nudi-BRANCH"}]},
-    )
+    dictionary_show(tmp_path)
     run_ok(tmp_path, double)
     bodies = audio_bodies(double)
     first, third = spoken_text(bodies["ep-1"]), spoken_text(bodies["ep-3"])
@@ -108,12 +111,7 @@ def test_the_episode_rule_wins_over_the_show_dictionary_on_the_same_find(
 def test_a_dictionary_change_redoes_the_audio_of_exactly_the_episodes_that_say_it(
     tmp_path: Path, double: StrictDouble
 ) -> None:
-    series_show(tmp_path, pronunciations=DICTIONARY)
-    edit_spec(
-        tmp_path,
-        "ep-1",
-        overrides={"replace": [{"find": "Nudibranch", "replace": "nudi-BRANCH"}]},
-    )
+    dictionary_show(tmp_path)
     run_ok(tmp_path, double)
     assert {e["action"] for e in plan(tmp_path, double).values()} == {"done"}
 

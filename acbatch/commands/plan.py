@@ -31,7 +31,7 @@ from acbatch.runner.batch import (
 )
 from acbatch.runner.decide import Word
 from acbatch.runner.limits import CreditBudget
-from acbatch.runner.plan import PlanItem, plan_each, plan_item
+from acbatch.runner.plan import PlanItem, plan_item, plan_run
 from acbatch.runner.state import StateStore
 
 
@@ -115,7 +115,7 @@ def show_plan(
     episodes, _drafts = select_episodes(project, request.ids)
     store = StateStore(project.config.paths.state)
     left = run_budget(project, store, max_credits)
-    planned = plan_each(
+    planned = plan_run(
         project,
         store,
         episodes,

@@ -412,14 +412,17 @@ class Runner:
     def run(self, episodes: Sequence[Episode]) -> RunSummary:
         started = time.monotonic()
         summary = RunSummary()
-        planned = plan_run(
-            self.project,
-            self.store,
-            episodes,
-            service=self.service,
-            budget=self.budget,
-            words=self.options.words,
-            max_attempts=self.options.max_attempts,
+        # Every episode decided first (as `plan` decides them), then carried over and driven.
+        planned = list(
+            plan_run(
+                self.project,
+                self.store,
+                episodes,
+                service=self.service,
+                budget=self.budget,
+                words=self.options.words,
+                max_attempts=self.options.max_attempts,
+            )
         )
         # An episode whose decision ends its turn without recording anything is settled here:
         # that costs less than handing it to a worker. The rest go to the workers.

@@ -226,32 +226,9 @@ def plan_run(
     budget: CreditBudget,
     words: Mapping[str, Word] | None = None,
     max_attempts: int | None = None,
-) -> list[tuple[Situation, Decision]]:
-    """Each episode's situation and first decision, holding budget in the episodes' order."""
-    return list(
-        plan_each(
-            project,
-            store,
-            episodes,
-            service=service,
-            budget=budget,
-            words=words,
-            max_attempts=max_attempts,
-        )
-    )
-
-
-def plan_each(
-    project: Project,
-    store: StateStore,
-    episodes: Sequence[Episode],
-    *,
-    service: str,
-    budget: CreditBudget,
-    words: Mapping[str, Word] | None = None,
-    max_attempts: int | None = None,
 ) -> Iterator[tuple[Situation, Decision]]:
-    """`plan_run` one episode at a time, for a caller that need not keep them all."""
+    """Each episode's situation and first decision, holding budget in the episodes' order;
+    one at a time, so a caller that prints them need not keep them all."""
     words = words or {}
     attempts = project.config.api.max_attempts if max_attempts is None else max_attempts
     saved = store.saved_names()
