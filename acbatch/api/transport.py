@@ -362,17 +362,22 @@ class BoundedAdapter(BaseAdapter):
         call = _Call(request, url, started, total, connect_timeout, read_timeout)
 
         conn = self.pool.take(key) if self.pool is not None else None
-        if conn is not None:
-            try:
-                response, content, reusable = self._exchange(call, conn, reused=True)
-            except _StaleConnection:
+        try:
+            if conn is not None:
+                try:
+                    response, content, reusable = self._exchange(call, conn, reused=True)
+                except _StaleConnection:
+                    conn.close()
+                    conn = None
+            if conn is None:
+                conn = self._connection(url, connect_timeout, verify)
+                if self.pool is not None:
+                    self.pool.count_opened()
+                response, content, reusable = self._exchange(call, conn, reused=False)
+        except BaseException:
+            if conn is not None:  # a failed call never leaves its connection open
                 conn.close()
-                conn = None
-        if conn is None:
-            conn = self._connection(url, connect_timeout, verify)
-            if self.pool is not None:
-                self.pool.count_opened()
-            response, content, reusable = self._exchange(call, conn, reused=False)
+            raise
         if reusable and self.pool is not None:
             self.pool.give(key, conn)
         else:
