@@ -553,7 +553,8 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
     a committed `output/episodes -> /somewhere` or `specs/ep.script.yaml -> ~/.ssh/...` would
     otherwise be written or read through."""
     found: list[Path] = []
-    pending = [(folder, 1)]
+    pending: list[tuple[str | Path, int]] = [(folder, 1)]
+    deepest = _SCAN_DEPTH.get(name, 0)
     seen = 0
     while pending and seen < _SCAN_LIMIT:
         current, depth = pending.pop()
@@ -563,14 +564,13 @@ def _links_leading_outside(folder: Path, root: Path, name: str) -> list[Path]:
             continue
         for entry in entries:
             seen += 1
-            path = Path(entry.path)
             if entry.is_symlink():
                 # In specs/, spec files and `file:` sources are checked one by one where used.
                 checked = name == "specs" and not entry.name.endswith(REVIEW_SUFFIXES)
-                if not checked and _outside(path, root) is not None:
-                    found.append(path)
-            elif depth < _SCAN_DEPTH.get(name, 0) and entry.is_dir(follow_symlinks=False):
-                pending.append((path, depth + 1))
+                if not checked and _outside(Path(entry.path), root) is not None:
+                    found.append(Path(entry.path))
+            elif depth < deepest and entry.is_dir(follow_symlinks=False):
+                pending.append((entry.path, depth + 1))
     return sorted(found)
 
 

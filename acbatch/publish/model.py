@@ -11,7 +11,7 @@ import json
 import marshal
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
@@ -91,6 +91,42 @@ class PublishedEpisode:
 
 
 @dataclass(frozen=True)
+class KnownEpisode:
+    """A published episode built from exactly the inputs of the last render, not built again.
+
+    It carries what the feed's order and the render's change keys need; `full()` builds the
+    whole PublishedEpisode (its state file read) only when something must be rendered again.
+    Saves reading and decoding every unchanged episode's state on each render.
+    """
+
+    id: str
+    pub_date: datetime
+    publish: Publish
+    language: str
+    audio_path: Path
+    digest: str
+    """episode_digest() of the episode `build` returns."""
+    build: Callable[[], PublishedEpisode]
+    alternates: tuple[tuple[str, str], ...] = ()
+
+    def full(self) -> PublishedEpisode:
+        return replace(self.build(), alternates=self.alternates)
+
+
+RenderedEpisode = PublishedEpisode | KnownEpisode
+"""What the publishing layer renders: a built episode, or one known from the last render."""
+
+
+def full_episode(episode: RenderedEpisode) -> PublishedEpisode:
+    return episode.full() if isinstance(episode, KnownEpisode) else episode
+
+
+def rendered_digest(episode: RenderedEpisode) -> str:
+    """episode_digest() of the episode, without building a known one."""
+    return episode.digest if isinstance(episode, KnownEpisode) else episode_digest(episode)
+
+
+@dataclass(frozen=True)
 class TimedTurn:
     """A turn placed on the audio's timeline (measured or apportioned)."""
 
@@ -117,10 +153,10 @@ class Soundbite(NamedTuple):
 
 
 def published_subset(
-    episodes: Sequence[PublishedEpisode], now: datetime
-) -> tuple[list[PublishedEpisode], dict[str, str]]:
+    episodes: Sequence[RenderedEpisode], now: datetime
+) -> tuple[list[RenderedEpisode], dict[str, str]]:
     """Episodes that belong in the feed (newest first) and why the others were left out."""
-    kept: list[PublishedEpisode] = []
+    kept: list[RenderedEpisode] = []
     left_out: dict[str, str] = {}
     for episode in episodes:
         if episode.publish.draft:

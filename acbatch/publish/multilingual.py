@@ -23,7 +23,7 @@ from acbatch import codes
 from acbatch.project.model import ShowConfig
 from acbatch.publish.feedurls import FEED_FILE, SITE_FILE, base_folder_url
 from acbatch.publish.files import write_text_atomic
-from acbatch.publish.model import Person, PublishedEpisode
+from acbatch.publish.model import Person, RenderedEpisode
 from acbatch.publish.render import RenderReport, render_show
 from acbatch.publish.templating import Templates
 from acbatch.publish.text import one_line, paragraphs_html, quote_relpath
@@ -90,7 +90,7 @@ def language_config(config: ShowConfig, code: str) -> ShowConfig:
 def render_languages(
     config: ShowConfig,
     languages: Sequence[str],
-    episodes: Sequence[PublishedEpisode],
+    episodes: Sequence[RenderedEpisode],
     *,
     now: datetime | None = None,
     hosts: Sequence[Person] = (),
@@ -123,12 +123,12 @@ def render_languages(
 
 
 def with_alternates(
-    config: ShowConfig, episodes: Sequence[tuple[str, PublishedEpisode]], now: datetime
-) -> list[PublishedEpisode]:
+    config: ShowConfig, episodes: Sequence[tuple[str, RenderedEpisode]], now: datetime
+) -> list[RenderedEpisode]:
     """Each episode (with the id of its spec) linked to itself in the show's other languages:
     the other languages' published episodes of the same spec, from notes page to notes page
     (output/<code>/episodes/<id>/notes.html)."""
-    shown: dict[str, list[PublishedEpisode]] = {}
+    shown: dict[str, list[RenderedEpisode]] = {}
     for spec_id, episode in episodes:
         if not episode.publish.draft and episode.pub_date <= now:
             shown.setdefault(spec_id, []).append(episode)

@@ -46,9 +46,11 @@ from acbatch.publish.model import (
     Chapter,
     Person,
     PublishedEpisode,
+    RenderedEpisode,
     TimedTurn,
-    episode_digest,
+    full_episode,
     published_subset,
+    rendered_digest,
 )
 from acbatch.publish.pages import Frame, assemble_page, page_frame
 from acbatch.publish.templating import Templates
@@ -153,7 +155,7 @@ class _Show:
 
 def render_show(
     config: ShowConfig,
-    episodes: Sequence[PublishedEpisode],
+    episodes: Sequence[RenderedEpisode],
     *,
     now: datetime | None = None,
     hosts: Sequence[Person] = (),
@@ -185,7 +187,7 @@ def render_show(
 
 def _render(
     config: ShowConfig,
-    episodes: Sequence[PublishedEpisode],
+    episodes: Sequence[RenderedEpisode],
     now: datetime,
     cache: RenderCache,
     hosts: Sequence[Person] = (),
@@ -309,7 +311,7 @@ def _render(
 
 
 def _trailers(
-    published: Sequence[PublishedEpisode], records: Sequence[EpisodeRecord], shared: _Show
+    published: Sequence[RenderedEpisode], records: Sequence[EpisodeRecord], shared: _Show
 ) -> list[TrailerView]:
     """podcast:trailer for each published episode of type trailer, newest first."""
     base = base_folder_url(shared.config.show.base_url)
@@ -317,6 +319,7 @@ def _trailers(
     for episode, record in zip(published, records, strict=True):
         if episode.publish.episode_type != "trailer":
             continue
+        episode = full_episode(episode)
         _audio, relpath, _stat = _locate_audio(episode, shared.config.paths.output, shared.output)
         trailers.append(
             TrailerView(
@@ -491,28 +494,28 @@ def _item_title(record: EpisodeRecord, position: int) -> str:
     return html.unescape(raw).strip() or f"#{position}"
 
 
-def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
+def _publish_episode(known: RenderedEpisode, shared: _Show) -> EpisodeRecord:
     """Bring one episode's MP3 tags, files and fragments up to date; returns its record.
 
     The record's item_problems is None when its feed item has bytes not checked before.
     """
     config = shared.config
     output = config.paths.output
-    audio, audio_relpath, stat = _locate_audio(episode, output, shared.output)
-    image = publish_episode_image(episode.publish.image, episode.id, output, config.show.base_url)
+    audio, audio_relpath, stat = _locate_audio(known, output, shared.output)
+    image = publish_episode_image(known.publish.image, known.id, output, config.show.base_url)
     artwork_image = image if image is not None and image.artwork is not None else shared.image
     # Keys are short digests joined, not hashed again: cheap to build and compare.
-    episode_key = episode_digest(episode)[:32]
+    episode_key = rendered_digest(known)[:32]
     artwork_digest = artwork_image.digest[:16] if artwork_image and artwork_image.artwork else ""
     image_digest = image.digest[:16] if image else ""
     audio_key = f"{shared.audio_shared}:{episode_key}:{artwork_digest}"
     # The files and fragments are redone whenever the audio key changes (audio_current below),
     # so their keys need not repeat it.
     files_key = f"{shared.files_shared}:{image_digest}"
-    if episode.alternates:  # the notes page links the episode in the show's other languages
-        files_key += ":" + fingerprint(repr(episode.alternates))[:16]
+    if known.alternates:  # the notes page links the episode in the show's other languages
+        files_key += ":" + fingerprint(repr(known.alternates))[:16]
     items_key = f"{shared.items_shared}:{image_digest}"
-    record = shared.cache.records.get(episode.id)
+    record = shared.cache.records.get(known.id)
 
     audio_current = (
         record is not None
@@ -528,9 +531,10 @@ def _publish_episode(episode: PublishedEpisode, shared: _Show) -> EpisodeRecord:
     )
     items_current = audio_current and record is not None and record.items_key == items_key
     if record is not None and files_current and items_current:
-        shared.report.unchanged.append(episode.id)
+        shared.report.unchanged.append(known.id)
         return record
 
+    episode = full_episode(known)
     turns: list[TimedTurn] = []
     if record is not None and audio_current:
         timeline, duration = record.timeline, record.duration
@@ -681,7 +685,7 @@ def _files_present(record: EpisodeRecord, shared: _Show) -> bool:
 
 
 def _locate_audio(
-    episode: PublishedEpisode, output: Path, absolute_output: str
+    episode: RenderedEpisode, output: Path, absolute_output: str
 ) -> tuple[str, str, os.stat_result]:
     """The MP3's path, its path relative to output/ (posix), and its stat; it must be inside."""
     audio = os.fspath(episode.audio_path)
@@ -739,7 +743,7 @@ def _check_show_settings(config: ShowConfig) -> None:
         raise ShowSettingsError("\n".join(problems))
 
 
-def _check_episode_ids(episodes: Sequence[PublishedEpisode]) -> None:
+def _check_episode_ids(episodes: Sequence[RenderedEpisode]) -> None:
     seen: set[str] = set()
     for episode in episodes:
         episode_id = episode.id

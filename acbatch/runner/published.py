@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import marshal
+import os
 from datetime import datetime, timezone
+from stat import S_ISREG
 from typing import Any
 
+from acbatch import __version__
+from acbatch.cache import CacheStore
 from acbatch.constants import ORIGINAL_AUDIO_SUFFIX
 from acbatch.project.model import Episode, Project, ShowInfo
-from acbatch.publish.model import Highlight, Person, PublishedEpisode, Turn
+from acbatch.publish.errors import PublishError
+from acbatch.publish.model import (
+    Highlight,
+    KnownEpisode,
+    Person,
+    PublishedEpisode,
+    RenderedEpisode,
+    Turn,
+    episode_digest,
+)
 from acbatch.publish.render import RenderReport, render_show
 from acbatch.runner import bodies
 from acbatch.runner.state import DONE_PHASES, EpisodeState, Phase, StateStore, parse_iso
@@ -168,6 +185,149 @@ def published_episode(
     )
 
 
+SOURCES_AREA = "render-sources"
+SOURCES_FORMAT = 1
+"""Bumped when what published_episode reads, or a source row's fields, change."""
+
+
+class _Sources:
+    """What each episode was last published from, so that an unchanged one is not built again.
+
+    An episode is built (its state file read and decoded, its turns and people made) from its
+    spec, its state, the voice catalog, the show's hosts and the project's folder. The area's
+    context holds the shared inputs; a row per episode holds a digest of its spec, its state
+    file's identity and what the render needs without building it. The row is written after the
+    render saved the state, so a state file that still has the identity recorded is the one the
+    episode was built from (a saved state is a new file: its inode and ctime change).
+    """
+
+    def __init__(self, project: Project, store: StateStore) -> None:
+        self.project = project
+        self.store = store
+        self.root = project.config.paths.root
+        self.folder = os.fspath(store.folder)
+        self.rows: dict[str, list[Any]] = {}
+        self.new_rows: list[tuple[str, Any, bytes]] = []
+        self.built: dict[str, tuple[Episode, EpisodeState]] = {}
+        self._catalog: tuple[VoiceCatalog | None] | None = None
+        self.cache = CacheStore.open(project.config.paths.config.parent)
+        self.area = None
+        if self.cache is not None:
+            self.area = self.cache.area(SOURCES_AREA, self._context())
+            for key, meta, _data in self.area.rows():
+                if isinstance(meta, list) and len(meta) == 6:
+                    self.rows[key] = meta
+
+    def _context(self) -> str:
+        voices = self.project.config.paths.voices
+        try:
+            found = os.stat(voices)
+            catalog: list[Any] = [found.st_size, found.st_mtime_ns, found.st_ino]
+        except OSError:
+            catalog = []
+        show = self.project.config.show
+        return json.dumps(
+            [SOURCES_FORMAT, __version__, os.fspath(self.root), repr(show.hosts), catalog]
+        )
+
+    @property
+    def catalog(self) -> VoiceCatalog | None:
+        if self._catalog is None:
+            self._catalog = (_catalog(self.project),)
+        return self._catalog[0]
+
+    def state_identity(self, episode_id: str) -> str | None:
+        try:
+            found = os.lstat(os.path.join(self.folder, self.store.file_name(episode_id)))
+        except OSError:
+            return None
+        if not S_ISREG(found.st_mode):
+            return None
+        return f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:{found.st_ino}"
+
+    def known(self, episode: Episode) -> tuple[KnownEpisode, bool, str] | None:
+        """The episode as the last render published it, when nothing it is built from changed:
+        (episode, whether it is finished, its audio path relative to the project)."""
+        row = self.rows.get(episode.id)
+        if row is None:
+            return None
+        key, pub_date, relpath, digest, finished, language = row
+        if key != f"{_spec_digest(episode)}:{self.state_identity(episode.id)}":
+            return None
+        try:
+            when = datetime.fromisoformat(pub_date)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None or language != episode.language:
+            return None
+        return (
+            KnownEpisode(
+                id=episode.id,
+                pub_date=when,
+                publish=episode.publish,
+                language=episode.language,
+                audio_path=self.root / relpath,
+                digest=str(digest),
+                build=functools.partial(self.build_again, episode),
+            ),
+            bool(finished),
+            str(relpath),
+        )
+
+    def build_again(self, episode: Episode) -> PublishedEpisode:
+        state = self.store.load(episode.id)
+        if state is None or published_audio(state) is None:
+            raise PublishError(f"episode '{episode.id}': its state changed during the render")
+        return published_episode(self.project, episode, state, self.catalog)
+
+    def remember(self, episode: Episode, state: EpisodeState, built: PublishedEpisode) -> None:
+        """Record what `built` was made from (after its state was saved for the last time)."""
+        stable_date = (
+            episode.publish.date
+            or state.first_published
+            or (state.download.downloaded_at if state.download else None)
+        )
+        identity = self.state_identity(episode.id)
+        if not stable_date or identity is None:
+            return  # dated now: built again on every render
+        row = [
+            f"{_spec_digest(episode)}:{identity}",
+            built.pub_date.isoformat(),
+            os.path.relpath(built.audio_path, self.root),
+            episode_digest(built),
+            state.phase in DONE_PHASES,
+            episode.language,
+        ]
+        self.new_rows.append((episode.id, row, b""))
+
+    def save(self, current: set[str]) -> None:
+        if self.area is not None:
+            gone = sorted(key for key in self.rows if key not in current)
+            if self.new_rows or gone:
+                self.area.update(self.new_rows, gone)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _spec_digest(episode: Episode) -> str:
+    """A digest of everything published_episode reads from the episode's spec."""
+    values = (
+        episode.id,
+        episode.base_id,
+        episode.language,
+        episode.output_language,
+        episode.speakers,
+        episode.raw,
+    )
+    try:
+        data = marshal.dumps(values, 2)
+    except ValueError:
+        data = repr(values).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def render_project(
     project: Project, store: StateStore, *, now: datetime | None = None
 ) -> RenderReport:
@@ -177,13 +337,32 @@ def render_project(
     dropping out of the feed: `acbatch run` fetches its audio again at no cost. An episode
     being redone stays published with its last audio until the new audio replaces it.
     """
-    from acbatch.publish.errors import PublishError
+    sources = _Sources(project, store)
+    try:
+        return _render_project(project, store, sources, now)
+    finally:
+        sources.close()
 
-    ready: list[tuple[Episode, EpisodeState]] = []
+
+def _render_project(
+    project: Project, store: StateStore, sources: _Sources, now: datetime | None
+) -> RenderReport:
+    root = project.config.paths.root
+    ready: list[tuple[Episode, RenderedEpisode]] = []
+    states: dict[str, EpisodeState] = {}
     missing: list[str] = []
     for episode in project.episodes:
         if episode.draft:
             continue
+        known = sources.known(episode)
+        if known is not None:
+            known_episode, finished, relpath = known
+            if os.path.isfile(os.path.join(root, relpath)):
+                ready.append((episode, known_episode))
+                continue
+            if finished:
+                missing.append(episode.id)
+                continue
         state = store.load(episode.id)
         if state is None or state.download is None:
             continue
@@ -193,11 +372,12 @@ def render_project(
         finished = state.phase in DONE_PHASES
         if not finished and state.first_published is None:
             continue
-        if not (project.config.paths.root / audio[0]).is_file():
+        if not (root / audio[0]).is_file():
             if finished:
                 missing.append(episode.id)
             continue
-        ready.append((episode, state))
+        states[episode.id] = state
+        ready.append((episode, published_episode(project, episode, state, sources.catalog)))
     if missing:
         raise PublishError(
             f"{len(missing)} published episode{'s' if len(missing) != 1 else ''} "
@@ -205,26 +385,30 @@ def render_project(
             f"{project.config.paths.output}: {', '.join(missing)}. Nothing was rendered, so the "
             "feed keeps them; `acbatch run` fetches their audio again at no cost"
         )
-    catalog = _catalog(project)
-    hosts = show_hosts(project.config.show, catalog)
-    published = [published_episode(project, e, s, catalog) for e, s in ready]
+    hosts = show_hosts(project.config.show, sources.catalog) if project.config.show.hosts else ()
+    published = [rendered for _episode, rendered in ready]
     languages = project.output_languages
     if languages:
         from acbatch.publish.multilingual import render_languages, with_alternates
 
         moment = now or datetime.now(timezone.utc)
-        by_spec = list(zip([e.base_id for e, _state in ready], published, strict=True))
+        by_spec = list(zip([e.base_id for e, _rendered in ready], published, strict=True))
         published = with_alternates(project.config, by_spec, moment)
         report = render_languages(project.config, languages, published, now=moment, hosts=hosts)
     else:
         report = render_show(project.config, published, now=now, hosts=hosts)
-    for episode, state in ready:
-        if state.phase not in DONE_PHASES:
-            continue
-        fingerprint = bodies.render_fingerprint(episode)
-        if state.phase != Phase.RENDERED or state.render_fingerprint != fingerprint:
-            state.render_fingerprint = fingerprint
-            state.render_inputs = bodies.field_digests(bodies.render_inputs(episode))
-            state.move(Phase.RENDERED, "notes, transcripts and feed rendered")
-            store.save(state)
+    for episode, rendered in ready:
+        state = states.get(episode.id)
+        if state is None:
+            continue  # known from the last render: its state was settled then
+        if state.phase in DONE_PHASES:
+            fingerprint = bodies.render_fingerprint(episode)
+            if state.phase != Phase.RENDERED or state.render_fingerprint != fingerprint:
+                state.render_fingerprint = fingerprint
+                state.render_inputs = bodies.field_digests(bodies.render_inputs(episode))
+                state.move(Phase.RENDERED, "notes, transcripts and feed rendered")
+                store.save(state)
+        assert isinstance(rendered, PublishedEpisode)
+        sources.remember(episode, state, rendered)
+    sources.save({episode.id for episode, _rendered in ready})
     return report
