@@ -226,3 +226,19 @@ def test_a_show_in_two_languages_keeps_its_links_when_rendered_from_memory(
     assert store.loaded == []
     assert 'hreflang="en"' in notes.read_text(encoding="utf-8")
     assert_same_as_a_render_from_nothing(tmp_path)
+
+
+def test_a_checkout_with_its_cache_restored_renders_from_memory(tmp_path: Path) -> None:
+    """In CI the state files come from git (new files, in the same folder) and .acbatch/ from
+    the workflow's cache: the same bytes are the same state."""
+    show = tmp_path / "show"
+    config = finished_show(show)
+    render(config)
+    rendered = outputs(show)
+    show.rename(tmp_path / "before")
+    shutil.copytree(tmp_path / "before", show)
+    _project, store = render(config)
+    assert store.loaded == []
+    _project, store = render(config)  # the new identities were recorded
+    assert store.loaded == []
+    assert outputs(show) == rendered

@@ -186,7 +186,7 @@ def published_episode(
 
 
 SOURCES_AREA = "render-sources"
-SOURCES_FORMAT = 1
+SOURCES_FORMAT = 2
 """Bumped when what published_episode reads, or a source row's fields, change."""
 
 
@@ -194,11 +194,11 @@ class _Sources:
     """What each episode was last published from, so that an unchanged one is not built again.
 
     An episode is built (its state file read and decoded, its turns and people made) from its
-    spec, its state, the voice catalog, the show's hosts and the project's folder. The area's
-    context holds the shared inputs; a row per episode holds a digest of its spec, its state
-    file's identity and what the render needs without building it. The row is written after the
-    render saved the state, so a state file that still has the identity recorded is the one the
-    episode was built from (a saved state is a new file: its inode and ctime change).
+    spec, its state, the voice catalog and the show's hosts. The area's context holds the
+    shared inputs; a row per episode holds a digest of its spec, its state file's identity and
+    content digest, and what the render needs without building it. The row is written after
+    the render saved the state, so a state file that still has the identity recorded is the one
+    the episode was built from (a saved state is a new file: its inode and ctime change).
     """
 
     def __init__(self, project: Project, store: StateStore) -> None:
@@ -208,27 +208,19 @@ class _Sources:
         self.folder = os.fspath(store.folder)
         self.rows: dict[str, list[Any]] = {}
         self.new_rows: list[tuple[str, Any, bytes]] = []
-        self.built: dict[str, tuple[Episode, EpisodeState]] = {}
         self._catalog: tuple[VoiceCatalog | None] | None = None
         self.cache = CacheStore.open(project.config.paths.config.parent)
         self.area = None
         if self.cache is not None:
             self.area = self.cache.area(SOURCES_AREA, self._context())
             for key, meta, _data in self.area.rows():
-                if isinstance(meta, list) and len(meta) == 6:
+                if isinstance(meta, list) and len(meta) == 8:
                     self.rows[key] = meta
 
     def _context(self) -> str:
-        voices = self.project.config.paths.voices
-        try:
-            found = os.stat(voices)
-            catalog: list[Any] = [found.st_size, found.st_mtime_ns, found.st_ino]
-        except OSError:
-            catalog = []
+        catalog = self.content_digest(os.fspath(self.project.config.paths.voices))
         show = self.project.config.show
-        return json.dumps(
-            [SOURCES_FORMAT, __version__, os.fspath(self.root), repr(show.hosts), catalog]
-        )
+        return json.dumps([SOURCES_FORMAT, __version__, repr(show.hosts), catalog])
 
     @property
     def catalog(self) -> VoiceCatalog | None:
@@ -236,24 +228,45 @@ class _Sources:
             self._catalog = (_catalog(self.project),)
         return self._catalog[0]
 
-    def state_identity(self, episode_id: str) -> str | None:
+    def state_file(self, episode_id: str) -> tuple[str, str] | None:
+        """The state file's path and identity (size, mtime, ctime, inode); None when it is
+        not a regular file."""
+        path = os.path.join(self.folder, self.store.file_name(episode_id))
         try:
-            found = os.lstat(os.path.join(self.folder, self.store.file_name(episode_id)))
+            found = os.lstat(path)
         except OSError:
             return None
         if not S_ISREG(found.st_mode):
             return None
-        return f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:{found.st_ino}"
+        return path, f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:{found.st_ino}"
+
+    @staticmethod
+    def content_digest(path: str) -> str | None:
+        try:
+            with open(path, "rb") as handle:
+                return hashlib.sha256(handle.read()).hexdigest()[:32]
+        except OSError:
+            return None
 
     def known(self, episode: Episode) -> tuple[KnownEpisode, bool, str] | None:
         """The episode as the last render published it, when nothing it is built from changed:
-        (episode, whether it is finished, its audio path relative to the project)."""
+        (episode, whether it is finished, its audio path relative to the project).
+
+        A state file with the identity recorded is the one the episode was built from. One
+        with another identity but the same bytes (a checkout in CI, a copy) is too; its row
+        then takes the new identity.
+        """
         row = self.rows.get(episode.id)
-        if row is None:
+        if row is None or row[0] != _spec_digest(episode):
             return None
-        key, pub_date, relpath, digest, finished, language = row
-        if key != f"{_spec_digest(episode)}:{self.state_identity(episode.id)}":
+        _spec, identity, content, pub_date, relpath, digest, finished, language = row
+        found = self.state_file(episode.id)
+        if found is None:
             return None
+        if found[1] != identity:
+            if self.content_digest(found[0]) != content:
+                return None
+            self.new_rows.append((episode.id, [*row[:1], found[1], *row[2:]], b""))
         try:
             when = datetime.fromisoformat(pub_date)
         except (TypeError, ValueError):
@@ -287,11 +300,14 @@ class _Sources:
             or state.first_published
             or (state.download.downloaded_at if state.download else None)
         )
-        identity = self.state_identity(episode.id)
-        if not stable_date or identity is None:
+        found = self.state_file(episode.id)
+        content = self.content_digest(found[0]) if found is not None else None
+        if not stable_date or found is None or content is None:
             return  # dated now: built again on every render
         row = [
-            f"{_spec_digest(episode)}:{identity}",
+            _spec_digest(episode),
+            found[1],
+            content,
             built.pub_date.isoformat(),
             os.path.relpath(built.audio_path, self.root),
             episode_digest(built),
