@@ -98,10 +98,12 @@ def settle_identity(
     configured_guid: str | None,
     now: datetime,
     name: str = IDENTITY_FILE,
+    *,
+    record: bool = True,
 ) -> FeedIdentity:
     """The identity this render publishes under, recording it (or a move) when the base URL
     is public. `configured_guid` (show.guid) wins over a recorded one. `name`: the record's
-    file in `state` (identity_file)."""
+    file in `state` (identity_file). With `record` False, the same identity, nothing written."""
     url = feed_url(base_url)
     public = non_public_reason(url) is None
     recorded = load_identity(state, name)
@@ -111,8 +113,9 @@ def settle_identity(
             feed_url=url,
             recorded_at=now.isoformat(timespec="seconds"),
         )
-        if public:
+        if public and record:
             atomic_write_json(state / name, identity.to_json())
+        if public:
             identity.change = (
                 f"recorded podcast:guid {identity.podcast_guid} for {url} in "
                 f"{state / name} (keep it under version control)"
@@ -137,6 +140,6 @@ def settle_identity(
             f"the feed moved from {moved_from} to {url}: podcast:guid {identity.podcast_guid} "
             "is kept and the feed carries itunes:new-feed-url (redirect the old URL here too)"
         )
-    if identity != recorded:
+    if identity != recorded and record:
         atomic_write_json(state / name, identity.to_json())
     return identity

@@ -185,36 +185,29 @@ def render_show(
         cache.close()
 
 
-def _render(
+def _shared(
     config: ShowConfig,
-    episodes: Sequence[RenderedEpisode],
     now: datetime,
     cache: RenderCache,
-    hosts: Sequence[Person] = (),
-    language: str | None = None,
-    alternates: Sequence[Alternate] = (),
-) -> RenderReport:
+    report: RenderReport,
+    hosts: Sequence[Person],
+    language: str | None,
+    alternates: Sequence[Alternate],
+    *,
+    record_identity: bool = True,
+) -> _Show:
+    """What every episode's rendering shares; the feed's identity is recorded (when it is new
+    or moved) unless `record_identity` is False."""
     show = config.show
     output = config.paths.output
-    _check_show_settings(config)
-    _check_episode_ids(episodes)
-    output.mkdir(parents=True, exist_ok=True)
-
-    published, left_out = published_subset(episodes, now)
-    report = RenderReport(
-        output=output,
-        feed_path=output / FEED_FILE,
-        site_path=output / SITE_FILE,
-        left_out=left_out,
-        published=[e.id for e in published],
-    )
-    scheduled = [e.pub_date for e in episodes if e.id in left_out and not e.publish.draft]
-    report.next_scheduled = min(scheduled) if scheduled else None
-    clock = _PhaseClock(report.timings)
-
     try:
         identity = settle_identity(
-            config.paths.state, show.base_url, show.guid, now, identity_file(language)
+            config.paths.state,
+            show.base_url,
+            show.guid,
+            now,
+            identity_file(language),
+            record=record_identity,
         )
     except IdentityFileError as exc:
         raise ShowSettingsError(str(exc)) from exc
@@ -233,7 +226,7 @@ def _render(
     files_explicit = (
         repr(show.explicit) if episode_fields is None or "explicit" in episode_fields else ""
     )
-    shared = _Show(
+    return _Show(
         config=config,
         templates=templates,
         cache=cache,
@@ -250,6 +243,75 @@ def _render(
         report=report,
         output=os.path.abspath(output),
     )
+
+
+class EpisodesAhead:
+    """Renders finished episodes' own outputs (MP3 tags, notes, transcripts, chapters, feed
+    item and page article) while a run is still busy with others, into the render cache: the
+    run's render then finds them current and has only the feed and the site left to write.
+
+    Exactly what render_show would do for the episode, with the same keys: whatever differs
+    at the render (a template edited meanwhile) is simply rendered again there. Nothing is
+    published: no feed, no page, and the feed's identity is not recorded. An episode not yet
+    due (drafts, future dates) is left alone.
+    """
+
+    def __init__(
+        self, config: ShowConfig, *, now: datetime | None = None, hosts: Sequence[Person] = ()
+    ) -> None:
+        self.now = now or datetime.now(timezone.utc)
+        _check_show_settings(config)
+        config.paths.output.mkdir(parents=True, exist_ok=True)
+        self.cache = RenderCache.load(config.paths.config.parent, config.paths.output.absolute())
+        try:
+            report = RenderReport(config.paths.output, Path(), Path())
+            self.shared = _shared(
+                config, self.now, self.cache, report, hosts, None, (), record_identity=False
+            )
+        except BaseException:
+            self.cache.close()
+            raise
+
+    def render(self, episode: PublishedEpisode) -> None:
+        published, _left_out = published_subset([episode], self.now)
+        if not published:
+            return
+        _check_episode_ids(published)
+        with _rare_cyclic_gc():
+            _publish_episode(episode, self.shared)
+        self.cache.save()
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def _render(
+    config: ShowConfig,
+    episodes: Sequence[RenderedEpisode],
+    now: datetime,
+    cache: RenderCache,
+    hosts: Sequence[Person] = (),
+    language: str | None = None,
+    alternates: Sequence[Alternate] = (),
+) -> RenderReport:
+    output = config.paths.output
+    _check_show_settings(config)
+    _check_episode_ids(episodes)
+    output.mkdir(parents=True, exist_ok=True)
+
+    published, left_out = published_subset(episodes, now)
+    report = RenderReport(
+        output=output,
+        feed_path=output / FEED_FILE,
+        site_path=output / SITE_FILE,
+        left_out=left_out,
+        published=[e.id for e in published],
+    )
+    scheduled = [e.pub_date for e in episodes if e.id in left_out and not e.publish.draft]
+    report.next_scheduled = min(scheduled) if scheduled else None
+    clock = _PhaseClock(report.timings)
+    shared = _shared(config, now, cache, report, hosts, language, alternates)
+    templates, view = shared.templates, shared.view
 
     # With the built-in channel template the feed is head + items + tail: only the items not
     # checked before need checking, inside that head and tail.

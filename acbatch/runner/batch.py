@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from acbatch.errors import UserError
 from acbatch.project.model import Episode, Paths, Project
+from acbatch.runner.ahead import RenderAhead
 from acbatch.runner.decide import Word
 from acbatch.runner.engine import CANCEL_EXIT_CODES, Reporter, Runner, RunOptions, RunSummary
 from acbatch.runner.ledger import budget_left
@@ -329,6 +330,8 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
         store.sweep_temporary()
         sweep_partial_downloads(project.config.paths.output)
         catalog = load_catalog(project)
+        renders = request.render and request.shard is None and not project.output_languages
+        ahead = RenderAhead(project) if renders else None
         runner = Runner(
             project,
             store,
@@ -340,9 +343,14 @@ def run_project(project: Project, request: RunRequest, report: Reporter | None =
             locate_audio=service.locate_audio,
             api_base_url=service.base_url,
             lock_held=lambda: lock.still_held() and backend.still_held(),
+            finished=ahead.submit if ahead is not None else None,
         )
-        with cancel_on_signals(runner, enabled=request.handle_signals):
-            summary = runner.run(episodes)
+        try:
+            with cancel_on_signals(runner, enabled=request.handle_signals):
+                summary = runner.run(episodes)
+        finally:
+            if ahead is not None:
+                ahead.finish(cancel=runner.cancelled is not None or runner.aborted is not None)
         result = RunResult(summary, episodes, drafts, None, folder)
         # A shard renders nothing: the feed needs every shard's episodes, and other shards' state
         # files must stay untouched so that the shards' commits never conflict.

@@ -137,10 +137,10 @@ POLL_READ_TIMEOUT = 5.0
 again: a poll is a small read, and a hung one must not hold its slot for the full read timeout."""
 MIN_POLL_RETRY = 0.05
 """After a status answer that never came, the next poll waits only this long."""
-SPARE_WORKERS = 0.25
-"""Workers beyond `jobs` (more than one), as a share of it (at least one): while one worker
-downloads, saves and reports, a spare one already holds the next episode and takes the freed
-slot at once."""
+SPARE_WORKERS = 1.0
+"""Workers beyond `jobs` (more than one), as a share of it (at least one): while the workers
+of a wave of finished tasks download, master and save, as many spare ones already hold the
+next episodes and take the freed slots at once."""
 
 
 @dataclass
@@ -335,8 +335,11 @@ class Runner:
         locate_audio: Callable[[str], str] | None = None,
         api_base_url: str | None = None,
         lock_held: Callable[[], bool] | None = None,
+        finished: Callable[[Episode, EpisodeState], None] | None = None,
     ) -> None:
         self.project = project
+        self.finished = finished
+        """Told of each episode this run finishes (downloaded and mastered), from its worker."""
         self.locate_audio = locate_audio or (lambda url: url)
         self.api_base_url = api_base_url
         self.lock_held = lock_held or (lambda: True)
@@ -690,6 +693,8 @@ class Runner:
                 return Outcome.REVIEW, decision.reason
             else:
                 outcome = FINAL_OUTCOMES[action]
+                if outcome == Outcome.DONE and self.finished is not None:
+                    self.finished(episode, state)
                 return outcome, "" if outcome == Outcome.DONE else decision.reason
 
     def _hold(self, episode_id: str, decision: Decision) -> None:
@@ -955,7 +960,7 @@ class Runner:
         due = schedule.first_age()
         errors_in_a_row = 0
         not_found = 0
-        finished = False
+        freed = False
         try:
             while True:
                 if schedule.wait_until(due, lambda: time.monotonic() - created, self.stop):
@@ -1039,19 +1044,27 @@ class Runner:
                     # A task resumed from disk finished at some unknown moment before this
                     # poll: its age says nothing about how long tasks take.
                     schedule.done(sent_at)
+                # The service no longer counts the task: its slot goes to the next create now,
+                # while this worker saves the result.
+                self._free_slot(step, finished=True)
+                freed = True
                 record.result = self._kept_fields(task, step)
                 record.completed_at = now_iso()
                 state.failures = 0
                 state.move(ready, f"{step} task done after {record.polls} polls")
                 self._save(state)
-                finished = True
                 return
         finally:
-            # A finished script task hands its slot straight to the episode's audio create.
-            keep = finished and step == "script" and self.limit.hand_on()
-            if not keep:
-                self.limit.release(finished=True)
-            self._slot.held = keep
+            if not freed:
+                self._free_slot(step, finished=False)
+
+    def _free_slot(self, step: str, *, finished: bool) -> None:
+        """A polled task's slot, once it finished or its polling stopped: a finished script
+        task hands it straight to the episode's audio create; otherwise it is released."""
+        keep = finished and step == "script" and self.limit.hand_on()
+        if not keep:
+            self.limit.release(finished=True)
+        self._slot.held = keep
 
     def _keep(self, state: EpisodeState, step: str, message: str) -> None:
         """Leave the task in flight, with the reason shown by `status`."""

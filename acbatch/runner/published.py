@@ -109,7 +109,7 @@ def episode_people(
     return tuple(people)
 
 
-def _catalog(project: Project) -> VoiceCatalog | None:
+def catalog_of(project: Project) -> VoiceCatalog | None:
     try:
         return VoiceCatalog.load(project.config.paths.voices)
     except CatalogError:  # names given as ids only; `validate` reports the catalog itself
@@ -225,7 +225,7 @@ class _Sources:
     @property
     def catalog(self) -> VoiceCatalog | None:
         if self._catalog is None:
-            self._catalog = (_catalog(self.project),)
+            self._catalog = (catalog_of(self.project),)
         return self._catalog[0]
 
     def state_file(self, episode_id: str) -> tuple[str, str] | None:
