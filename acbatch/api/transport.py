@@ -67,12 +67,17 @@ class AnswerTooLarge(AnswerRefused):
     """The answer's body passed the size limit (as received or once decoded)."""
 
 
+def ca_bundle() -> bool | str:
+    """The certificate authorities to trust: the bundle in REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE, as requests reads them (a company proxy's authority), else True."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
 def tls_context(verify: bool | str | None = None) -> ssl.SSLContext:
     """How acbatch checks a server's certificate: against certifi's authorities and the
-    system's, or only against the bundle in `verify` (a path). None reads the bundle from
-    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, as requests does (a company proxy's authority)."""
+    system's, or only against the bundle in `verify` (a path). None: ca_bundle()."""
     if verify is None:
-        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        verify = ca_bundle()
     context = ssl.create_default_context()
     if verify is False:
         context.check_hostname = False

@@ -14,6 +14,7 @@ measures loudness; lameenc (also the sandbox's encoder) writes the MP3.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import math
 import os
@@ -89,6 +90,11 @@ def load_libraries() -> None:
     import pyloudnorm  # noqa: F401
     import scipy.ndimage
     import scipy.signal  # noqa: F401
+
+    # These modules live as long as the process: set their objects apart from the cyclic
+    # garbage collector, so that neither later collections nor the interpreter's exit walk
+    # them again (scipy alone adds about 0.2 s to every exit otherwise).
+    gc.freeze()
 
 
 def settings_for(audio: AudioSettings) -> MasteringSettings:

@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -137,6 +137,24 @@ def parse_iso(value: str | None) -> datetime | None:
         return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         return None
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """dataclasses.asdict without its deep copy of every value: a state is saved many times
+    per episode, and the API's results it holds are plain JSON data already (only read by the
+    encoder)."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
+    if not dataclasses.is_dataclass(value):
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
+    return {name: _plain(getattr(value, name)) for name in names}
 
 
 @dataclass
@@ -271,7 +289,7 @@ class EpisodeState:
             self.error["code"] = code
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data: dict[str, Any] = _plain(self)
         data["phase"] = self.phase.value
         data["credits_charged"] = self.credits_charged  # for people reading the file
         for rare in ("carried_from", "carried_to"):
