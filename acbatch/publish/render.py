@@ -213,7 +213,7 @@ def _shared(
         raise ShowSettingsError(str(exc)) from exc
     report.podcast_guid, report.new_feed_url = identity.podcast_guid, identity.new_feed_url
     report.identity_change = identity.change
-    templates = Templates(config.paths.templates)
+    templates = Templates.shared(config.paths.templates)
     image = publish_show_image(show.image, config.paths.config, output, show.base_url)
     if image is not None and image.relpath and image.copied:
         report.written.append(output / image.relpath)

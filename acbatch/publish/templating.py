@@ -13,6 +13,10 @@ that is a symbolic link leading elsewhere is refused.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,8 +65,43 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
+def _folder_listing(folder: Path | None) -> tuple[tuple[str, str], ...]:
+    """Every file under `folder` with a digest of its bytes (empty when there is no folder)."""
+    if folder is None:
+        return ()
+    listing = []
+    for parent, _dirs, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(parent, name)
+            try:
+                found = os.lstat(path)
+                if not stat.S_ISREG(found.st_mode):  # never read through a link or a device
+                    listing.append((path, f"{found.st_mode}:{found.st_mtime_ns}"))
+                    continue
+                with open(path, "rb") as handle:
+                    listing.append((path, hashlib.file_digest(handle, "sha256").hexdigest()))
+            except OSError:
+                continue
+    return tuple(sorted(listing))
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_templates(
+    override_dir: Path | None, _listing: tuple[tuple[str, str], ...]
+) -> Templates:
+    return Templates(override_dir)
+
+
 class Templates:
     """Loads a template by name from the override folder or the package, and renders it."""
+
+    @classmethod
+    def shared(cls, override_dir: Path | None) -> Templates:
+        """The process's Templates for `override_dir` while no file in it changed (by content,
+        not by a modification time that may not move): templates
+        are compiled, and their fields found, once per process rather than per render (a run
+        renders each episode as it finishes, then the show)."""
+        return _shared_templates(override_dir, _folder_listing(override_dir))
 
     def __init__(self, override_dir: Path | None) -> None:
         loaders: list[jinja2.BaseLoader] = []
@@ -72,6 +111,7 @@ class Templates:
         loaders.append(jinja2.PackageLoader(BUILTIN_PACKAGE, BUILTIN_FOLDER))
         loader = jinja2.ChoiceLoader(loaders)
         self._renderers: dict[str, Callable[[dict[str, Any]], str]] = {}
+        self._fields: dict[tuple[tuple[str, ...], str], frozenset[str] | None] = {}
         common: dict[str, Any] = {
             "loader": loader,
             "undefined": jinja2.StrictUndefined,
@@ -155,6 +195,12 @@ class Templates:
         None when some template uses the variable otherwise (loops over it, passes it on,
         rebinds it) or cannot be parsed: then any field may matter.
         """
+        key = (tuple(names), variable)
+        if key not in self._fields:
+            self._fields[key] = self._find_fields(names, variable)
+        return self._fields[key]
+
+    def _find_fields(self, names: Sequence[str], variable: str) -> frozenset[str] | None:
         fields: set[str] = set()
         pending = list(names)
         seen: set[str] = set()

@@ -170,7 +170,7 @@ def spoken_values(episode: Episode, config: ShowConfig, title: str | None) -> di
 def _templates(config: ShowConfig) -> Any:
     from acbatch.publish.templating import Templates
 
-    return Templates(config.paths.templates)
+    return Templates.shared(config.paths.templates)
 
 
 def replace_rules(
