@@ -137,11 +137,13 @@ POLL_READ_TIMEOUT = 5.0
 again: a poll is a small read, and a hung one must not hold its slot for the full read timeout."""
 MIN_POLL_RETRY = 0.05
 """After a status answer that never came, the next poll waits only this long."""
-SPARE_WORKERS = 0.25
-"""Workers beyond `jobs` (more than one), as a share of it (at least one): while one worker
-downloads, saves and reports, a spare one already holds the next episode and takes the freed
-slot at once. (As many spares as jobs gained nothing with C told and cost 0.08 x ideal with C
-found: a hundred idle threads contend for each freed slot.)"""
+SLOT_ACTIONS = frozenset({Action.CREATE_AUDIO, Action.POLL_SCRIPT, Action.POLL_AUDIO})
+"""What an episode may do next with the slot it holds (from its create, or handed on by its
+finished script task)."""
+SPARE_WORKERS = 1.0
+"""Workers beyond `jobs` (more than one), as a share of it (at least one): while the workers
+of a wave of finished tasks download, master and save, as many spare ones already hold the
+next episodes and take the freed slots at once."""
 
 
 @dataclass
@@ -661,8 +663,10 @@ class Runner:
             )
             # The user's word is used once: a resent create is not resent again in this run.
             word = Word()
-            if getattr(self._slot, "held", False) and decision.action != Action.CREATE_AUDIO:
-                # The slot handed on by the finished script task is not needed after all.
+            if getattr(self._slot, "held", False) and decision.action not in SLOT_ACTIONS:
+                # The slot handed on by the finished script task is not needed after all. (A
+                # slot taken for a create is kept for polling its task: given back between the
+                # two, a waiting worker would take it and send one create too many.)
                 self._slot.held = False
                 self.limit.release(finished=False)
             for move in decision.moves:

@@ -50,7 +50,9 @@ class AdaptiveLimit:
             self._released.in_use = None if finished else self.in_use
             if finished:
                 self._grow()
-            self._cond.notify_all()
+            # Only as many waiters as there are free slots: with many workers waiting, waking
+            # them all for one slot costs more than the slot is worth.
+            self._cond.notify(max(0, max(1, int(self.limit)) - self.in_use))
 
     def hand_on(self) -> bool:
         """A task finished and its holder has the next create ready: keep the slot for it
