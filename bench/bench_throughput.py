@@ -197,7 +197,7 @@ def stall_scenario(scratch: Path, args: argparse.Namespace) -> bool:
 
 def naive_episode(client: Any, number: int, folder: Path) -> None:
     """One episode the way a user would script it by hand, polling every second."""
-    from acbatch.api.client import audio_request_from_script
+    from tests.conftest import audio_request_from_script
 
     body = {
         "source_type": 4,
