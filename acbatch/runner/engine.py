@@ -419,20 +419,25 @@ class Runner:
         started = time.monotonic()
         summary = RunSummary()
         # Every episode decided first (as `plan` decides them), then carried over and driven.
-        planned = list(
-            plan_run(
-                self.project,
-                self.store,
-                episodes,
-                service=self.service,
-                budget=self.budget,
-                words=self.options.words,
-                max_attempts=self.options.max_attempts,
-            )
-        )
         # An episode whose decision ends its turn without recording anything is settled here:
-        # that costs less than handing it to a worker. The rest go to the workers.
+        # that costs less than handing it to a worker, and its state is not kept meanwhile
+        # (a resumed run of 50,000 finished episodes holds none of them at once).
         results: dict[str, EpisodeResult] = {}
+        planned: list[tuple[Situation, Decision]] = []
+        for current, decision in plan_run(
+            self.project,
+            self.store,
+            episodes,
+            service=self.service,
+            budget=self.budget,
+            words=self.options.words,
+            max_attempts=self.options.max_attempts,
+        ):
+            carried = current.state is not None and current.state.carried_from
+            if not carried and self._settled(current, decision, results):
+                continue
+            planned.append((current, decision))
+        # The rest go to the workers.
         pending: list[tuple[Situation, Decision]] = []
         for current, decision in planned:
             if current.state is not None and current.state.carried_from:
@@ -444,16 +449,9 @@ class Runner:
                     )
                     self.report(current.episode.id, Outcome.FAILED.value, problem)
                     continue
-            if decision.final and not decision.moves and decision.action != Action.WAIT_REVIEW:
-                outcome = FINAL_OUTCOMES[decision.action]
-                message = "" if outcome == Outcome.DONE else decision.reason
-                phase = current.state.phase.value if current.state else "new"
-                results[current.episode.id] = EpisodeResult(
-                    current.episode.id, outcome, phase, message
-                )
-                self.report(current.episode.id, outcome.value, message)
-            else:
+            if not self._settled(current, decision, results):
                 pending.append((current, decision))
+        del planned
         if pending:
             self._load_mastering_libraries()
             try:
@@ -469,6 +467,19 @@ class Runner:
         summary.rate_refusals = self.rate_gate.refusals
         summary.elapsed = time.monotonic() - started
         return summary
+
+    def _settled(
+        self, current: Situation, decision: Decision, results: dict[str, EpisodeResult]
+    ) -> bool:
+        """Settle an episode whose decision ends its turn without recording anything."""
+        if not decision.final or decision.moves or decision.action == Action.WAIT_REVIEW:
+            return False
+        outcome = FINAL_OUTCOMES[decision.action]
+        message = "" if outcome == Outcome.DONE else decision.reason
+        phase = current.state.phase.value if current.state else "new"
+        results[current.episode.id] = EpisodeResult(current.episode.id, outcome, phase, message)
+        self.report(current.episode.id, outcome.value, message)
+        return True
 
     def _load_mastering_libraries(self) -> None:
         """Mastering's libraries take about a second to import: a daemon thread imports them
