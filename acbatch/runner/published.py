@@ -7,6 +7,7 @@ import hashlib
 import json
 import marshal
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from stat import S_ISREG
 from typing import Any
@@ -293,16 +294,11 @@ class _Sources:
             raise PublishError(f"episode '{episode.id}': its state changed during the render")
         return published_episode(self.project, episode, state, self.catalog)
 
-    def remember(self, episode: Episode, state: EpisodeState, built: PublishedEpisode) -> None:
+    def remember(self, episode: Episode, built: PublishedEpisode, settled: _Settled) -> None:
         """Record what `built` was made from (after its state was saved for the last time)."""
-        stable_date = (
-            episode.publish.date
-            or state.first_published
-            or (state.download.downloaded_at if state.download else None)
-        )
         found = self.state_file(episode.id)
         content = self.content_digest(found[0]) if found is not None else None
-        if not stable_date or found is None or content is None:
+        if not settled.stable_date or found is None or content is None:
             return  # dated now: built again on every render
         row = [
             _spec_digest(episode),
@@ -311,7 +307,7 @@ class _Sources:
             built.pub_date.isoformat(),
             os.path.relpath(built.audio_path, self.root),
             episode_digest(built),
-            state.phase in DONE_PHASES,
+            settled.finished,
             episode.language,
         ]
         self.new_rows.append((episode.id, row, b""))
@@ -325,6 +321,32 @@ class _Sources:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """What the end of a render needs of an episode's state, so that the state (its script
+    and audio results) is not held meanwhile: tens of kilobytes an episode."""
+
+    finished: bool
+    to_move: bool
+    """Its state is moved to `rendered` once the feed is written."""
+    stable_date: bool
+    """Its publication date does not depend on the moment of the render."""
+
+    @classmethod
+    def of(cls, episode: Episode, state: EpisodeState) -> _Settled:
+        finished = state.phase in DONE_PHASES
+        to_move = finished and (
+            state.phase != Phase.RENDERED
+            or state.render_fingerprint != bodies.render_fingerprint(episode)
+        )
+        stable = bool(
+            episode.publish.date
+            or state.first_published
+            or (state.download.downloaded_at if state.download else None)
+        )
+        return cls(finished, to_move, stable)
 
 
 def _spec_digest(episode: Episode) -> str:
@@ -365,7 +387,7 @@ def _render_project(
 ) -> RenderReport:
     root = project.config.paths.root
     ready: list[tuple[Episode, RenderedEpisode]] = []
-    states: dict[str, EpisodeState] = {}
+    settled: dict[str, _Settled] = {}
     missing: list[str] = []
     for episode in project.episodes:
         if episode.draft:
@@ -392,7 +414,7 @@ def _render_project(
             if finished:
                 missing.append(episode.id)
             continue
-        states[episode.id] = state
+        settled[episode.id] = _Settled.of(episode, state)
         ready.append((episode, published_episode(project, episode, state, sources.catalog)))
     if missing:
         raise PublishError(
@@ -414,17 +436,17 @@ def _render_project(
     else:
         report = render_show(project.config, published, now=now, hosts=hosts)
     for episode, rendered in ready:
-        state = states.get(episode.id)
-        if state is None:
+        done = settled.get(episode.id)
+        if done is None:
             continue  # known from the last render: its state was settled then
-        if state.phase in DONE_PHASES:
-            fingerprint = bodies.render_fingerprint(episode)
-            if state.phase != Phase.RENDERED or state.render_fingerprint != fingerprint:
-                state.render_fingerprint = fingerprint
-                state.render_inputs = bodies.field_digests(bodies.render_inputs(episode))
-                state.move(Phase.RENDERED, "notes, transcripts and feed rendered")
-                store.save(state)
+        # Read again rather than held through the render (the project lock keeps it as it was).
+        state = store.load(episode.id) if done.to_move else None
+        if state is not None and state.phase in DONE_PHASES:
+            state.render_fingerprint = bodies.render_fingerprint(episode)
+            state.render_inputs = bodies.field_digests(bodies.render_inputs(episode))
+            state.move(Phase.RENDERED, "notes, transcripts and feed rendered")
+            store.save(state)
         assert isinstance(rendered, PublishedEpisode)
-        sources.remember(episode, state, rendered)
+        sources.remember(episode, rendered, done)
     sources.save({episode.id for episode, _rendered in ready})
     return report
