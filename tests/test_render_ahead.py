@@ -8,7 +8,6 @@ from nothing.
 
 from __future__ import annotations
 
-import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,9 +25,9 @@ from acbatch.runner.published import render_project
 from acbatch.runner.state import StateStore
 from tests.conftest import acbatch, text_episode, write_show
 from tests.double import StrictDouble
+from tests.test_render_known import outputs
 
 KEY = "double-key-4242"
-LAST_BUILD = re.compile(rb"<lastBuildDate>[^<]*</lastBuildDate>")
 
 
 @pytest.fixture
@@ -47,14 +46,6 @@ def run(config: Path, double: StrictDouble, monkeypatch: pytest.MonkeyPatch) -> 
     project = load_project(config)
     assert not project.errors, [str(p) for p in project.errors]
     return run_project(project, RunRequest(base_url=double.url, seed=7, poll_initial=0.05))
-
-
-def outputs(root: Path) -> dict[str, bytes]:
-    found = {}
-    for path in sorted((root / "output").rglob("*")):
-        if path.is_file():
-            found[path.relative_to(root).as_posix()] = LAST_BUILD.sub(b"", path.read_bytes())
-    return found
 
 
 def rendered_from_nothing(root: Path) -> dict[str, bytes]:
