@@ -74,8 +74,8 @@ class RenderAhead:
                         hosts = show_hosts(self.project.config.show, catalog)
                         ahead = EpisodesAhead(self.project.config, hosts=hosts)
                     ahead.render(published_episode(self.project, episode, state, catalog))
-                except Exception:
-                    usable = ahead is not None
+                except Exception:  # the render does it again, and reports what is wrong
+                    usable = ahead is not None  # a show it cannot set up is left to the render
         finally:
             if ahead is not None:
                 ahead.close()
