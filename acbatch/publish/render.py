@@ -12,6 +12,10 @@ The feed check looks only at items whose bytes it has not checked before (and at
 with the built-in channel template it checks the channel holding just those items, and keeps each
 item's findings. A feed identical to the last checked one (but for lastBuildDate) reuses that
 check's result. Every template, built-in or the project's own, is rendered by Jinja.
+
+An episode may come as a KnownEpisode (one whose inputs are those of the last render): it is
+built in full only when one of its stages must be done again. EpisodesAhead does one episode's
+stages while a run is still busy, so that the run's render finds them current.
 """
 
 from __future__ import annotations
