@@ -19,7 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acbatch.project.cache import AREA, SpecCache, content_digest, context_key
+from acbatch.project.cache import (
+    AREA,
+    SpecCache,
+    content_digest,
+    context_key,
+    regular_file_digest,
+)
 from acbatch.project.loader import load_project, load_project_files
 from acbatch.project.model import Project
 from acbatch.runner.state import EpisodeState, Phase, StateStore
@@ -537,3 +543,15 @@ def test_every_file_whose_code_decides_a_spec_result_exists() -> None:
 
     package = Path(acbatch.__file__).parent
     assert [name for name in CODE_FILES if not (package / name).is_file()] == []
+
+
+def test_a_file_digest_reads_only_regular_files(tmp_path: Path) -> None:
+    """A FIFO or a folder gives no digest, at once (the render's and the templates' change
+    checks never hang on one)."""
+    data = b"x" * 300_000
+    (tmp_path / "file").write_bytes(data)
+    assert regular_file_digest(tmp_path / "file") == content_digest(data)
+    os.mkfifo(tmp_path / "pipe")
+    assert regular_file_digest(tmp_path / "pipe") is None
+    assert regular_file_digest(tmp_path) is None
+    assert regular_file_digest(tmp_path / "missing") is None

@@ -87,6 +87,23 @@ def content_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def regular_file_digest(path: str | Path) -> str | None:
+    """content_digest() of a regular file, read in blocks; None for anything else or when it
+    cannot be read. Opened without blocking, like read_regular_file (a FIFO never hangs)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 def _code_identity() -> bytes:
     """Version, Python and the bytes of the code that loads specs (a marker where unreadable)."""
     package = Path(acbatch.__file__).parent

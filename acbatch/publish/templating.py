@@ -14,7 +14,6 @@ that is a symbolic link leading elsewhere is refused.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +24,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from acbatch.project.cache import regular_file_digest
 from acbatch.publish.errors import TemplateError
 from acbatch.publish.text import cdata, clock, markdown_escape, quote_relpath
 
@@ -75,13 +75,12 @@ def _folder_listing(folder: Path | None) -> tuple[tuple[str, str], ...]:
             path = os.path.join(parent, name)
             try:
                 found = os.lstat(path)
-                if not stat.S_ISREG(found.st_mode):  # never read through a link or a device
-                    listing.append((path, f"{found.st_mode}:{found.st_mtime_ns}"))
-                    continue
-                with open(path, "rb") as handle:
-                    listing.append((path, hashlib.file_digest(handle, "sha256").hexdigest()))
             except OSError:
                 continue
+            if stat.S_ISREG(found.st_mode):
+                listing.append((path, regular_file_digest(path) or "unreadable"))
+            else:  # never read through a link or a device
+                listing.append((path, f"{found.st_mode}:{found.st_mtime_ns}"))
     return tuple(sorted(listing))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from acbatch import __version__
 from acbatch.cache import CacheStore
 from acbatch.constants import ORIGINAL_AUDIO_SUFFIX
+from acbatch.project.cache import regular_file_digest
 from acbatch.project.model import Episode, Project, ShowInfo
 from acbatch.publish.errors import PublishError
 from acbatch.publish.model import (
@@ -187,7 +188,7 @@ def published_episode(
 
 
 SOURCES_AREA = "render-sources"
-SOURCES_FORMAT = 2
+SOURCES_FORMAT = 3
 """Bumped when what published_episode reads, or a source row's fields, change."""
 
 
@@ -219,7 +220,7 @@ class _Sources:
                     self.rows[key] = meta
 
     def _context(self) -> str:
-        catalog = self.content_digest(os.fspath(self.project.config.paths.voices))
+        catalog = regular_file_digest(os.fspath(self.project.config.paths.voices))
         show = self.project.config.show
         return json.dumps([SOURCES_FORMAT, __version__, repr(show.hosts), catalog])
 
@@ -241,14 +242,6 @@ class _Sources:
             return None
         return path, f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:{found.st_ino}"
 
-    @staticmethod
-    def content_digest(path: str) -> str | None:
-        try:
-            with open(path, "rb") as handle:
-                return hashlib.sha256(handle.read()).hexdigest()[:32]
-        except OSError:
-            return None
-
     def known(self, episode: Episode) -> tuple[KnownEpisode, bool, str] | None:
         """The episode as the last render published it, when nothing it is built from changed:
         (episode, whether it is finished, its audio path relative to the project).
@@ -265,7 +258,7 @@ class _Sources:
         if found is None:
             return None
         if found[1] != identity:
-            if self.content_digest(found[0]) != content:
+            if regular_file_digest(found[0]) != content:
                 return None
             self.new_rows.append((episode.id, [*row[:1], found[1], *row[2:]], b""))
         try:
@@ -297,7 +290,7 @@ class _Sources:
     def remember(self, episode: Episode, built: PublishedEpisode, settled: _Settled) -> None:
         """Record what `built` was made from (after its state was saved for the last time)."""
         found = self.state_file(episode.id)
-        content = self.content_digest(found[0]) if found is not None else None
+        content = regular_file_digest(found[0]) if found is not None else None
         if not settled.stable_date or found is None or content is None:
             return  # dated now: built again on every render
         row = [
