@@ -287,26 +287,26 @@ def _copy_into(root: Path, former: Path, destination: Path) -> str | None:
 
 def published_audio_url(project: Project, episode: Episode) -> str | None:
     """Where the published site serves the episode's audio (output/ served at show.base_url)."""
-    from acbatch.publish.feedurls import base_folder_url
-
-    base = project.config.show.base_url
-    if not base:
-        return None
-    relative = original_audio_path(project, episode).relative_to(project.config.paths.output)
-    return base_folder_url(base) + relative.as_posix()
+    return _site_url(project, original_audio_path(project, episode))
 
 
 def published_download_url(project: Project, state: EpisodeState) -> str | None:
     """Where the published site served the audio file the state last had: for an episode
     carried over from its spec's id before a language matrix, output/episodes/<spec id>/."""
+    if state.download is None:
+        return None
+    return _site_url(project, project.config.paths.root / state.download.path)
+
+
+def _site_url(project: Project, path: Path) -> str | None:
+    """The URL of a file under output/ on the published site; None without show.base_url or
+    for a file outside output/."""
     from acbatch.publish.feedurls import base_folder_url
 
     base = project.config.show.base_url
-    if not base or state.download is None:
-        return None
-    path = Path(os.path.normpath(project.config.paths.root / state.download.path))
-    output = project.config.paths.output
-    if not path.is_relative_to(output):
+    path = Path(os.path.normpath(path))
+    output = Path(os.path.normpath(project.config.paths.output))
+    if not base or not path.is_relative_to(output):
         return None
     return base_folder_url(base) + path.relative_to(output).as_posix()
 
