@@ -97,6 +97,10 @@ def outputs(root: Path) -> dict[str, bytes]:
     return found
 
 
+def feed_titles(root: Path) -> list[str]:
+    return [entry.title for entry in feedparser.parse(root / "output" / "feed.xml").entries]
+
+
 def forget_everything(root: Path) -> None:
     shutil.rmtree(root / ".acbatch", ignore_errors=True)
 
@@ -132,7 +136,7 @@ def test_a_changed_spec_builds_that_episode_again(tmp_path: Path) -> None:
     spec.write_text(yaml.safe_dump(data), encoding="utf-8")
     _project, store = render(config)
     assert set(store.loaded) == {"ep-2"}
-    titles = [e.title for e in feedparser.parse(tmp_path / "output" / "feed.xml").entries]
+    titles = feed_titles(tmp_path)
     assert "A better title" in titles
     assert_same_as_a_render_from_nothing(tmp_path)
 
@@ -153,7 +157,7 @@ def test_a_changed_state_builds_that_episode_again(tmp_path: Path) -> None:
     assert state_file.stat().st_size == before.st_size
     _project, store = render(config)
     assert set(store.loaded) == {"ep-3"}
-    titles = [e.title for e in feedparser.parse(tmp_path / "output" / "feed.xml").entries]
+    titles = feed_titles(tmp_path)
     assert "Made title X" in titles
     assert_same_as_a_render_from_nothing(tmp_path)
 
